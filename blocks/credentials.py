@@ -1,0 +1,113 @@
+"""SpotDraftCredentials: the Prefect Block that holds a SpotDraft credential pair and where to use it.
+
+Operators create one per workspace (UI form or `SpotDraftCredentials(...).save("name")`) and pick it
+from a drop-down when running a deployment. `get_client()` returns a pooled client that is shared by
+every task in the process using the same credentials, so a page of calls reuses its connections.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import threading
+from typing import ClassVar
+
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr, field_validator
+
+from client import Region, RetrySettings, SpotDraftClient
+from client.regions import check_base_url
+
+_clients: dict[str, SpotDraftClient] = {}
+_clients_lock = threading.Lock()
+
+
+class SpotDraftCredentials(Block):
+    """Credentials and host configuration for one SpotDraft workspace.
+
+    Attributes:
+        client_id: The API credential's client id (Settings > Developer settings in SpotDraft).
+        client_secret: The API credential's client secret; stored encrypted, never logged.
+        region: The cluster the workspace lives in: IN, US, EU or ME.
+        user_email: Optional workspace user to act as (impersonation, audit attribution).
+        base_url: Optional override of the regional host (https, or http to a loopback sandbox).
+    """
+
+    _block_type_name = "SpotDraft Credentials"
+    _block_type_slug = "spotdraft-credentials"
+    _logo_url = "https://cdn.spotdraft.com/assets/logo-black-new.png"
+    _documentation_url = "https://api.us.spotdraft.com/api/docs"
+    _description = "Client id/secret, region and optional impersonated user for calling the SpotDraft API."
+    _code_example = """
+    from blocks import SpotDraftCredentials
+    from tasks import get_contract_status
+
+    credentials = SpotDraftCredentials.load("BLOCK_NAME")
+    get_contract_status(credentials, "T-1234")
+    """
+    _env_fields: ClassVar[tuple[str, ...]] = ("client_id", "client_secret", "region", "user_email", "base_url")
+
+    client_id: str = Field(..., title="Client ID", description="The API credential's client id.", min_length=1)
+    client_secret: SecretStr = Field(
+        ..., title="Client Secret", description="The API credential's client secret. Stored encrypted."
+    )
+    region: Region = Field(
+        Region.US, title="Region", description="Where the workspace is provisioned: IN, US, EU or ME."
+    )
+    user_email: str | None = Field(
+        None, title="Act as user (optional)",
+        description="Email of an active workspace user to act on behalf of (sent as the user-email header).",
+    )
+    base_url: str | None = Field(
+        None, title="Base URL override (optional)",
+        description="Replaces the regional host, e.g. for the sandbox. Must be https://, or http:// to loopback.",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        return check_base_url(value) if value else None
+
+    @field_validator("user_email")
+    @classmethod
+    def _check_user_email(cls, value: str | None) -> str | None:
+        if value and "@" not in value:
+            raise ValueError("user_email must be an email address")
+        return value or None
+
+    @classmethod
+    def from_env(cls) -> SpotDraftCredentials:
+        """Credentials from SPOTDRAFT_CLIENT_ID, SPOTDRAFT_CLIENT_SECRET, SPOTDRAFT_REGION, ..."""
+        from client.settings import CredentialSettings
+
+        env = CredentialSettings()
+        if not env.client_id or env.client_secret is None:
+            raise ValueError("set SPOTDRAFT_CLIENT_ID and SPOTDRAFT_CLIENT_SECRET (or use a saved Block)")
+        return cls(**{f: getattr(env, f) for f in cls._env_fields})
+
+    def _fingerprint(self) -> str:
+        raw = "\0".join(
+            [self.client_id, self.client_secret.get_secret_value(), self.region.value,
+             self.user_email or "", self.base_url or "", RetrySettings().model_dump_json()]
+        )
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    def get_client(self) -> SpotDraftClient:
+        """The pooled client for these credentials, created once per process and reused."""
+        key = self._fingerprint()
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = SpotDraftClient(
+                    self.client_id, self.client_secret, self.region, self.user_email, self.base_url
+                )
+                _clients[key] = client
+            return client
+
+
+@atexit.register
+def _close_clients() -> None:
+    with _clients_lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()

@@ -1,0 +1,375 @@
+"""The SpotDraft client: one pooled httpx.Client per credentials, and one `send` every request goes through.
+
+`call()` checks the input against the operation's catalog entry (nothing bad reaches the wire),
+builds the request, and runs it under the retry policy; `send()` is the single place a request
+meets the network, turns any non-2xx or broken answer into a typed error with its full context,
+and counts the attempt. A future rate limiter belongs in `send()`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+from tenacity import RetryCallState, Retrying, retry_if_exception
+
+from client import errors as E
+from client.catalog import OPERATIONS_BY_NAME
+from client.operation import Operation
+from client.redaction import redact, register_secret, scrub_text
+from client.regions import Region, check_base_url
+from client.retry import AttemptBudget, BackoffWait, is_retryable, parse_retry_after
+from client.settings import RetrySettings, TimeoutSettings
+
+log = logging.getLogger("spotdraft.client")
+
+_REQUEST_ID_HEADERS = ("x-request-id", "x-sd-request-id", "x-amzn-requestid", "x-correlation-id")
+_WORKSPACE_HEADERS = ("x-sd-workspace-id", "x-workspace-id")
+_BODY_KEEP = 4000  # characters of an error body kept in the error context
+_FILTER_SUFFIX = re.compile(r"^(?P<base>.+?)__(?P<op>eq|ne|gt|gte|lt|lte|in)$")
+# Query parameters whose names are open-ended in the spec (custom fields).
+_OPEN_QUERY = re.compile(r"^filter_custom__[A-Za-z0-9_]+(\[\$(eq|ne|gt|gte|lt|lte|in)\])?$")
+
+
+class SpotDraftClient:
+    """Talks to one SpotDraft workspace in one region. Thread-safe; reuse it (it holds a connection pool)."""
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: SecretStr | str,
+        region: Region | str = Region.US,
+        user_email: str | None = None,
+        base_url: str | None = None,
+        *,
+        retry: RetrySettings | None = None,
+        timeouts: TimeoutSettings | None = None,
+        transport: httpx.BaseTransport | None = None,
+        max_connections: int = 20,
+    ) -> None:
+        if not client_id:
+            raise ValueError("client_id is required")
+        secret = client_secret.get_secret_value() if isinstance(client_secret, SecretStr) else client_secret
+        if not secret:
+            raise ValueError("client_secret is required")
+        register_secret(secret)
+        self.region = Region(region)
+        self.base_url = check_base_url(base_url) if base_url else self.region.base_url
+        self.host = httpx.URL(self.base_url).netloc.decode()
+        self.environment = f"{self.region.value} ({self.host})"
+        self.retry_settings = retry or RetrySettings()
+        timeouts = timeouts or TimeoutSettings()
+        headers = {"client-id": client_id, "client-secret": secret, "accept": "application/json"}
+        if user_email:
+            headers["user-email"] = user_email
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
+            follow_redirects=False,  # the guide: a redirect is a URL bug to surface, never to follow
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            transport=transport,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SpotDraftClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:  # never shows the secret
+        return f"SpotDraftClient(host={self.host!r})"
+
+    def new_budget(self) -> AttemptBudget:
+        return AttemptBudget.from_settings(self.retry_settings)
+
+    # -- the public surface --------------------------------------------------------------------------
+    def call(
+        self,
+        operation: str | Operation,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        files: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        budget: AttemptBudget | None = None,
+        logger: logging.Logger | logging.LoggerAdapter | None = None,
+        reconcile: Callable[[AttemptBudget], Any] | None = None,
+    ) -> Any:
+        """Run one operation: validate, send under the retry policy, return the JSON SpotDraft sent.
+
+        `reconcile`, for writes that are not safe to repeat, is called before any second attempt;
+        when it returns something other than None, that is the result and nothing is sent again.
+        """
+        op = self.operation(operation)
+        request = self.build_request(op, path_params=path_params, query=query, body=body, files=files,
+                                     headers=headers)
+        budget = budget or self.new_budget()
+        external_ids = _external_ids(op, path_params, body)
+
+        def attempt() -> Any:
+            # Any earlier attempt of this operation (here or in an earlier Prefect try) may have landed.
+            if reconcile is not None and budget.used > 0:
+                found = reconcile(budget)
+                if found is not None:
+                    return found
+            response = self.send(op, request, budget, external_ids)
+            return self._decode(op, request, response, budget, external_ids)
+
+        return self._run_with_retries(op, attempt, budget, logger, safe=op.safe_to_retry or reconcile is not None)
+
+    def iter_pages(
+        self, operation: str | Operation, *, limit: int = 100, page: int = 1, **kwargs: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Each page of a list operation in turn, walking `page` until `total_results` is covered."""
+        op = self.operation(operation)
+        query = dict(kwargs.pop("query", None) or {})
+        while True:
+            answer = self.call(op, query={**query, "page": page, "limit": limit}, **kwargs)
+            yield answer
+            results = answer.get("results") or []
+            total = answer.get("total_results")
+            if not results or len(results) < limit or (isinstance(total, int) and page * limit >= total):
+                return
+            page += 1
+
+    def iter_results(self, operation: str | Operation, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        for answer in self.iter_pages(operation, **kwargs):
+            yield from answer.get("results") or []
+
+    @staticmethod
+    def operation(operation: str | Operation) -> Operation:
+        if isinstance(operation, Operation):
+            return operation
+        try:
+            return OPERATIONS_BY_NAME[operation]
+        except KeyError:
+            raise E.InvalidRequestError(f"unknown operation {operation!r}") from None
+
+    # -- building a request (all checks happen here, before anything is sent) ------------------------
+    def build_request(
+        self,
+        op: Operation,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        files: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Request:
+        def refuse(detail: str) -> E.InvalidRequestError:
+            return E.InvalidRequestError(detail, E.ErrorContext(operation=op.name, method=op.method,
+                                                                host=self.host, path=op.path))
+
+        path_params = dict(path_params or {})
+        try:
+            path = op.render_path(path_params)
+        except KeyError as missing:
+            raise refuse(f"missing path parameter {missing.args[0]}") from None
+        for name in op.path_params:
+            spec = op.param(name)
+            if spec and spec.pattern and not re.fullmatch(spec.pattern, str(path_params[name])):
+                raise refuse(f"path parameter {name}={path_params[name]!r} does not match {spec.pattern}")
+        params = self._check_query(op, query or {}, refuse)
+        json_body, data, upload = self._check_body(op, body, files, refuse)
+        return self._http.build_request(op.method, path, params=params, json=json_body, data=data,
+                                        files=upload, headers=dict(headers or {}))
+
+    def _check_query(self, op: Operation, query: Mapping[str, Any], refuse) -> list[tuple[str, str]]:
+        declared = {p.name: p for p in op.params if p.location == "query"}
+        params: list[tuple[str, str]] = []
+        for name, value in query.items():
+            if value is None:
+                continue
+            wire = name
+            if wire not in declared and (m := _FILTER_SUFFIX.match(name)):
+                wire = f"{m['base']}[${m['op']}]"  # filter__x__gte=... is filter__x[$gte]=...
+            if wire not in declared and not _OPEN_QUERY.match(wire):
+                raise refuse(f"unknown query parameter {name!r}")
+            spec = declared.get(wire)
+            if spec and spec.type == "integer":
+                try:
+                    value = int(value)
+                except (TypeError, ValueError):
+                    raise refuse(f"query parameter {name} must be an integer, got {value!r}") from None
+                if wire in ("page", "limit") and value < 1:
+                    raise refuse(f"query parameter {name} must be >= 1, got {value}")
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            elif isinstance(value, list | tuple | set):
+                value = ",".join(str(v).replace(",", "\\,") for v in value)
+            params.append((wire, str(value)))
+        missing = [p.name for p in declared.values() if p.required and p.name not in dict(params)]
+        if missing:
+            raise refuse(f"missing query parameter {', '.join(missing)}")
+        return params
+
+    def _check_body(self, op: Operation, body: Any, files: Mapping[str, Any] | None, refuse):
+        if body is None and not files:
+            if op.body_required:
+                raise refuse("a request body is required")
+            return None, None, None
+        if op.body_kind is None:
+            raise refuse(f"{op.method} {op.path} takes no request body")
+        if isinstance(body, BaseModel):
+            body = body.model_dump(mode="json", exclude_none=True, by_alias=True)
+        if op.body_model is not None and body is not None:
+            try:
+                checked = op.body_model.model_validate(body)
+            except ValidationError as exc:
+                raise refuse(_describe_validation(exc)) from None
+            body = checked.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        if op.body_kind == "multipart":
+            data = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (body or {}).items()}
+            return None, data, dict(files or {})
+        return body, None, None
+
+    # -- sending ---------------------------------------------------------------------------------------
+    def send(
+        self, op: Operation, request: httpx.Request, budget: AttemptBudget, external_ids: tuple[str, ...] = ()
+    ) -> httpx.Response:
+        """Send once, count the attempt, and return a 2xx response or raise its typed error."""
+        attempt = budget.take()
+        context = E.ErrorContext(
+            operation=op.name, method=request.method, host=self.host, path=request.url.path,
+            environment=self.environment, external_ids=external_ids, attempts=attempt,
+            max_attempts=budget.max_attempts,
+        )
+        try:
+            response = self._http.send(request, stream=op.response_kind == "binary")
+        except httpx.TimeoutException as exc:
+            cls = E.ConnectError if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout) else E.RequestTimeout
+            raise cls(type(exc).__name__, context) from None
+        except httpx.ConnectError as exc:
+            raise E.ConnectError(scrub_text(str(exc)) or type(exc).__name__, context) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise E.ConnectionDropped(scrub_text(str(exc)) or type(exc).__name__, context) from None
+        context = replace(
+            context, status=response.status_code, request_id=_first_header(response, _REQUEST_ID_HEADERS),
+            workspace=_first_header(response, _WORKSPACE_HEADERS),
+        )
+        if response.is_success:
+            return response
+        if op.response_kind == "binary":
+            response.read()
+            response.close()
+        if response.is_redirect or 300 <= response.status_code < 400:
+            location = response.headers.get("location")
+            raise E.RedirectError(
+                E.RedirectError.likely_cause(str(request.url), location), replace(context, location=location)
+            )
+        body = _safe_body(response)
+        cls = E.error_for_status(response.status_code)
+        retry_after = parse_retry_after(response.headers.get("retry-after")) if cls is E.RateLimitedError else None
+        raise cls(_short_detail(body), replace(context, body=body, retry_after=retry_after))
+
+    def _decode(self, op, request, response: httpx.Response, budget, external_ids) -> Any:
+        if op.response_kind == "binary":
+            return response  # the caller streams it (see client.files) and closes it
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            context = E.ErrorContext(
+                operation=op.name, method=request.method, host=self.host, path=request.url.path,
+                status=response.status_code, environment=self.environment, external_ids=external_ids,
+                attempts=budget.used, max_attempts=budget.max_attempts,
+                request_id=_first_header(response, _REQUEST_ID_HEADERS), body=_safe_body(response),
+                extra={"content_type": response.headers.get("content-type")},
+            )
+            raise E.MalformedResponseError(
+                f"expected JSON, got {response.headers.get('content-type') or 'no content type'}", context
+            ) from None
+
+    def _run_with_retries(self, op: Operation, attempt, budget: AttemptBudget, logger, safe: bool) -> Any:
+        logger = logger or log
+        settings = self.retry_settings
+
+        def may_retry(error: BaseException) -> bool:
+            return is_retryable(error, safe)
+
+        def stop(state: RetryCallState) -> bool:
+            wait = state.upcoming_sleep
+            if wait > settings.max_delay:  # a Retry-After beyond our cap: give up rather than hammer
+                return True
+            return not budget.can_wait(wait)
+
+        def before_sleep(state: RetryCallState) -> None:
+            error = state.outcome.exception()
+            c = error.context
+            logger.warning(
+                "Retrying %s after %s (attempt %d/%d, waiting %.2fs): %s %s%s -> %s, request id %s",
+                op.name, type(error).__name__, c.attempts, budget.max_attempts, state.upcoming_sleep,
+                c.method, c.host, c.path, c.status or "no answer", c.request_id or "none",
+            )
+
+        retrying = Retrying(
+            retry=retry_if_exception(may_retry), wait=BackoffWait(settings), stop=stop,
+            before_sleep=before_sleep, reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except E.SpotDraftError as error:
+            retryable = may_retry(error) and budget.remaining > 0 and budget.elapsed() < budget.window
+            raise error.with_context(
+                attempts=budget.used, max_attempts=budget.max_attempts,
+                extra={**error.context.extra, "retryable": retryable},
+            ) from None
+
+
+def _first_header(response: httpx.Response, names: tuple[str, ...]) -> str | None:
+    return next((response.headers[n] for n in names if n in response.headers), None)
+
+
+def _safe_body(response: httpx.Response) -> Any:
+    """The error body, parsed when it is JSON, cut to a readable size, with any secret masked."""
+    text = response.text[:_BODY_KEEP]
+    try:
+        return redact(json.loads(text))
+    except ValueError:
+        return scrub_text(text) or None
+
+
+def _short_detail(body: Any) -> str | None:
+    if isinstance(body, dict):
+        for key in ("detail", "message", "error", "code"):
+            if body.get(key):
+                return str(body[key])[:300]
+        return json.dumps(body)[:300]
+    if isinstance(body, str):
+        return " ".join(body.split())[:200] or None
+    return None
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{where}: {err['msg']}")
+    return "invalid body: " + "; ".join(parts)
+
+
+def _external_ids(op: Operation, path_params: Mapping[str, Any] | None, body: Any) -> tuple[str, ...]:
+    """The external metadata keys a call involves, for the error context."""
+    ids = []
+    if path_params and path_params.get("external_metadata_id"):
+        ids.append(str(path_params["external_metadata_id"]))
+    if isinstance(body, BaseModel):
+        body = body.model_dump(mode="json", exclude_none=True)
+    if isinstance(body, dict) and isinstance(body.get("external_metadata"), dict):
+        ext = body["external_metadata"].get("id")
+        if ext:
+            ids.append(str(ext))
+    return tuple(ids)

@@ -1,0 +1,111 @@
+"""When to try again, how long to wait, and when to stop: the guide's retry model, in one place.
+
+- Retried: 429 (after its Retry-After), timeouts, dropped connections, 500/502/503/504 and malformed
+  2xx answers, but the last four only for operations safe to repeat. A connection that never opened
+  and a 429 prove the request was not acted on, so they are retried for every operation.
+- Never retried: 400, 401, 402, 403, 404, 409, other statuses, redirects, bad input.
+- Waits: exponential backoff with full jitter (tenacity's `wait_random_exponential`), each wait capped
+  at `max_delay`; a Retry-After longer than that cap ends the retries instead of hammering early.
+- Bounds: one `AttemptBudget` per operation counts every request of every layer (client retries,
+  reconciliation look-ups, Prefect task retries) against `max_attempts`, and the whole operation
+  against `window` seconds.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+from tenacity import RetryCallState, wait_random_exponential
+
+from client.errors import (
+    RETRYABLE_5XX,
+    ConnectError,
+    MalformedResponseError,
+    RateLimitedError,
+    ServerError,
+    SpotDraftError,
+    TransportError,
+)
+from client.settings import RetrySettings
+
+
+@dataclass
+class AttemptBudget:
+    """Requests allowed for one operation, shared by every layer that may repeat it."""
+
+    max_attempts: int
+    window: float
+    used: int = 0
+    started: float = field(default_factory=time.monotonic)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @classmethod
+    def from_settings(cls, settings: RetrySettings) -> AttemptBudget:
+        return cls(max_attempts=settings.max_attempts, window=settings.window)
+
+    def take(self) -> int:
+        """Count one request about to be sent; returns its 1-based number."""
+        with self._lock:
+            self.used += 1
+            return self.used
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.max_attempts - self.used)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def can_wait(self, seconds: float) -> bool:
+        """Whether one more attempt after `seconds` of waiting still fits in the budget and window."""
+        return self.remaining > 0 and self.elapsed() + seconds <= self.window
+
+
+def is_retryable(error: BaseException, safe_to_retry: bool) -> bool:
+    """Whether `error` may be retried for an operation that is (or is not) safe to repeat."""
+    if not isinstance(error, SpotDraftError):
+        return False
+    if isinstance(error, ConnectError | RateLimitedError):
+        return True  # provably not acted on by the server
+    if not safe_to_retry:
+        return False
+    if isinstance(error, ServerError):
+        return error.context.status in RETRYABLE_5XX
+    return isinstance(error, TransportError | MalformedResponseError)
+
+
+class BackoffWait:
+    """tenacity wait strategy: jittered exponential backoff, or the server's Retry-After when given."""
+
+    def __init__(self, settings: RetrySettings) -> None:
+        self.settings = settings
+        self._jittered = wait_random_exponential(multiplier=settings.base_delay, max=settings.max_delay)
+
+    def __call__(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(getattr(error, "context", None), "retry_after", None)
+        if retry_after is not None:
+            # Honour the server's ask; a little jitter keeps many workers from returning in lockstep.
+            return retry_after + random.uniform(0, min(self.settings.base_delay, 1.0))
+        return self._jittered(state)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (now if now is not None else time.time()))
