@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
@@ -64,6 +66,8 @@ class SpotDraftClient:
         self.host = httpx.URL(self.base_url).netloc.decode()
         self.environment = f"{self.region.value} ({self.host})"
         self.retry_settings = retry or RetrySettings()
+        self._stats: Counter[str] = Counter()
+        self._stats_lock = threading.Lock()
         timeouts = timeouts or TimeoutSettings()
         headers = {"client-id": client_id, "client-secret": secret, "accept": "application/json"}
         if user_email:
@@ -92,6 +96,15 @@ class SpotDraftClient:
 
     def new_budget(self) -> AttemptBudget:
         return AttemptBudget.from_settings(self.retry_settings)
+
+    def stats(self) -> dict[str, int]:
+        """Requests sent and retries waited since this client was made (for run summaries)."""
+        with self._stats_lock:
+            return dict(self._stats)
+
+    def _count(self, what: str) -> None:
+        with self._stats_lock:
+            self._stats[what] += 1
 
     # -- the public surface --------------------------------------------------------------------------
     def call(
@@ -241,6 +254,7 @@ class SpotDraftClient:
     ) -> httpx.Response:
         """Send once, count the attempt, and return a 2xx response or raise its typed error."""
         attempt = budget.take()
+        self._count("requests")
         context = E.ErrorContext(
             operation=op.name, method=request.method, host=self.host, path=request.url.path,
             environment=self.environment, external_ids=external_ids, attempts=attempt,
@@ -307,6 +321,7 @@ class SpotDraftClient:
             return not budget.can_wait(wait)
 
         def before_sleep(state: RetryCallState) -> None:
+            self._count("retries")
             error = state.outcome.exception()
             c = error.context
             logger.warning(
@@ -322,7 +337,9 @@ class SpotDraftClient:
         try:
             return retrying(attempt)
         except E.SpotDraftError as error:
-            retryable = may_retry(error) and budget.remaining > 0 and budget.elapsed() < budget.window
+            # Whether an outer layer (Prefect's task retries) may still try: same rules, same budget.
+            asked_too_long = (error.context.retry_after or 0) > settings.max_delay
+            retryable = may_retry(error) and not asked_too_long and budget.can_wait(settings.base_delay)
             raise error.with_context(
                 attempts=budget.used, max_attempts=budget.max_attempts,
                 extra={**error.context.extra, "retryable": retryable},

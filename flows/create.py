@@ -1,0 +1,174 @@
+"""create_contracts: contracts created in SpotDraft from upstream records, at most once each.
+
+Idempotent by the record's `external_id`, sent as `external_metadata.id`: a record already in
+`created_contracts` is skipped, and any other is looked up in SpotDraft before it is created, so a
+second run (or a run after a crash that lost the local row) creates nothing new. An ambiguous
+failure of the create itself is reconciled by the same look-up before any second POST
+(client.writes). Bad records are refused before any request and become dead letters; the rest go on.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+from prefect.states import Completed
+from pydantic import Field
+
+from blocks import SpotDraftCredentials
+from client import SpotDraftError, writes
+from flows import dead_letters
+from flows.params import form
+from flows.records import RecordError, load_records, validate_record
+from flows.store import created_contracts, engine_for, upsert, utcnow
+from flows.sync import DEFAULT_DATABASE_URL, emit_dead_letters
+
+BATCH_SIZE = 50
+
+
+def _already_created(database_url: str, external_ids: list[str]) -> set[str]:
+    with engine_for(database_url).connect() as conn:
+        rows = conn.execute(
+            sa.select(created_contracts.c.external_id).where(created_contracts.c.external_id.in_(external_ids))
+        )
+        return {r.external_id for r in rows}
+
+
+@task(name="create-contracts-batch", task_run_name="create contracts {first}..{last}", cache_policy=NO_CACHE)
+def create_contracts_batch(
+    credentials: SpotDraftCredentials, database_url: str, template_id: int, items: list[dict[str, Any]],
+    first: int, last: int, send_to_counterparties: bool, concurrency: int,
+) -> dict[str, int]:
+    """Create (or find) the contract of each record of a batch; record each outcome as it happens."""
+    logger = get_run_logger()
+    client = credentials.get_client()
+    engine = engine_for(database_url)
+    done = _already_created(database_url, [i["external_id"] for i in items])
+    counts = {"created": 0, "found": 0, "already_recorded": 0, "dead_lettered": 0}
+
+    def one(item: dict[str, Any]) -> str:
+        external_id, body = item["external_id"], item["body"]
+        if external_id in done:
+            return "already_recorded"
+        try:
+            existing = writes.find_by_external_id(client, external_id, logger=logger)
+            contract = existing or writes.create_contract(client, body, logger=logger)
+            if send_to_counterparties and existing is None:
+                client.call("send_contract_to_counterparties", path_params={"composite_id": _composite(contract)},
+                            body={}, logger=logger)
+        except SpotDraftError as error:
+            logger.warning("Dead-lettered record %s: %s", external_id, error)
+            with engine.begin() as conn:
+                dead_letters.record(conn, operation="create_contract", target=external_id,
+                                    inputs={"template_id": template_id, "body": body}, error=error)
+            return "dead_lettered"
+        outcome = "found" if existing is not None else "created"
+        with engine.begin() as conn:
+            upsert(conn, created_contracts, [{
+                "external_id": external_id, "contract_id": str(contract.get("id")), "template_id": template_id,
+                "contract_name": contract.get("contract_name"), "outcome": outcome, "record": contract,
+                "flow_run_id": dead_letters.current_flow_run()[1], "created_at": utcnow(),
+            }])
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        for outcome in pool.map(one, items):
+            counts[outcome] += 1
+    return counts
+
+
+def _composite(contract: dict[str, Any]) -> str:
+    from flows.sync import composite_id_of
+
+    return composite_id_of(contract)
+
+
+def _run_name() -> str:
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters or {}
+    source = params.get("records_file") or f"{len(params.get('records') or [])} inline records"
+    return f"create-contracts template {params.get('template_id')} from {source}"
+
+
+@flow(name="create-contracts", flow_run_name=_run_name, log_prints=False)
+def create_contracts(
+    credentials: SpotDraftCredentials = form(
+        "SpotDraft credentials", "The credentials Block of the workspace to create contracts in."
+    ),
+    template_id: Annotated[int, Field(ge=1)] = form(
+        "Template id", "The SpotDraft template every contract is created from."
+    ),
+    records: list[dict[str, Any]] | None = form(
+        "Records",
+        "Objects with external_id (required), contract_data, counter_party_details and optionally "
+        "contract_name. Leave empty when using a records file.",
+        None,
+    ),
+    records_file: str | None = form(
+        "Records file",
+        "Path of a .json or .csv file of records, readable by the worker (see the README for the CSV columns).",
+        None,
+    ),
+    database_url: str = form(
+        "Database URL",
+        "SQLAlchemy URL where created_contracts and dead_letters are kept. Keep passwords out of it.",
+        DEFAULT_DATABASE_URL,
+    ),
+    send_to_counterparties: bool = form(
+        "Send to counterparties", "Send each newly created contract out to its counterparties.", False
+    ),
+    concurrency: Annotated[int, Field(ge=1, le=16)] = form("Concurrent creates", "Creates in flight at once.", 4),
+):
+    """Create SpotDraft contracts from upstream records, once per external id, recording SpotDraft's ids."""
+    logger = get_run_logger()
+    started = time.monotonic()
+    engine = engine_for(database_url)
+    raw = load_records(records, records_file)
+    valid: list[dict[str, Any]] = []
+    refused = 0
+    seen: set[str] = set()
+    for index, item in enumerate(raw):
+        try:
+            record, body = validate_record(item, index, template_id)
+            if record.external_id in seen:
+                raise RecordError(index, record.external_id, "external_id repeats an earlier record")
+            seen.add(record.external_id)
+            valid.append({"external_id": record.external_id, "body": body})
+        except RecordError as error:
+            refused += 1
+            logger.warning("Refused %s", error)
+            with engine.begin() as conn:
+                dead_letters.record(conn, operation="create_contract", target=error.external_id or f"record {index}",
+                                    inputs={"template_id": template_id, "record": item}, error=error)
+    logger.info("%d records: %d valid, %d refused before any request", len(raw), len(valid), refused)
+
+    totals = {"created": 0, "found": 0, "already_recorded": 0, "dead_lettered": refused}
+    for start in range(0, len(valid), BATCH_SIZE):
+        batch = valid[start:start + BATCH_SIZE]
+        counts = create_contracts_batch(credentials, database_url, template_id, batch, start,
+                                        start + len(batch) - 1, send_to_counterparties, concurrency)
+        for key, value in counts.items():
+            totals[key] += value
+
+    summary = {"records": len(raw), **totals, "duration_s": round(time.monotonic() - started, 2)}
+    create_table_artifact(
+        key="create-contracts-summary",
+        table=[{"metric": k, "value": str(v)} for k, v in summary.items()],
+        description="What this run created, found already there, and gave up on",
+    )
+    message = f"created {totals['created']}, found {totals['found'] + totals['already_recorded']} already there"
+    if totals["dead_lettered"]:
+        message += f"; {totals['dead_lettered']} dead-lettered, see dead_letters or run review_failed_operations"
+        emit_dead_letters(totals["dead_lettered"])
+        logger.warning(message)
+    else:
+        logger.info(message)
+    return Completed(message=message, data=summary)
+

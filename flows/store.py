@@ -1,0 +1,154 @@
+"""The tables the flows write, and the few statements they need, with SQLAlchemy Core.
+
+Any database SQLAlchemy supports works; SQLite (the default) and PostgreSQL are tested. Every write
+is keyed (upserts on the primary key), so a page written twice leaves one row per record, and the
+sync's checkpoint is written in the same transaction as the page it describes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+metadata = sa.MetaData()
+
+
+def utcnow() -> datetime:
+    """Naive UTC: stored the same way in SQLite (no time zones) and PostgreSQL."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+contracts = sa.Table(
+    "contracts", metadata,
+    sa.Column("id", sa.Text, primary_key=True, comment="SpotDraft's contract id, as text"),
+    sa.Column("composite_id", sa.Text, comment="T-<id> or H-<id>, as the per-contract endpoints take it"),
+    sa.Column("contract_name", sa.Text),
+    sa.Column("contract_status", sa.Text),
+    sa.Column("contract_type_id", sa.Integer),
+    sa.Column("contract_type_name", sa.Text),
+    sa.Column("counter_party_name", sa.Text),
+    sa.Column("reference_id", sa.Text),
+    sa.Column("created", sa.Text),
+    sa.Column("key_pointers", sa.JSON, comment="as received; NULL when enrichment failed (see dead_letters)"),
+    sa.Column("record", sa.JSON, nullable=False, comment="the list answer's record, as received"),
+    sa.Column("synced_at", sa.DateTime, nullable=False),
+    sa.Column("deleted_at", sa.DateTime, comment="set by a full refresh when the contract is gone upstream"),
+    sa.Column("seen_in_pass", sa.Text, comment="id of the last sync pass that read this contract"),
+)
+
+counterparties = sa.Table(
+    "counterparties", metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text),
+    sa.Column("is_individual", sa.Boolean),
+    sa.Column("record", sa.JSON, nullable=False),
+    sa.Column("synced_at", sa.DateTime, nullable=False),
+)
+
+templates = sa.Table(
+    "templates", metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text),
+    sa.Column("contract_type_id", sa.Integer),
+    sa.Column("record", sa.JSON, nullable=False),
+    sa.Column("synced_at", sa.DateTime, nullable=False),
+)
+
+sync_state = sa.Table(
+    "sync_state", metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("watermark", sa.DateTime, comment="start of the last complete pass; next pass reads from here"),
+    sa.Column("pass_id", sa.Text, comment="the pass under way; NULL when none is"),
+    sa.Column("pass_started_at", sa.DateTime),
+    sa.Column("pass_since", sa.DateTime, comment="the pass's last_updated_on filter; NULL = everything"),
+    sa.Column("pass_full", sa.Boolean, nullable=False, default=False),
+    sa.Column("next_page", sa.Integer, nullable=False, default=1),
+    sa.Column("page_total", sa.Integer, comment="total_results seen on the last committed page"),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+created_contracts = sa.Table(
+    "created_contracts", metadata,
+    sa.Column("external_id", sa.Text, primary_key=True, comment="the upstream record's id"),
+    sa.Column("contract_id", sa.Text, nullable=False, comment="SpotDraft's contract id"),
+    sa.Column("template_id", sa.Integer),
+    sa.Column("contract_name", sa.Text),
+    sa.Column("outcome", sa.Text, nullable=False, comment="created, or found (it existed already)"),
+    sa.Column("record", sa.JSON),
+    sa.Column("flow_run_id", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+dead_letters = sa.Table(
+    "dead_letters", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("operation", sa.Text, nullable=False, comment="catalog operation (task) name"),
+    sa.Column("target", sa.Text, comment="what it was about: a composite id, an external id, a page"),
+    sa.Column("inputs", sa.JSON, nullable=False, comment="the operation's inputs, no secret"),
+    sa.Column("error_class", sa.Text, nullable=False),
+    sa.Column("error_message", sa.Text, nullable=False),
+    sa.Column("advice", sa.Text),
+    sa.Column("context", sa.JSON, comment="host, method, path, status, request id, workspace, ... body"),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("flow_name", sa.Text),
+    sa.Column("flow_run_id", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, default="pending", comment="pending, replayed or discarded"),
+    sa.Column("decided_by", sa.Text),
+    sa.Column("decided_at", sa.DateTime),
+    sa.Column("outcome", sa.JSON, comment="the replay's result or its new error"),
+    sa.Index("ix_dead_letters_status", "status"),
+)
+
+
+@functools.cache
+def engine_for(database_url: str) -> Engine:
+    """One engine per URL per process, with the tables created."""
+    engine = sa.create_engine(database_url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # durable per-page commits, readers not blocked
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+    metadata.create_all(engine)
+    return engine
+
+
+def upsert(conn: Connection, table: sa.Table, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Insert rows, or update them in place when their primary key exists. Returns the row count."""
+    rows = list(rows)
+    if not rows:
+        return 0
+    dialect = conn.engine.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # portable fallback: one merge per row
+        return _merge_rows(conn, table, rows)
+    keys = [c.name for c in table.primary_key.columns]
+    statement = insert(table)
+    update = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys and c.name in rows[0]}
+    conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=update), rows)
+    return len(rows)
+
+
+def _merge_rows(conn: Connection, table: sa.Table, rows: list[Mapping[str, Any]]) -> int:
+    keys = [c.name for c in table.primary_key.columns]
+    for row in rows:
+        where = sa.and_(*(table.c[k] == row[k] for k in keys))
+        if conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar():
+            conn.execute(table.update().where(where).values(**row))
+        else:
+            conn.execute(table.insert().values(**row))
+    return len(rows)

@@ -1,0 +1,270 @@
+"""sync_contracts: SpotDraft -> SQL, incremental, checkpointed per page, one Prefect task per page.
+
+A page is the unit of work: its contracts are listed, enriched with their key pointers (calls
+run concurrently over the client's one connection pool), and written with the pass's checkpoint in
+one transaction. Task runs grow with pages, not with contracts. A contract whose enrichment fails
+is stored without key pointers and becomes a dead letter; the run goes on and says so at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from prefect import flow, task
+from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
+from prefect.logging import get_run_logger
+from prefect.states import Completed
+from pydantic import Field
+
+from blocks import SpotDraftCredentials
+from client import SpotDraftError
+from flows import dead_letters, sync_state
+from flows.params import form
+from flows.store import contracts, counterparties, engine_for, templates, upsert, utcnow
+from flows.sync_state import Pass
+
+DEFAULT_DATABASE_URL = "sqlite:///spotdraft.db"
+DEAD_LETTER_EVENT = "spotdraft.dead-letters.recorded"
+
+
+@dataclass
+class PageResult:
+    page: int
+    read: int
+    dead_lettered: int
+    total: int
+    next_page: int | None  # None when the pass has read its last page
+    ids: list[str] = field(default_factory=list)
+
+
+def composite_id_of(record: dict[str, Any]) -> str:
+    """The T-/H- id the per-contract endpoints take; a bare number is a template (T-) contract."""
+    raw = str(record.get("composite_id") or record["id"])
+    return raw if raw[:2] in ("T-", "H-") else f"T-{raw}"
+
+
+def _contract_row(record: dict[str, Any], key_pointers: Any, pass_id: str) -> dict[str, Any]:
+    return {
+        "id": str(record["id"]),
+        "composite_id": composite_id_of(record),
+        "contract_name": record.get("contract_name"),
+        "contract_status": record.get("contract_status"),
+        "contract_type_id": record.get("contract_type_id"),
+        "contract_type_name": record.get("contract_type_name"),
+        "counter_party_name": record.get("counter_party_name"),
+        "reference_id": record.get("reference_id"),
+        "created": record.get("created"),
+        "key_pointers": key_pointers,
+        "record": record,
+        "synced_at": utcnow(),
+        "deleted_at": None,
+        "seen_in_pass": pass_id,
+    }
+
+
+@task(name="sync-contracts-page", task_run_name="contracts page {page}", cache_policy=NO_CACHE)
+def sync_contracts_page(
+    credentials: SpotDraftCredentials, database_url: str, pass_: Pass, page: int, limit: int, concurrency: int
+) -> PageResult:
+    """List one page, enrich each contract with its key pointers, write rows and checkpoint together."""
+    logger = get_run_logger()
+    client = credentials.get_client()
+    query: dict[str, Any] = {"page": page, "limit": limit}
+    if pass_.since is not None:
+        query["filter__last_updated_on[$gte]"] = pass_.since.isoformat(timespec="seconds") + "Z"
+    answer = client.call("list_contracts", query=query, logger=logger)
+    records = answer.get("results") or []
+    total = int(answer.get("total_results") or 0)
+
+    def enrich(record: dict[str, Any]) -> tuple[dict[str, Any], Any, SpotDraftError | None]:
+        try:
+            path = {"composite_id": composite_id_of(record)}
+            return record, client.call("get_contract_key_pointers", path_params=path, logger=logger), None
+        except SpotDraftError as error:
+            return record, None, error
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        enriched = list(pool.map(enrich, records))
+
+    engine = engine_for(database_url)
+    failed = [(record, error) for record, _, error in enriched if error is not None]
+    with engine.begin() as conn:
+        upsert(conn, contracts, [_contract_row(r, kp, pass_.id) for r, kp, _ in enriched])
+        for record, error in failed:
+            target = composite_id_of(record)
+            logger.warning("Dead-lettered key pointers of %s: %s", target, error)
+            dead_letters.record(conn, operation="get_contract_key_pointers", target=target,
+                                inputs={"composite_id": target}, error=error)
+        done = [composite_id_of(r) for r, _, e in enriched if e is None]
+        dead_letters.resolve(conn, operation="get_contract_key_pointers", targets=done,
+                             outcome={"resolved_by": "sync_contracts"})
+        last_page = not records or len(records) < limit or page * limit >= total
+        next_page = None if last_page else sync_state.next_page_after(page, limit, total, pass_.page_total)
+        sync_state.checkpoint(conn, pass_, next_page=next_page or page + 1, page_total=total)
+    return PageResult(page, len(records), len(failed), total, next_page, [str(r["id"]) for r in records])
+
+
+@task(name="sync-templates", cache_policy=NO_CACHE)
+def sync_templates(credentials: SpotDraftCredentials, database_url: str) -> int:
+    """Copy the workspace's templates (a short, unpaged list) into `templates`."""
+    answer = credentials.get_client().call("list_templates", logger=get_run_logger())
+    now = utcnow()
+    rows = [
+        {"id": str(t["id"]), "name": t.get("name"), "contract_type_id": t.get("contract_type_id"),
+         "record": t, "synced_at": now}
+        for t in answer.get("items") or []
+    ]
+    with engine_for(database_url).begin() as conn:
+        return upsert(conn, templates, rows)
+
+
+@task(name="sync-counterparties", cache_policy=NO_CACHE)
+def sync_counterparties(credentials: SpotDraftCredentials, database_url: str, limit: int) -> int:
+    """Copy every counterparty into `counterparties`, a page per transaction."""
+    client, written = credentials.get_client(), 0
+    for answer in client.iter_pages("list_counterparties", limit=limit, logger=get_run_logger()):
+        now = utcnow()
+        rows = [
+            {"id": str(c["id"]), "name": c.get("name"), "is_individual": c.get("is_individual"),
+             "record": c, "synced_at": now}
+            for c in answer.get("results") or []
+        ]
+        with engine_for(database_url).begin() as conn:
+            written += upsert(conn, counterparties, rows)
+    return written
+
+
+def _run_name() -> str:
+    from prefect.runtime import flow_run
+
+    full = (flow_run.parameters or {}).get("full_refresh")
+    return f"sync-contracts{' full refresh' if full else ''} {utcnow():%Y-%m-%d %H:%M}"
+
+
+@flow(name="sync-contracts", flow_run_name=_run_name, log_prints=False)
+def sync_contracts(
+    credentials: SpotDraftCredentials = form(
+        "SpotDraft credentials", "The credentials Block of the workspace to read from."
+    ),
+    database_url: str = form(
+        "Database URL",
+        "SQLAlchemy URL of the database to write, e.g. sqlite:///spotdraft.db or "
+        "postgresql+psycopg://user@host/db. Keep passwords out of it: use PGPASSWORD or ~/.pgpass.",
+        DEFAULT_DATABASE_URL,
+    ),
+    full_refresh: bool = form(
+        "Full refresh",
+        "Re-read every contract instead of those updated since the last pass, and mark contracts that no "
+        "longer exist upstream as deleted.",
+        False,
+    ),
+    page_size: Annotated[int, Field(ge=1, le=100)] = form(
+        "Page size", "Contracts per page, and so per task run (1-100).", 100
+    ),
+    overlap_minutes: Annotated[float, Field(ge=0)] = form(
+        "Overlap (minutes)",
+        "How far before the previous pass's start an incremental pass reads from, to catch contracts that "
+        "changed while that pass ran.",
+        10.0,
+    ),
+    concurrency: Annotated[int, Field(ge=1, le=32)] = form(
+        "Concurrent requests", "Key-pointer requests in flight at once within a page (1-32).", 8
+    ),
+    reference_data: bool = form(
+        "Sync templates and counterparties", "Also copy templates and counterparties on this run.", True
+    ),
+):
+    """Copy SpotDraft contracts (with key pointers), templates and counterparties into a SQL database."""
+    logger = get_run_logger()
+    started = time.monotonic()
+    client = credentials.get_client()
+    stats_before = client.stats()
+    engine = engine_for(database_url)
+    pass_ = sync_state.begin_or_resume(engine, full_refresh=full_refresh, overlap=timedelta(minutes=overlap_minutes))
+    shown_url = sa.engine.make_url(database_url).render_as_string(hide_password=True)
+    logger.info(
+        "%s %s pass %s into %s", "Resuming" if pass_.resumed else "Starting",
+        "full" if pass_.full else f"incremental (since {pass_.since:%Y-%m-%d %H:%M:%S})", pass_.id[:8], shown_url,
+    )
+    progress_id = create_progress_artifact(progress=0.0, description="Contract pages synced")
+
+    page, pages, read, dead = pass_.next_page, 0, 0, 0
+    while True:
+        try:
+            result = sync_contracts_page(credentials, database_url, pass_, page, page_size, concurrency)
+        except SpotDraftError as error:
+            with engine.begin() as conn:
+                dead_letters.record(
+                    conn, operation="list_contracts", target=f"sync pass {pass_.id[:8]} page {page}",
+                    inputs={"page": page, "limit": page_size,
+                            "since": pass_.since.isoformat() if pass_.since else None},
+                    error=error,
+                )
+            emit_dead_letters(1)
+            raise
+        pages, read, dead = pages + 1, read + result.read, dead + result.dead_lettered
+        expected_pages = max(1, -(-result.total // page_size))
+        update_progress_artifact(progress_id, progress=min(100.0, 100.0 * min(page, expected_pages) / expected_pages))
+        if result.next_page is None:
+            break
+        page = result.next_page
+        pass_ = Pass(**{**pass_.__dict__, "page_total": result.total})
+
+    deleted = sync_state.finish(engine, pass_)
+    reference = {"templates": 0, "counterparties": 0}
+    if reference_data:
+        reference["templates"] = sync_templates(credentials, database_url)
+        reference["counterparties"] = sync_counterparties(credentials, database_url, page_size)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(sa.func.count()).select_from(contracts).where(contracts.c.deleted_at.is_(None))
+        ).scalar_one()
+
+    stats = client.stats()
+    summary = {
+        "pass": "full" if pass_.full else f"incremental since {pass_.since:%Y-%m-%d %H:%M:%S}",
+        "resumed": pass_.resumed,
+        "pages": pages,
+        "contracts_read": read,
+        "contracts_written": read,
+        "contracts_in_database": stored,
+        "marked_deleted": deleted,
+        "dead_lettered": dead,
+        "templates": reference["templates"],
+        "counterparties": reference["counterparties"],
+        "requests": stats.get("requests", 0) - stats_before.get("requests", 0),
+        "retries": stats.get("retries", 0) - stats_before.get("retries", 0),
+        "duration_s": round(time.monotonic() - started, 2),
+        "database": shown_url,
+    }
+    create_table_artifact(
+        key="sync-contracts-summary",
+        table=[{"metric": k, "value": str(v)} for k, v in summary.items()],
+        description="What this sync pass read, wrote and gave up on",
+    )
+    message = f"synced {read} contracts ({stored} in the database)"
+    if dead:
+        message += f"; {dead} dead-lettered, see the dead_letters table or run review_failed_operations"
+        emit_dead_letters(dead)
+        logger.warning(message)
+    else:
+        logger.info(message)
+    return Completed(message=message, data=summary)
+
+
+def emit_dead_letters(count: int) -> None:
+    """Tell Prefect something was given up on; automations route it to the review flow."""
+    from prefect.runtime import flow_run
+
+    emit_event(
+        event=DEAD_LETTER_EVENT,
+        resource={"prefect.resource.id": f"prefect.flow-run.{flow_run.id}", "prefect.resource.name": flow_run.name},
+        payload={"flow_run_id": str(flow_run.id), "flow_name": flow_run.flow_name, "count": count},
+    )

@@ -1,0 +1,109 @@
+"""The sync's own state: which pass is under way, where it is, and the watermark of the last complete one.
+
+A *pass* reads every contract updated since `since` (all of them for a full refresh), page by page.
+Its position (`next_page`) is committed in the same transaction as each page's rows, so a run killed
+at any point resumes where the data stops, and the watermark moves only when a pass completes:
+it becomes the pass's start time, never later than any data committed.
+
+Why the start time, less an overlap: the list answer has no last-updated field to take a maximum
+from, and a contract changed while a pass runs may be on a page already read; the next pass starts
+from before this one did, so it reads such contracts again.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from flows.store import contracts, sync_state, utcnow
+
+STATE_NAME = "contracts"
+
+
+@dataclass(frozen=True)
+class Pass:
+    id: str
+    started_at: datetime
+    since: datetime | None  # None: read everything
+    full: bool
+    next_page: int
+    page_total: int | None
+    resumed: bool
+
+
+def begin_or_resume(engine: Engine, *, full_refresh: bool, overlap: timedelta) -> Pass:
+    """Resume the pass a killed run left under way, or begin a new one from the watermark."""
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(sync_state).where(sync_state.c.name == STATE_NAME)).first()
+        # A pass under way is resumed unless a full refresh is asked for and that pass is incremental.
+        if row is not None and row.pass_id and (row.pass_full or not full_refresh):
+            return Pass(row.pass_id, row.pass_started_at, row.pass_since, row.pass_full, row.next_page,
+                        row.page_total, resumed=True)
+        watermark = row.watermark if row is not None else None
+        since = None if full_refresh or watermark is None else watermark - overlap
+        new = Pass(uuid.uuid4().hex, utcnow(), since, full_refresh or watermark is None, 1, None, resumed=False)
+        values = {
+            "pass_id": new.id, "pass_started_at": new.started_at, "pass_since": new.since,
+            "pass_full": new.full, "next_page": 1, "page_total": None, "updated_at": utcnow(),
+        }
+        if row is None:
+            conn.execute(sync_state.insert().values(name=STATE_NAME, watermark=None, **values))
+        else:
+            conn.execute(sync_state.update().where(sync_state.c.name == STATE_NAME).values(**values))
+        return new
+
+
+def next_page_after(page: int, limit: int, total: int, previous_total: int | None) -> int:
+    """The page to read after `page`; steps back when contracts vanished mid-pass.
+
+    Deleting d contracts that sort before the current page shifts later ones back by d places, so
+    the first d contracts of the next page would slide onto pages already read. Re-reading enough
+    pages to cover d places catches them (upserts make the re-read harmless).
+    """
+    if previous_total is not None and total < previous_total:
+        return max(1, page + 1 - math.ceil((previous_total - total) / limit))
+    return page + 1
+
+
+def checkpoint(conn: Connection, pass_: Pass, *, next_page: int, page_total: int) -> None:
+    """Record the position of the pass; call inside the transaction that wrote the page."""
+    conn.execute(
+        sync_state.update()
+        .where(sync_state.c.name == STATE_NAME, sync_state.c.pass_id == pass_.id)
+        .values(next_page=next_page, page_total=page_total, updated_at=utcnow())
+    )
+
+
+def finish(engine: Engine, pass_: Pass) -> int:
+    """Close the pass: move the watermark to its start; a full pass also marks vanished contracts deleted.
+
+    Returns how many contracts were newly marked deleted.
+    """
+    now = utcnow()
+    with engine.begin() as conn:
+        deleted = 0
+        if pass_.full:
+            result = conn.execute(
+                contracts.update()
+                .where(contracts.c.deleted_at.is_(None))
+                .where(sa.or_(contracts.c.seen_in_pass.is_(None), contracts.c.seen_in_pass != pass_.id))
+                .values(deleted_at=now)
+            )
+            deleted = result.rowcount or 0
+        conn.execute(
+            sync_state.update()
+            .where(sync_state.c.name == STATE_NAME, sync_state.c.pass_id == pass_.id)
+            .values(watermark=pass_.started_at, pass_id=None, next_page=1, page_total=None, updated_at=now)
+        )
+        return deleted
+
+
+def read(engine: Engine) -> dict | None:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(sync_state).where(sync_state.c.name == STATE_NAME)).first()
+        return dict(row._mapping) if row is not None else None

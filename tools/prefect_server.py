@@ -1,0 +1,80 @@
+"""Start a real local `prefect server` on a free loopback port, and stop it, also on failure.
+
+Used by the demo and the end-to-end tests. A real server (rather than Prefect's ephemeral mode)
+keeps the output clean: ephemeral shutdown under load prints 'Error flushing events' tracebacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+QUIET_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process_group(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM the whole group, then SIGKILL what is left (an idle worker may ignore the first TERM)."""
+    if process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@contextlib.contextmanager
+def local_prefect_server(home: Path, *, log_path: Path | None = None, timeout: float = 90.0) -> Iterator[dict]:
+    """Run `prefect server start` with its own PREFECT_HOME; yields the env that points clients at it."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, **QUIET_ENV, "PREFECT_HOME": str(home), "PREFECT_API_URL": api_url,
+           "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port)}
+    log_file = open(log_path or home / "server.log", "ab")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"prefect server exited with {process.returncode}; see {log_file.name}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"prefect server did not answer within {timeout:.0f}s; see {log_file.name}")
+            time.sleep(0.3)
+        yield {**QUIET_ENV, "PREFECT_HOME": str(home), "PREFECT_API_URL": api_url}
+    finally:
+        stop_process_group(process)
+        log_file.close()
+
+
+def flush_prefect_workers(timeout: float = 10.0) -> None:
+    """Send the logs and events Prefect still queues, before the server they go to is stopped."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=timeout)
