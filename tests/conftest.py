@@ -63,3 +63,25 @@ def all_logs(caplog):
     """Every log record of every logger, at DEBUG, as text (for secret canaries)."""
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url():
+    from tests.databases import postgres_bin, postgres_server
+
+    if postgres_bin() is None:
+        if os.environ.get("SPOTDRAFT_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL is required here (SPOTDRAFT_REQUIRE_POSTGRES) but not installed")
+        pytest.skip("PostgreSQL not installed; .ci/run installs it (Debian package postgresql)")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, empty database of each kind the flows are tested on."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'spotdraft.db'}"
+    from tests.databases import new_database
+
+    return new_database(request.getfixturevalue("postgres_server_url"))

@@ -1,0 +1,186 @@
+"""create_contracts against the sandbox over real HTTP, into real SQLite and PostgreSQL databases."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from flows import create_contracts
+from flows.records import csv_row_to_record
+from flows.store import created_contracts, dead_letters, engine_for
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def record(external_id: str, **overrides) -> dict:
+    base = {
+        "external_id": external_id,
+        "contract_name": f"MSA {external_id}",
+        "contract_data": {
+            "customer_name": f"Customer {external_id}",
+            "billing_currency": {"type": "USD", "value": 100},
+        },
+        "counter_party_details": [
+            {
+                "is_individual": False,
+                "organization_name": f"Org {external_id}",
+                "poc_details": {"first_name": "Avery", "email": f"{external_id}@example.com"},
+            }
+        ],
+    }
+    return {**base, **overrides}
+
+
+def template_id(sandbox) -> int:
+    return next(iter(sandbox.state.templates))
+
+
+def rows(database_url: str, table) -> list:
+    with engine_for(database_url).connect() as conn:
+        return conn.execute(sa.select(table)).all()
+
+
+def posts(sandbox) -> int:
+    return len([r for r in sandbox.request_log("POST") if r.path == "/api/v2.1/public/contracts/"])
+
+
+def in_spotdraft(credentials, external_id: str) -> list:
+    return credentials.get_client().call(
+        "get_contracts_by_external_metadata", path_params={"external_metadata_id": external_id}
+    )
+
+
+def test_creates_each_record_once_and_stores_spotdrafts_ids(sandbox, credentials, database_url):
+    records = [record(f"crm-{i}") for i in range(7)]
+    state = create_contracts(
+        credentials, template_id(sandbox), records=records, database_url=database_url, return_state=True
+    )
+    assert state.is_completed() and state.result()["created"] == 7
+    stored = {r.external_id: r for r in rows(database_url, created_contracts)}
+    assert set(stored) == {f"crm-{i}" for i in range(7)}
+    for external_id, row in stored.items():
+        [contract] = in_spotdraft(credentials, external_id)
+        assert str(contract["id"]) in row.contract_id and row.outcome == "created"
+
+    again = create_contracts(
+        credentials, template_id(sandbox), records=records, database_url=database_url, return_state=True
+    ).result()
+    assert again["created"] == 0 and again["already_recorded"] == 7
+    assert posts(sandbox) == 7
+
+
+def test_a_fresh_database_still_creates_nothing_twice(sandbox, credentials, database_url, tmp_path):
+    records = [record(f"erp-{i}") for i in range(3)]
+    create_contracts(credentials, template_id(sandbox), records=records, database_url=database_url)
+    other_db = f"sqlite:///{tmp_path / 'other.db'}"  # as if the local row had been lost
+    summary = create_contracts(
+        credentials, template_id(sandbox), records=records, database_url=other_db, return_state=True
+    ).result()
+    assert summary["found"] == 3 and summary["created"] == 0
+    assert posts(sandbox) == 3
+    assert {r.outcome for r in rows(other_db, created_contracts)} == {"found"}
+
+
+def test_bad_records_are_refused_before_any_request_and_dead_lettered(sandbox, credentials, database_url):
+    bad_email = record("bad-1")
+    del bad_email["counter_party_details"][0]["poc_details"]["email"]
+    records = [
+        record("good-1"),
+        bad_email,
+        {"contract_data": {}},
+        record("bad-3", contract_data="not an object"),
+        record("good-2"),
+    ]
+    state = create_contracts(
+        credentials, template_id(sandbox), records=records, database_url=database_url, return_state=True
+    )
+    assert state.is_completed() and "3 dead-lettered" in state.message
+    assert posts(sandbox) == 2
+    letters = {r.target: r for r in rows(database_url, dead_letters)}
+    assert set(letters) == {"bad-1", "record 2", "bad-3"}
+    assert "record 1 (external_id 'bad-1')" in letters["bad-1"].error_message
+    assert "counter_party_details.0.poc_details.email" in letters["bad-1"].error_message
+    assert "external_id" in letters["record 2"].error_message
+    assert "contract_data" in letters["bad-3"].error_message
+    assert all(r.status == "pending" and r.operation == "create_contract" for r in letters.values())
+    assert letters["bad-1"].inputs["record"]["external_id"] == "bad-1"
+
+
+def test_ambiguous_failures_are_reconciled_not_duplicated(sandbox, credentials, database_url):
+    sandbox.script("POST", r"/api/v2.1/public/contracts/$", "ambiguous", times=2)  # committed, then 504
+    records = [record(f"amb-{i}") for i in range(4)]
+    summary = create_contracts(
+        credentials, template_id(sandbox), records=records, database_url=database_url, concurrency=1, return_state=True
+    ).result()
+    assert summary["created"] == 4 and summary["dead_lettered"] == 0
+    for i in range(4):
+        assert len(in_spotdraft(credentials, f"amb-{i}")) == 1
+    assert posts(sandbox) == 4  # the two ambiguous POSTs were not sent again
+
+
+def test_a_permanent_api_failure_is_a_dead_letter_with_context(sandbox, credentials, database_url):
+    summary = create_contracts(
+        credentials, 99999, records=[record("x-1")], database_url=database_url, return_state=True
+    ).result()  # no such template: the API answers 400
+    assert summary["dead_lettered"] == 1
+    [letter] = rows(database_url, dead_letters)
+    assert letter.error_class == "BadRequestError" and letter.context["status"] == 400
+    assert letter.context["external_ids"] == ["x-1"] and letter.context["method"] == "POST"
+    assert letter.inputs["body"]["external_metadata"]["id"] == "x-1"
+
+
+def test_records_from_csv_and_json_files(sandbox, credentials, database_url, tmp_path):
+    csv_path = tmp_path / "deals.csv"
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "external_id",
+                "contract_name",
+                "contract_data.customer_name",
+                "contract_data.billing_currency",
+                "counterparty.organization_name",
+                "counterparty.first_name",
+                "counterparty.email",
+            ]
+        )
+        writer.writerow(
+            ["deal-1", "Deal one", "Acme", '{"type": "USD", "value": 5}', "Acme Inc.", "Avery", "a@acme.example"]
+        )
+        writer.writerow(["deal-2", "", "Beta", "", "Beta LLC", "Bo", "b@beta.example"])
+    json_path = tmp_path / "deals.json"
+    json_path.write_text(json.dumps({"records": [record("deal-3")]}))
+
+    for path in (csv_path, json_path):
+        create_contracts(credentials, template_id(sandbox), records_file=str(path), database_url=database_url)
+    assert {r.external_id for r in rows(database_url, created_contracts)} == {"deal-1", "deal-2", "deal-3"}
+    assert in_spotdraft(credentials, "deal-1")[0]["contract_name"] == "Deal one"
+
+
+def test_csv_columns_map_onto_the_record_shape():
+    assert csv_row_to_record(
+        {
+            "external_id": "d1",
+            "contract_data.amount": "12000",
+            "contract_data.address.city": "Paris",
+            "contract_data.zip": "01234",
+            "counterparty.is_individual": "true",
+            "counterparty.first_name": "Al",
+            "counterparty.email": "al@x.example",
+            "contract_name": "",
+        }
+    ) == {
+        "external_id": "d1",
+        "contract_data": {"amount": 12000, "address": {"city": "Paris"}, "zip": "01234"},
+        "counter_party_details": [
+            {"is_individual": True, "poc_details": {"first_name": "Al", "email": "al@x.example"}}
+        ],
+    }
+
+
+def test_no_records_at_all_is_a_clear_error(sandbox, credentials, database_url):
+    state = create_contracts(credentials, template_id(sandbox), database_url=database_url, return_state=True)
+    assert state.is_failed() and "records_file" in state.message

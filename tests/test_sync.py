@@ -1,0 +1,150 @@
+"""sync_contracts against the sandbox over real HTTP, into real SQLite and PostgreSQL databases."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import sqlalchemy as sa
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+from flows import sync_contracts
+from flows.store import contracts, dead_letters, engine_for, sync_state
+from flows.sync_state import next_page_after
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def stored(database_url: str, *, live_only: bool = True) -> dict[str, dict]:
+    with engine_for(database_url).connect() as conn:
+        query = sa.select(contracts)
+        if live_only:
+            query = query.where(contracts.c.deleted_at.is_(None))
+        return {r.id: dict(r._mapping) for r in conn.execute(query)}
+
+
+def assert_database_equals_source(sandbox, database_url: str) -> None:
+    source = {c["composite_id"]: c for c in sandbox.snapshot()}
+    rows = stored(database_url)
+    assert set(rows) == set(source)
+    for key, contract in source.items():
+        row = rows[key]
+        assert row["contract_name"] == contract["contract_name"]
+        assert row["contract_status"] == contract["contract_status"]
+        assert row["record"]["id"] == key and row["composite_id"] == key
+
+
+def test_first_sync_copies_every_contract_with_key_pointers(sandbox, credentials, database_url):
+    state = sync_contracts(credentials, database_url=database_url, page_size=7, return_state=True)
+    assert state.is_completed()
+    summary = state.result()
+    assert summary["contracts_read"] == 30 and summary["pages"] == 5 and summary["dead_lettered"] == 0
+    assert_database_equals_source(sandbox, database_url)
+    rows = stored(database_url)
+    client = credentials.get_client()
+    for key in list(rows)[:5]:
+        assert rows[key]["key_pointers"] == client.call("get_contract_key_pointers", path_params={"composite_id": key})
+    assert summary["templates"] > 0 and summary["counterparties"] > 0
+    with engine_for(database_url).connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(sa.table("templates"))).scalar() > 0
+
+
+def test_incremental_reads_only_what_changed_and_upserts(sandbox, credentials, database_url):
+    sync_contracts(credentials, database_url=database_url, page_size=10)
+    first = sandbox.snapshot()
+    sandbox.touch(first[0]["id"], name="Renamed upstream", status="EXECUTED")
+    sandbox.touch(first[5]["id"], status="VOIDED")
+    sandbox.add_contracts(3)
+    sandbox.reset_log()
+
+    summary = sync_contracts(credentials, database_url=database_url, page_size=10, return_state=True).result()
+    assert summary["contracts_read"] == 5  # the two touched and the three new, nothing else
+    assert_database_equals_source(sandbox, database_url)
+    assert stored(database_url)[first[0]["composite_id"]]["contract_name"] == "Renamed upstream"
+    lists = [r for r in sandbox.request_log("GET") if r.path == "/api/v2.1/public/contracts/"]
+    assert all("filter__last_updated_on" in r.query for r in lists)
+
+
+def test_full_refresh_marks_vanished_contracts_deleted_and_keeps_them(sandbox, credentials, database_url):
+    sync_contracts(credentials, database_url=database_url)
+    gone = sandbox.snapshot()[3]
+    sandbox.delete_contract(gone["id"])
+    summary = sync_contracts(credentials, database_url=database_url, full_refresh=True, return_state=True).result()
+    assert summary["marked_deleted"] == 1
+    everything = stored(database_url, live_only=False)
+    assert everything[gone["composite_id"]]["deleted_at"] is not None
+    assert_database_equals_source(sandbox, database_url)
+
+
+def test_one_task_run_per_page_not_per_contract(sandbox, credentials, database_url):
+    state = sync_contracts(credentials, database_url=database_url, page_size=10, return_state=True)
+
+    async def task_run_names():
+        async with get_client() as api:
+            runs = await api.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+            )
+            return sorted(r.name for r in runs)
+
+    names = asyncio.run(task_run_names())
+    assert [n for n in names if n.startswith("contracts page")] == ["contracts page 1", "contracts page 2",
+                                                                    "contracts page 3"]
+    assert len(names) == 5  # three pages, templates, counterparties: not thirty contracts
+
+
+def test_failed_enrichment_becomes_a_dead_letter_and_the_run_goes_on(sandbox, credentials, database_url):
+    victim = sandbox.snapshot()[2]["composite_id"]
+    sandbox.script("GET", rf"/contracts/{victim}/key_pointers$", 403, times=1, body={"detail": "no access"})
+    state = sync_contracts(credentials, database_url=database_url, page_size=10, return_state=True)
+    assert state.is_completed() and "1 dead-lettered" in state.message
+    rows = stored(database_url)
+    assert len(rows) == 30 and rows[victim]["key_pointers"] is None
+    with engine_for(database_url).connect() as conn:
+        letter = conn.execute(sa.select(dead_letters)).one()
+    assert (letter.operation, letter.target, letter.status) == ("get_contract_key_pointers", victim, "pending")
+    assert letter.error_class == "PermissionDeniedError" and "user-email" in letter.advice
+    assert letter.context["status"] == 403 and letter.context["path"].endswith(f"/{victim}/key_pointers")
+    assert letter.context["request_id"] and letter.context["host"] and letter.attempts == 1
+    assert letter.inputs == {"composite_id": victim} and letter.flow_run_id == str(state.state_details.flow_run_id)
+
+    # The next pass succeeds for it (a full one reads it again): the letter is resolved, not duplicated.
+    sync_contracts(credentials, database_url=database_url, full_refresh=True)
+    with engine_for(database_url).connect() as conn:
+        letters = conn.execute(sa.select(dead_letters)).all()
+    assert len(letters) == 1 and letters[0].status == "replayed"
+    assert stored(database_url)[victim]["key_pointers"] is not None
+
+
+def test_a_list_page_that_cannot_be_read_fails_the_run_and_keeps_the_checkpoint(sandbox, credentials, database_url):
+    sync_contracts(credentials, database_url=database_url, page_size=10)  # a first, complete pass
+    sandbox.add_contracts(15)
+    sandbox.script("GET", r"/api/v2.1/public/contracts/$", 401, times=1)
+    state = sync_contracts(credentials, database_url=database_url, page_size=10, return_state=True)
+    assert state.is_failed()
+    with engine_for(database_url).connect() as conn:
+        letter = conn.execute(sa.select(dead_letters)).one()
+        checkpoint = conn.execute(sa.select(sync_state)).one()
+    assert letter.operation == "list_contracts" and letter.error_class == "AuthenticationError"
+    assert letter.context["status"] == 401
+    assert checkpoint.pass_id is not None and checkpoint.next_page == 1
+    assert checkpoint.watermark < checkpoint.pass_started_at  # the failed pass did not move it
+
+    resumed = sync_contracts(credentials, database_url=database_url, page_size=10, return_state=True).result()
+    assert resumed["resumed"] is True and resumed["contracts_read"] == 15
+    assert_database_equals_source(sandbox, database_url)
+
+
+@pytest.mark.parametrize(
+    ("page", "limit", "total", "previous", "expected"),
+    [
+        (3, 10, 100, None, 4),  # first page of a pass
+        (3, 10, 100, 100, 4),  # nothing changed
+        (3, 10, 105, 100, 4),  # additions sort after us
+        (3, 10, 98, 100, 3),  # 2 vanished before us: re-read the last page
+        (3, 10, 85, 100, 2),  # 15 vanished: two pages back
+        (1, 10, 50, 100, 1),  # never before page 1
+    ],
+)
+def test_next_page_steps_back_when_contracts_vanish_mid_pass(page, limit, total, previous, expected):
+    assert next_page_after(page, limit, total, previous) == expected
