@@ -1,0 +1,136 @@
+"""`/_sandbox/...`: the test controls, over HTTP, for a sandbox running as a subprocess.
+
+They mirror the Python API of `Sandbox` one to one, so a kill test against `SandboxProcess`
+can do what an in-process test does. They need no credentials, see no faults and are not
+logged: they are the test's hands, not traffic under test. The sandbox only listens on loopback.
+
+    GET    /_sandbox/health                 {"status": "ok", "contracts": n}
+    GET    /_sandbox/state                  seed, version, every contract with hidden fields, deleted ids
+    GET    /_sandbox/contracts/{id}         one contract with hidden fields (id: 1234 or T-1234)
+    POST   /_sandbox/contracts              {"count": m}             add m new contracts
+    DELETE /_sandbox/contracts/{id}                                  delete one
+    POST   /_sandbox/touch                  {"id", "name"?, "status"?, "at"?}   bump last_updated_on
+    GET    /_sandbox/requests               {"total", "counts", "requests"}  (?method=&path=)
+    DELETE /_sandbox/requests                                        reset the log
+    POST   /_sandbox/script                 {"method", "path_regex", "outcome", "times"?, "headers"?, "body"?}
+    GET    /_sandbox/script                 pending script entries
+    DELETE /_sandbox/script                                          clear the script
+    GET    /_sandbox/faults                 current Faults
+    PUT    /_sandbox/faults                 {field: value, ..., "reseed"?: seed}  change faults live
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from .wire import Reply, Request, error, json_reply, parse_iso
+
+if TYPE_CHECKING:
+    from .app import SandboxApp
+
+
+class Admin:
+    def __init__(self, app: SandboxApp):
+        self.app = app
+
+    async def handle(self, req: Request) -> Reply:
+        try:
+            return self._route(req)
+        except KeyError as exc:
+            return error(404, str(exc.args[0]) if exc.args else "Not found.")
+        except (ValueError, TypeError) as exc:
+            return error(400, str(exc))
+
+    def _body(self, req: Request) -> dict[str, Any]:
+        if not req.body:
+            return {}
+        value = json.loads(req.body)
+        if not isinstance(value, dict):
+            raise ValueError("the body must be a JSON object")
+        return value
+
+    def _route(self, req: Request) -> Reply:
+        app, state = self.app, self.app.state
+        parts = req.path.strip("/").split("/")[1:]  # after "_sandbox"
+        head = parts[0] if parts else ""
+        method = req.method
+        if head == "health" and method == "GET":
+            return json_reply(200, {"status": "ok", "contracts": len(state.contracts)})
+        if head == "state" and method == "GET":
+            with state.lock:
+                body = {
+                    "seed": state.seed,
+                    "workspace_id": state.workspace_id,
+                    "version": state.version,
+                    "contracts": state.snapshot(),
+                    "deleted": sorted(state.deleted),
+                }
+            return json_reply(200, body)
+        if head == "contracts":
+            if len(parts) == 1 and method == "POST":
+                count = int(self._body(req).get("count", 1))
+                added = state.add_contracts(count)
+                return json_reply(201, {"contracts": [c.snapshot() for c in added]})
+            if len(parts) == 2:
+                key = _key(parts[1])
+                if method == "GET":
+                    found = state.get(key)
+                    return json_reply(200, found.snapshot()) if found else error(404, "Not found.")
+                if method == "DELETE":
+                    return json_reply(200, {"deleted": state.delete(key).snapshot()})
+        if head == "touch" and method == "POST":
+            body = self._body(req)
+            if "id" not in body:
+                raise ValueError("id is required")
+            at = parse_iso(body["at"]) if body.get("at") else None
+            contract = state.touch(
+                _key(str(body["id"])), name=body.get("name"), status=body.get("status"), at=at
+            )
+            return json_reply(200, contract.snapshot())
+        if head == "requests":
+            if method == "GET":
+                query = dict(parse_qsl(req.query_string))
+                records = app.log.records(query.get("method"), query.get("path"))
+                return json_reply(
+                    200,
+                    {"total": app.log.total, "counts": dict(app.log.counts()),
+                     "requests": [r.as_dict() for r in records]},
+                )  # fmt: skip
+            if method == "DELETE":
+                app.log.reset()
+                return json_reply(200, {"total": 0})
+        if head == "script":
+            injector = app.injector
+            if method == "POST":
+                body = self._body(req)
+                injector.script(
+                    body.get("method"),
+                    body["path_regex"],
+                    body["outcome"],
+                    times=int(body.get("times", 1)),
+                    headers=body.get("headers"),
+                    body=body.get("body"),
+                )
+                return json_reply(201, {"pending": injector.pending_script()})
+            if method == "GET":
+                return json_reply(200, {"pending": injector.pending_script()})
+            if method == "DELETE":
+                injector.clear_script()
+                return json_reply(200, {"pending": []})
+        if head == "faults":
+            if method in ("PUT", "PATCH"):
+                body = self._body(req)
+                reseed = body.pop("reseed", None)
+                app.faults.update(**body)
+                if reseed is not None:
+                    app.injector.reseed(int(reseed))
+                return json_reply(200, app.faults.as_dict())
+            if method == "GET":
+                return json_reply(200, app.faults.as_dict())
+        return error(404, f"No admin endpoint {method} {req.path}.")
+
+
+def _key(raw: str) -> int | str:
+    return int(raw) if raw.isdigit() else raw

@@ -1,0 +1,237 @@
+"""Fault injection: what goes wrong, when, and reproducibly.
+
+Three layers decide the fate of each request, in this order:
+1. the **script**: exact outcomes queued by a test ("the next 2 POSTs to /contracts/ get a 504"),
+2. the **rate limit**: a token bucket per credential pair, answering 429 with `Retry-After`,
+3. the **random faults**: probabilities drawn from an RNG seeded from the sandbox seed.
+
+Every request draws the same number of random values whatever happens to it, so a sequential
+client sees the same faults at the same positions on every run with the same seed.
+
+`decide()` only decides; the app carries the outcome out (it owns the connection). Outcome kinds:
+"pass", "status" (a fixed answer), "drop" (close without answering), "timeout" (hold the
+request far past any sane read timeout), "bad_json", "html_502", "ambiguous" (perform the write,
+then answer 504) and "ambiguous_drop" (perform the write, then drop).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SERVER_ERRORS = (500, 502, 503, 504)
+AMBIGUOUS_MODES = ("504", "drop", "mixed")
+OUTCOMES = ("drop", "timeout", "ambiguous", "ambiguous_drop", "bad_json", "html_502")
+
+
+@dataclass
+class Faults:
+    """What may go wrong; everything off by default. Probabilities are per request, 0..1."""
+
+    rate_limit: float | None = None  # requests/second per credential pair; None = unlimited
+    rate_burst: float | None = None  # bucket size; default max(1, rate_limit)
+    p_5xx: float = 0.0  # a JSON 500/502/503/504
+    p_html_502: float = 0.0  # a 502 with an HTML body, as a proxy in front would send
+    p_drop: float = 0.0  # the connection is closed without an answer
+    p_latency: float = 0.0  # the answer is delayed by latency_ms
+    latency_ms: float = 200.0
+    p_timeout: float = 0.0  # the answer is held for timeout_sleep_s
+    timeout_sleep_s: float = 30.0
+    p_bad_json: float = 0.0  # GETs only: a 200 whose body is not JSON
+    p_ambiguous_write: float = 0.0  # writes only: performed, then 504 or dropped
+    ambiguous_mode: str = "mixed"  # "504", "drop" or "mixed" (either, from the RNG)
+    seed: int | None = None  # fault RNG seed; None = the sandbox's seed
+
+    def __post_init__(self) -> None:
+        if self.ambiguous_mode not in AMBIGUOUS_MODES:
+            raise ValueError(f"ambiguous_mode must be one of {AMBIGUOUS_MODES}")
+
+    def update(self, **changes: Any) -> None:
+        names = {f.name for f in fields(self)}
+        unknown = set(changes) - names
+        if unknown:
+            raise ValueError(f"unknown fault settings: {sorted(unknown)}")
+        if changes.get("ambiguous_mode", self.ambiguous_mode) not in AMBIGUOUS_MODES:
+            raise ValueError(f"ambiguous_mode must be one of {AMBIGUOUS_MODES}")
+        for key, value in changes.items():
+            setattr(self, key, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Outcome:
+    kind: str = "pass"
+    status: int | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: Any = None  # bytes, str, or a JSON-able value for kind == "status"
+    delay_s: float = 0.0
+    variant: float = 0.0  # a random draw the app uses to pick among variants (bad JSON shapes)
+    source: str = "random"  # "script", "rate_limit" or "random": for the request log
+
+
+PASS = Outcome()
+
+
+@dataclass
+class ScriptEntry:
+    method: str  # "*" matches any
+    pattern: re.Pattern[str]
+    outcome: Outcome
+    remaining: int
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method == "*" or self.method == method) and self.pattern.search(path) is not None
+
+
+class TokenBucket:
+    """Refills `rate` tokens a second up to `burst`; a request takes one or is told when to retry."""
+
+    def __init__(self, rate: float, burst: float, now: float):
+        self.rate, self.burst = rate, burst
+        self.tokens, self.stamp = burst, now
+
+    def take(self, now: float) -> float:
+        """0 if a token was taken, else the seconds until one will be there."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+class FaultInjector:
+    def __init__(self, faults: Faults, seed: int):
+        self.faults = faults
+        self._seed = seed
+        self.rng = random.Random(faults.seed if faults.seed is not None else seed)
+        self.script_entries: list[ScriptEntry] = []
+        self.buckets: dict[tuple[str, str], TokenBucket] = {}
+        self.lock = threading.Lock()  # scripts are added from the test thread
+
+    # ------------------------------------------------------------------ script
+
+    def script(
+        self,
+        method: str | None,
+        path_regex: str,
+        outcome: int | str,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> None:
+        """Queue `outcome` for the next `times` requests whose method and path match.
+
+        `outcome` is a status code (answered with `body`, default a JSON detail, and `headers`;
+        a 429 without headers gets `Retry-After: 1`) or one of OUTCOMES. Earlier entries win.
+        """
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        if isinstance(outcome, bool) or not isinstance(outcome, int | str):
+            raise ValueError(f"outcome must be a status code or one of {OUTCOMES}")
+        if isinstance(outcome, str) and outcome.isdigit():
+            outcome = int(outcome)
+        hdrs = list((headers or {}).items())
+        if isinstance(outcome, int):
+            if not 100 <= outcome <= 599:
+                raise ValueError("status code out of range")
+            if outcome == 429 and not any(k.lower() == "retry-after" for k, _ in hdrs):
+                hdrs.append(("Retry-After", "1"))
+            planned = Outcome("status", outcome, hdrs, body, source="script")
+        elif outcome in OUTCOMES:
+            planned = Outcome(outcome, 504 if outcome == "ambiguous" else None, hdrs, body, source="script")
+        else:
+            raise ValueError(f"outcome must be a status code or one of {OUTCOMES}")
+        entry = ScriptEntry((method or "*").upper(), re.compile(path_regex), planned, times)
+        with self.lock:
+            self.script_entries.append(entry)
+
+    def clear_script(self) -> None:
+        with self.lock:
+            self.script_entries.clear()
+
+    def pending_script(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                {"method": e.method, "path_regex": e.pattern.pattern, "outcome": e.outcome.status
+                 or e.outcome.kind, "remaining": e.remaining}
+                for e in self.script_entries
+            ]  # fmt: skip
+
+    def _from_script(self, method: str, path: str) -> Outcome | None:
+        if not self.script_entries:
+            return None
+        with self.lock:
+            for entry in self.script_entries:
+                if entry.matches(method, path):
+                    entry.remaining -= 1
+                    if entry.remaining <= 0:
+                        self.script_entries.remove(entry)
+                    return entry.outcome
+        return None
+
+    # ------------------------------------------------------------------ decide
+
+    def reseed(self, seed: int | None = None) -> None:
+        base = seed if seed is not None else self.faults.seed if self.faults.seed is not None else self._seed
+        self.rng = random.Random(base)
+
+    def _rate_limited(self, key: tuple[str, str]) -> Outcome | None:
+        rate = self.faults.rate_limit
+        if not rate:
+            return None
+        burst = self.faults.rate_burst or max(1.0, rate)
+        now = time.monotonic()
+        bucket = self.buckets.get(key)
+        if bucket is None or bucket.rate != rate or bucket.burst != burst:
+            bucket = self.buckets[key] = TokenBucket(rate, burst, now)
+        wait = bucket.take(now)
+        if not wait:
+            return None
+        retry_after = max(1, math.ceil(wait))
+        body = {"detail": f"Request was throttled. Expected available in {retry_after} seconds."}
+        return Outcome("status", 429, [("Retry-After", str(retry_after))], body, source="rate_limit")
+
+    def decide(self, method: str, path: str, credential: tuple[str, str]) -> Outcome:
+        scripted = self._from_script(method, path)
+        if scripted is not None:
+            return scripted
+        limited = self._rate_limited(credential)
+        if limited is not None:
+            return limited
+        f = self.faults
+        if not (f.p_5xx or f.p_html_502 or f.p_drop or f.p_timeout or f.p_bad_json
+                or f.p_ambiguous_write or f.p_latency):  # fmt: skip
+            return PASS
+        pick, lag, variant = self.rng.random(), self.rng.random(), self.rng.random()
+        delay = f.latency_ms / 1000 if lag < f.p_latency else 0.0
+        kind, status = "pass", None
+        edge = 0.0
+        for name, p in (("5xx", f.p_5xx), ("html_502", f.p_html_502), ("drop", f.p_drop),
+                        ("timeout", f.p_timeout), ("bad_json", f.p_bad_json),
+                        ("ambiguous", f.p_ambiguous_write)):  # fmt: skip
+            edge += p
+            if pick < edge:
+                kind = name
+                break
+        if kind == "5xx":
+            kind, status = "status", SERVER_ERRORS[int(variant * len(SERVER_ERRORS))]
+        elif kind == "bad_json" and method != "GET":
+            kind = "pass"
+        elif kind == "ambiguous":
+            if method not in WRITE_METHODS:
+                kind = "pass"
+            elif f.ambiguous_mode == "drop" or (f.ambiguous_mode == "mixed" and variant >= 0.5):
+                kind = "ambiguous_drop"
+        if kind == "pass" and not delay:
+            return PASS
+        body = {"detail": f"Sandbox fault: upstream answered {status}."} if status else None
+        return Outcome(kind, status, [], body, delay, variant)

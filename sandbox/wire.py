@@ -1,0 +1,129 @@
+"""The few bytes-level helpers every part of the sandbox shares.
+
+Answers are built as `Reply` values (status, headers, body bytes) and only the app turns them
+into ASGI messages, so handlers, faults and admin endpoints stay plain functions that tests can
+call without a server. JSON goes through orjson when present (it ships with Prefect) because the
+list answers are the hot path of every benchmark; the stdlib fallback gives the same structure.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+try:  # pragma: no cover - which branch runs depends on the environment
+    import orjson
+
+    def dumps(value: Any) -> bytes:
+        return orjson.dumps(value)
+
+except ImportError:  # pragma: no cover
+    import json
+
+    def dumps(value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+JSON = b"application/json"
+Headers = list[tuple[bytes, bytes]]
+
+
+class Reply(NamedTuple):
+    status: int
+    headers: Headers
+    body: bytes
+
+
+def json_reply(status: int, value: Any, headers: Headers | None = None) -> Reply:
+    return Reply(status, [(b"content-type", JSON), *(headers or ())], dumps(value))
+
+
+def error(status: int, detail: str, headers: Headers | None = None, **extra: Any) -> Reply:
+    """The error shape the sandbox uses everywhere: `{"detail": ...}` plus optional context."""
+    return json_reply(status, {"detail": detail, **extra}, headers)
+
+
+def field_errors(errors: dict[str, list[str]]) -> Reply:
+    """A 400 that names each offending field, the way DRF-style APIs report validation errors."""
+    return json_reply(400, errors)
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a `Z`; fractions of a second only when there are some."""
+    moment = moment.astimezone(UTC)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}"
+    return text + "Z"
+
+
+def parse_iso(text: str) -> datetime:
+    """Parse a client-supplied timestamp; naive ones are taken as UTC. Raises ValueError."""
+    # An unencoded "+00:00" offset arrives as " 00:00" after query decoding; put the plus back.
+    text = re.sub(r" (\d\d:?\d\d)$", r"+\1", text.strip())
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+class Request:
+    """The parts of an HTTP request the sandbox looks at; other headers are never kept."""
+
+    __slots__ = ("_query", "body", "headers", "host", "method", "path", "query_string", "scheme")
+
+    KEPT = frozenset(
+        {b"client-id", b"client-secret", b"user-email", b"authorization", b"content-type",
+         b"clickwrap-id", b"origin", b"host"}
+    )  # fmt: skip
+
+    def __init__(self, method: str, path: str, query_string: str, headers: dict[str, str], body: bytes = b""):
+        self.method = method
+        self.path = path  # raw (still percent-encoded), so an encoded "/" stays inside its segment
+        self.query_string = query_string
+        self.headers = headers
+        self.body = body
+        self.scheme = "http"
+        self.host = headers.get("host", "")
+        self._query: list[tuple[str, str]] | None = None
+
+    @classmethod
+    def from_scope(cls, scope: dict[str, Any]) -> Request:
+        kept = cls.KEPT
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in kept}
+        raw = scope.get("raw_path") or scope["path"].encode()
+        path = raw.decode("latin-1").partition("?")[0]
+        request = cls(scope["method"], path, scope["query_string"].decode("latin-1"), headers)
+        request.scheme = scope.get("scheme", "http")
+        return request
+
+    @property
+    def client_id(self) -> str | None:
+        return self.headers.get("client-id")
+
+    @property
+    def user_email(self) -> str | None:
+        return self.headers.get("user-email")
+
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        if self._query is None:
+            from urllib.parse import parse_qsl
+
+            self._query = parse_qsl(self.query_string, keep_blank_values=True)
+        return self._query
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError when it is empty or not JSON."""
+        import json
+
+        if not self.body:
+            raise ValueError("empty body")
+        return json.loads(self.body)
+
+    def is_json(self) -> bool:
+        ctype = self.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        return ctype in ("", "application/json") or ctype.endswith("+json")
