@@ -141,6 +141,65 @@ def sync_counterparties(credentials: SpotDraftCredentials, database_url: str, li
     return written
 
 
+def _describe(pass_: Pass) -> str:
+    kind = "full" if pass_.full else f"incremental since {pass_.since:%Y-%m-%d %H:%M:%S}"
+    return f"{'resumed ' if pass_.resumed else ''}{kind} pass {pass_.id[:8]}"
+
+
+def _run_pass(
+    credentials: SpotDraftCredentials, database_url: str, pass_: Pass, page_size: int, concurrency: int,
+    progress_id: Any, shown_url: str,
+) -> dict[str, int]:
+    """Read one pass page by page from its checkpoint, then close it. Returns its counts."""
+    logger = get_run_logger()
+    engine = engine_for(database_url)
+    logger.info("%s %s into %s", "Resuming" if pass_.resumed else "Starting", _describe(pass_), shown_url)
+    page, pages, read, dead = pass_.next_page, 0, 0, 0
+    while True:
+        try:
+            result = sync_contracts_page(credentials, database_url, pass_, page, page_size, concurrency)
+        except SpotDraftError as error:
+            with engine.begin() as conn:
+                dead_letters.record(
+                    conn, operation="list_contracts", target=f"sync pass {pass_.id[:8]} page {page}",
+                    inputs={"page": page, "limit": page_size,
+                            "since": pass_.since.isoformat() if pass_.since else None},
+                    error=error,
+                )
+            emit_dead_letters(1)
+            raise
+        pages, read, dead = pages + 1, read + result.read, dead + result.dead_lettered
+        expected_pages = max(1, -(-result.total // page_size))
+        update_progress_artifact(progress_id, progress=min(100.0, 100.0 * min(page, expected_pages) / expected_pages))
+        if result.next_page is None:
+            break
+        page = result.next_page
+        pass_ = Pass(**{**pass_.__dict__, "page_total": result.total})
+
+    present = None
+    if pass_.full and pass_.resumed:
+        # Pages read before the interruption cannot show what was deleted since; a census can.
+        present = list_contract_ids(credentials, page_size)
+    deleted = sync_state.finish(engine, pass_, present_ids=present)
+    return {"pages": pages, "read": read, "dead": dead, "deleted": deleted}
+
+
+@task(name="list-contract-ids", cache_policy=NO_CACHE)
+def list_contract_ids(credentials: SpotDraftCredentials, page_size: int) -> set[str] | None:
+    """Every contract id upstream (list calls only), or None when pages drifted twice while counting."""
+    client, logger = credentials.get_client(), get_run_logger()
+    for _ in range(2):
+        ids: set[str] = set()
+        total = 0
+        for answer in client.iter_pages("list_contracts", limit=page_size, logger=logger):
+            ids.update(str(r["id"]) for r in answer.get("results") or [])
+            total = int(answer.get("total_results") or 0)
+        if len(ids) == total:
+            return ids
+    logger.warning("Contracts changed while being counted; deletions will be marked on the next full refresh")
+    return None
+
+
 def _run_name() -> str:
     from prefect.runtime import flow_run
 
@@ -187,37 +246,22 @@ def sync_contracts(
     client = credentials.get_client()
     stats_before = client.stats()
     engine = engine_for(database_url)
-    pass_ = sync_state.begin_or_resume(engine, full_refresh=full_refresh, overlap=timedelta(minutes=overlap_minutes))
     shown_url = sa.engine.make_url(database_url).render_as_string(hide_password=True)
-    logger.info(
-        "%s %s pass %s into %s", "Resuming" if pass_.resumed else "Starting",
-        "full" if pass_.full else f"incremental (since {pass_.since:%Y-%m-%d %H:%M:%S})", pass_.id[:8], shown_url,
-    )
+    overlap = timedelta(minutes=overlap_minutes)
     progress_id = create_progress_artifact(progress=0.0, description="Contract pages synced")
 
-    page, pages, read, dead = pass_.next_page, 0, 0, 0
-    while True:
-        try:
-            result = sync_contracts_page(credentials, database_url, pass_, page, page_size, concurrency)
-        except SpotDraftError as error:
-            with engine.begin() as conn:
-                dead_letters.record(
-                    conn, operation="list_contracts", target=f"sync pass {pass_.id[:8]} page {page}",
-                    inputs={"page": page, "limit": page_size,
-                            "since": pass_.since.isoformat() if pass_.since else None},
-                    error=error,
-                )
-            emit_dead_letters(1)
-            raise
-        pages, read, dead = pages + 1, read + result.read, dead + result.dead_lettered
-        expected_pages = max(1, -(-result.total // page_size))
-        update_progress_artifact(progress_id, progress=min(100.0, 100.0 * min(page, expected_pages) / expected_pages))
-        if result.next_page is None:
-            break
-        page = result.next_page
-        pass_ = Pass(**{**pass_.__dict__, "page_total": result.total})
+    first = sync_state.begin_or_resume(engine, full_refresh=full_refresh, overlap=overlap)
+    totals = _run_pass(credentials, database_url, first, page_size, concurrency, progress_id, shown_url)
+    passes = [first]
+    if first.resumed:
+        # Contracts changed while the pass was interrupted may sit on pages it had already read:
+        # a pass from its start (less the overlap) picks them up now rather than on the next run.
+        catch_up = sync_state.begin_or_resume(engine, full_refresh=False, overlap=overlap)
+        more = _run_pass(credentials, database_url, catch_up, page_size, concurrency, progress_id, shown_url)
+        totals = {k: totals[k] + more[k] for k in totals}
+        passes.append(catch_up)
+    pages, read, dead, deleted = totals["pages"], totals["read"], totals["dead"], totals["deleted"]
 
-    deleted = sync_state.finish(engine, pass_)
     reference = {"templates": 0, "counterparties": 0}
     if reference_data:
         reference["templates"] = sync_templates(credentials, database_url)
@@ -229,8 +273,8 @@ def sync_contracts(
 
     stats = client.stats()
     summary = {
-        "pass": "full" if pass_.full else f"incremental since {pass_.since:%Y-%m-%d %H:%M:%S}",
-        "resumed": pass_.resumed,
+        "pass": " then ".join(_describe(p) for p in passes),
+        "resumed": first.resumed,
         "pages": pages,
         "contracts_read": read,
         "contracts_written": read,

@@ -79,22 +79,27 @@ def checkpoint(conn: Connection, pass_: Pass, *, next_page: int, page_total: int
     )
 
 
-def finish(engine: Engine, pass_: Pass) -> int:
+def finish(engine: Engine, pass_: Pass, present_ids: set[str] | None = None) -> int:
     """Close the pass: move the watermark to its start; a full pass also marks vanished contracts deleted.
 
-    Returns how many contracts were newly marked deleted.
+    Vanished means not seen by this pass, or, when `present_ids` (a census of upstream ids) is
+    given, not in it. Returns how many contracts were newly marked deleted.
     """
     now = utcnow()
     with engine.begin() as conn:
         deleted = 0
         if pass_.full:
-            result = conn.execute(
-                contracts.update()
-                .where(contracts.c.deleted_at.is_(None))
-                .where(sa.or_(contracts.c.seen_in_pass.is_(None), contracts.c.seen_in_pass != pass_.id))
-                .values(deleted_at=now)
-            )
-            deleted = result.rowcount or 0
+            live = contracts.c.deleted_at.is_(None)
+            if present_ids is None:
+                vanished = sa.or_(contracts.c.seen_in_pass.is_(None), contracts.c.seen_in_pass != pass_.id)
+                deleted = conn.execute(contracts.update().where(live, vanished).values(deleted_at=now)).rowcount or 0
+            else:
+                stored = {r.id for r in conn.execute(sa.select(contracts.c.id).where(live))}
+                gone = sorted(stored - present_ids)
+                for start in range(0, len(gone), 500):
+                    chunk = gone[start:start + 500]
+                    conn.execute(contracts.update().where(contracts.c.id.in_(chunk)).values(deleted_at=now))
+                deleted = len(gone)
         conn.execute(
             sync_state.update()
             .where(sync_state.c.name == STATE_NAME, sync_state.c.pass_id == pass_.id)
