@@ -7,7 +7,8 @@ requests and time left; the budget is kept per task run across Prefect's retries
 together never send more than SPOTDRAFT_RETRY_MAX_ATTEMPTS requests for one operation.
 
 No task is cached: NO_CACHE means polling a status twice reaches the API twice, also when result
-persistence is on.
+persistence is on. No result is persisted either (persist_result=False): nothing could reuse it,
+and an answer may hold a secret (a webhook's HMAC key) that must not be written to result storage.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def spotdraft_task(operation: str) -> Callable[[F], F]:
             retry_delay_seconds=settings.base_delay,
             retry_condition_fn=transient_only,
             cache_policy=NO_CACHE,
+            persist_result=False,
             log_prints=False,
         )
 
