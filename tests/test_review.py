@@ -1,0 +1,147 @@
+"""review_failed_operations: paused for real, resumed through the Prefect API the way the UI's form does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.flow_runs import resume_flow_run
+
+from flows import create_contracts, review_failed_operations
+from flows.store import created_contracts, dead_letters, engine_for
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def good_record(external_id: str) -> dict:
+    return {
+        "external_id": external_id,
+        "contract_data": {"customer_name": "Acme"},
+        "counter_party_details": [
+            {"is_individual": False, "organization_name": "Acme", "poc_details": {"first_name": "A", "email": "a@x.io"}}
+        ],
+    }
+
+
+def letters(database_url: str) -> dict[str, sa.Row]:
+    with engine_for(database_url).connect() as conn:
+        return {r.target: r for r in conn.execute(sa.select(dead_letters))}
+
+
+def start_review(credentials, database_url, **params) -> tuple[threading.Thread, list]:
+    out: list = []
+
+    def run():
+        out.append(review_failed_operations(credentials, database_url=database_url, poll_seconds=1,
+                                            return_state=True, **params))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def wait_until_paused(timeout: float = 60.0):
+    async def paused_runs():
+        async with get_client() as api:
+            runs = await api.read_flow_runs(sort="START_TIME_DESC", limit=20)
+            return [r for r in runs if r.state and r.state.is_paused()]
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = asyncio.run(paused_runs())
+        if runs:
+            return runs[0]
+        time.sleep(0.3)
+    raise AssertionError("the review run never paused")
+
+
+def run_input_schema(flow_run_id) -> dict:
+    async def read():
+        async with get_client() as api:
+            run = (await api.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))))[0]
+            keyset = run.state.state_details.run_input_keyset
+            return json.loads(await api.read_flow_run_input(flow_run_id, keyset["schema"]))
+
+    return asyncio.run(read())
+
+
+@pytest.fixture
+def two_dead_letters(sandbox, credentials, database_url):
+    template = next(iter(sandbox.state.templates))
+    bad = good_record("rev-bad")
+    del bad["counter_party_details"][0]["poc_details"]["email"]
+    create_contracts(credentials, template, records=[bad], database_url=database_url)
+    create_contracts(credentials, 99999, records=[good_record("rev-api")], database_url=database_url)
+    found = letters(database_url)
+    assert set(found) == {"rev-bad", "rev-api"}
+    return template, found
+
+
+def test_a_persons_decisions_are_carried_out_and_recorded(sandbox, credentials, database_url, two_dead_letters):
+    template, found = two_dead_letters
+    thread, out = start_review(credentials, database_url, triggered_by="some-run")
+    paused = wait_until_paused()
+    schema = run_input_schema(paused.id)
+    assert {"reviewer", "decisions"} <= set(schema["properties"])  # the form behind the Resume button
+
+    fixed = good_record("rev-bad")
+    resume_flow_run(paused.id, run_input={
+        "reviewer": "ops@example.com",
+        "decisions": [
+            {"dead_letter_id": found["rev-bad"].id, "action": "retry_with_edits", "payload": fixed},
+            {"dead_letter_id": found["rev-api"].id, "action": "discard", "note": "created by the first run"},
+        ],
+    })
+    thread.join(timeout=120)
+    state = out[0]
+    assert state.is_completed() and "1 replayed, 1 discarded" in state.message
+
+    after = letters(database_url)
+    assert after["rev-bad"].status == "replayed" and after["rev-bad"].decided_by == "ops@example.com"
+    assert after["rev-bad"].outcome["edited"] is True
+    assert after["rev-api"].status == "discarded" and after["rev-api"].outcome["note"] == "created by the first run"
+    contracts_now = credentials.get_client().call(
+        "get_contracts_by_external_metadata", path_params={"external_metadata_id": "rev-bad"}
+    )
+    assert len(contracts_now) == 1
+    with engine_for(database_url).connect() as conn:
+        row = conn.execute(sa.select(created_contracts).where(created_contracts.c.external_id == "rev-bad")).one()
+    assert row.template_id == template
+
+
+def test_a_retry_that_fails_again_goes_back_to_pending_with_the_new_error(sandbox, credentials, database_url,
+                                                                           two_dead_letters):
+    _, found = two_dead_letters
+    thread, out = start_review(credentials, database_url)
+    paused = wait_until_paused()
+    still_bad = good_record("rev-bad")
+    still_bad["counter_party_details"][0]["poc_details"] = {"first_name": "A"}
+    posts_before = len(sandbox.request_log("POST"))
+    resume_flow_run(paused.id, run_input={"reviewer": "ops", "decisions": [
+        {"dead_letter_id": found["rev-bad"].id, "action": "retry_with_edits", "payload": still_bad},
+        {"dead_letter_id": found["rev-api"].id, "action": "retry"},  # template 99999 still does not exist
+    ]})
+    thread.join(timeout=120)
+    assert "2 failed again" in out[0].message
+    after = letters(database_url)
+    assert after["rev-bad"].status == "pending" and "poc_details.email" in after["rev-bad"].error_message
+    assert after["rev-api"].status == "pending" and after["rev-api"].error_class == "BadRequestError"
+    assert len(sandbox.request_log("POST")) == posts_before + 1  # the invalid edit never reached the wire
+
+
+def test_no_answer_in_time_leaves_everything_pending(credentials, database_url, two_dead_letters):
+    thread, out = start_review(credentials, database_url, timeout_minutes=0.05)
+    thread.join(timeout=120)
+    assert out[0].is_completed() and "left pending" in out[0].message
+    assert {r.status for r in letters(database_url).values()} == {"pending"}
+
+
+def test_nothing_pending_means_no_pause(credentials, database_url):
+    state = review_failed_operations(credentials, database_url=database_url, return_state=True)
+    assert state.is_completed() and state.message == "nothing to review"
