@@ -1,0 +1,226 @@
+"""End to end on a real Prefect server, the way operators run it.
+
+`prefect server start` (SQLite, a free port) and the sandbox on loopback; the Block type registered
+and a credentials document created; `prefect deploy --all` from the repository; a process worker;
+the sync deployment run through the API as the UI does and its database compared with the sandbox;
+two create runs that dead-letter records, which must start exactly one review run through the
+deployment trigger; that paused review resumed with a person's input through the API, and the
+outcome checked in the database and in SpotDraft. Everything started here is stopped, also on failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+import sqlalchemy as sa
+
+from flows.store import contracts, dead_letters, engine_for
+from sandbox import Sandbox
+from tools.prefect_server import local_prefect_server, stop_process_group
+
+ROOT = Path(__file__).resolve().parents[1]
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+def cli(env: dict, *args: str, timeout: float = 180) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "prefect", "--no-prompt", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """A real Prefect server, a sandbox, the deployments and a running process worker."""
+    home = tmp_path_factory.mktemp("prefect-e2e")
+    with Sandbox(contracts=40, seed=21) as sb, local_prefect_server(home) as prefect_env:
+        env = {
+            **os.environ,
+            **prefect_env,
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+            "PREFECT_WORKER_PREFETCH_SECONDS": "5",
+            "PREFECT_LOGGING_LEVEL": "INFO",
+        }
+        cli(env, "block", "register", "-m", "blocks")
+        save = (
+            "from blocks import SpotDraftCredentials as C; import os; "
+            "C(client_id=os.environ['SB_ID'], client_secret=os.environ['SB_SECRET'], "
+            "base_url=os.environ['SB_URL']).save('spotdraft', overwrite=True)"
+        )
+        subprocess.run(
+            [sys.executable, "-c", save],
+            cwd=ROOT,
+            check=True,
+            timeout=120,
+            env={**env, "SB_ID": sb.client_id, "SB_SECRET": sb.client_secret, "SB_URL": sb.base_url},
+        )
+        cli(env, "work-pool", "create", "spotdraft", "--type", "process", "--overwrite")
+        out = cli(env, "deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
+        assert out.count("Deployment '") >= 3, out
+        worker_log = open(home / "worker.log", "wb")  # noqa: SIM115 - closed below
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "worker", "start", "--pool", "spotdraft"],
+            cwd=ROOT,
+            env=env,
+            stdout=worker_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield {"env": env, "sandbox": sb, "home": home}
+        finally:
+            stop_process_group(worker)
+            worker_log.close()
+
+
+def api(env: dict, coro_fn):
+    """Run an async Prefect-client call against the real server (not the test harness)."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    async def go():
+        async with get_client() as client:
+            return await coro_fn(client)
+
+    with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
+        return asyncio.run(go())
+
+
+def run_deployment(env: dict, name: str, parameters: dict) -> UUID:
+    async def create(client):
+        deployment = await client.read_deployment_by_name(name)
+        run = await client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
+        return run.id
+
+    return api(env, create)
+
+
+def wait_for(env: dict, flow_run_id: UUID, states: set[str], timeout: float = 180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = api(env, lambda c: c.read_flow_run(flow_run_id))
+        if run.state and run.state.type.value in states | TERMINAL:
+            assert run.state.type.value in states, f"{run.name} ended {run.state.type.value}: {run.state.message}"
+            return run
+        time.sleep(0.5)
+    raise AssertionError(f"flow run {flow_run_id} did not reach {states} in {timeout}s")
+
+
+def review_runs(env: dict) -> list:
+    async def read(client):
+        deployment = await client.read_deployment_by_name("review-failed-operations/review-failed-operations")
+        from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+        return await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+        )
+
+    return api(env, read)
+
+
+def test_deploy_sync_dead_letter_review_and_resume(stack, tmp_path):
+    env, sb = stack["env"], stack["sandbox"]
+    database_url = f"sqlite:///{tmp_path / 'e2e.db'}"
+
+    # The forms: every parameter has a title and a description; credentials is a Block reference.
+    async def deployments(client):
+        return {d.name: d for d in await client.read_deployments()}
+
+    found = api(env, deployments)
+    assert {"sync-contracts-hourly", "create-contracts", "review-failed-operations"} <= set(found)
+    for deployment in found.values():
+        for name, prop in deployment.parameter_openapi_schema["properties"].items():
+            assert prop.get("title") and prop.get("description"), (deployment.name, name)
+        assert deployment.parameters["credentials"] == {
+            "$ref": {"block_document_slug": "spotdraft-credentials/spotdraft"}
+        }
+    assert found["sync-contracts-hourly"].schedules[0].schedule.cron == "0 * * * *"
+    assert found["review-failed-operations"].global_concurrency_limit.limit == 1
+
+    # 1. The scheduled sync, run now through the API as the UI's Run button does.
+    sync_run = run_deployment(env, "sync-contracts/sync-contracts-hourly", {"database_url": database_url})
+    wait_for(env, sync_run, {"COMPLETED"})
+    with engine_for(database_url).connect() as conn:
+        stored = {r.id for r in conn.execute(sa.select(contracts.c.id))}
+    assert stored == {c["composite_id"] for c in sb.snapshot()}
+
+    # 2. Two create runs close together, each dead-lettering a bad record: one review run, not two.
+    template = next(iter(sb.state.templates))
+
+    def record(external_id: str, email: str | None) -> dict:
+        poc = {"first_name": "Avery", **({"email": email} if email else {})}
+        return {
+            "external_id": external_id,
+            "contract_data": {"customer_name": "Acme"},
+            "counter_party_details": [{"is_individual": False, "organization_name": "Acme", "poc_details": poc}],
+        }
+
+    creates = [
+        run_deployment(
+            env,
+            "create-contracts/create-contracts",
+            {
+                "template_id": template,
+                "database_url": database_url,
+                "records": [record(f"e2e-ok-{i}", "ok@acme.example"), record(f"e2e-bad-{i}", None)],
+            },
+        )
+        for i in range(2)
+    ]
+    for run_id in creates:
+        wait_for(env, run_id, {"COMPLETED"})
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not any(r.state and r.state.is_paused() for r in review_runs(env)):
+        time.sleep(0.5)
+    time.sleep(3)  # room for a second, unwanted review run to appear
+    reviews = review_runs(env)
+    assert len(reviews) == 1, [(r.name, r.state.type.value) for r in reviews]
+    review = wait_for(env, reviews[0].id, {"PAUSED"})
+    assert review.parameters["triggered_by"] in {str(r) for r in creates}
+    assert review.parameters["database_url"] == database_url
+
+    # 3. A person answers in the form behind Resume: fix one record, discard the other.
+    with engine_for(database_url).connect() as conn:
+        letters = {r.target: r for r in conn.execute(sa.select(dead_letters))}
+    assert set(letters) == {"e2e-bad-0", "e2e-bad-1"}
+    from prefect.flow_runs import resume_flow_run
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
+        resume_flow_run(
+            review.id,
+            run_input={
+                "reviewer": "ops@example.com",
+                "decisions": [
+                    {
+                        "dead_letter_id": letters["e2e-bad-0"].id,
+                        "action": "retry_with_edits",
+                        "payload": record("e2e-bad-0", "fixed@acme.example"),
+                    },
+                    {"dead_letter_id": letters["e2e-bad-1"].id, "action": "discard", "note": "duplicate in the CRM"},
+                ],
+            },
+        )
+    wait_for(env, review.id, {"COMPLETED"})
+
+    with engine_for(database_url).connect() as conn:
+        after = {r.target: r for r in conn.execute(sa.select(dead_letters))}
+    assert after["e2e-bad-0"].status == "replayed" and after["e2e-bad-0"].decided_by == "ops@example.com"
+    assert after["e2e-bad-1"].status == "discarded"
+    created = sb.state.by_external_id("e2e-bad-0")
+    assert len(created) == 1  # the contract exists once
+    assert len(review_runs(env)) == 1
