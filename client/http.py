@@ -64,7 +64,8 @@ class SpotDraftClient:
         self.region = Region(region)
         self.base_url = check_base_url(base_url) if base_url else self.region.base_url
         self.host = httpx.URL(self.base_url).netloc.decode()
-        self.environment = f"{self.region.value} ({self.host})"
+        # What the error context calls the environment: the region, or the override that replaced it.
+        self.environment = f"base_url {self.base_url}" if base_url else f"region {self.region.value}"
         self.retry_settings = retry or RetrySettings()
         self._stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()

@@ -27,9 +27,10 @@ from flows import dead_letters
 from flows.params import form
 from flows.records import RecordError, load_records, validate_record
 from flows.store import created_contracts, engine_for, upsert, utcnow
-from flows.sync import DEFAULT_DATABASE_URL, emit_dead_letters
+from flows.sync import DEFAULT_DATABASE_URL, composite_id_of, emit_dead_letters
 
 BATCH_SIZE = 50
+SEND_BODY = {"attachment_formats": ["PDF"]}  # what the counterparties receive: the contract as a PDF
 
 
 def _already_created(database_url: str, external_ids: list[str]) -> set[str]:
@@ -52,41 +53,44 @@ def create_contracts_batch(
     done = _already_created(database_url, [i["external_id"] for i in items])
     counts = {"created": 0, "found": 0, "already_recorded": 0, "dead_lettered": 0}
 
-    def one(item: dict[str, Any]) -> str:
+    def one(item: dict[str, Any]) -> list[str]:
         external_id, body = item["external_id"], item["body"]
         if external_id in done:
-            return "already_recorded"
+            return ["already_recorded"]
         try:
             existing = writes.find_by_external_id(client, external_id, logger=logger)
             contract = existing or writes.create_contract(client, body, logger=logger)
-            if send_to_counterparties and existing is None:
-                client.call("send_contract_to_counterparties", path_params={"composite_id": _composite(contract)},
-                            body={}, logger=logger)
         except SpotDraftError as error:
             logger.warning("Dead-lettered record %s: %s", external_id, error)
             with engine.begin() as conn:
                 dead_letters.record(conn, operation="create_contract", target=external_id,
                                     inputs={"template_id": template_id, "body": body}, error=error)
-            return "dead_lettered"
+            return ["dead_lettered"]
         outcome = "found" if existing is not None else "created"
-        with engine.begin() as conn:
+        with engine.begin() as conn:  # recorded before anything else can fail: the contract exists now
             upsert(conn, created_contracts, [{
                 "external_id": external_id, "contract_id": str(contract.get("id")), "template_id": template_id,
                 "contract_name": contract.get("contract_name"), "outcome": outcome, "record": contract,
                 "flow_run_id": dead_letters.current_flow_run()[1], "created_at": utcnow(),
             }])
-        return outcome
+        if send_to_counterparties and existing is None:
+            composite_id = composite_id_of(contract)
+            try:
+                client.call("send_contract_to_counterparties", path_params={"composite_id": composite_id},
+                            body=SEND_BODY, logger=logger)
+            except SpotDraftError as error:  # created but not sent: its own dead letter, replayable alone
+                logger.warning("Contract %s (%s) was created but not sent: %s", composite_id, external_id, error)
+                with engine.begin() as conn:
+                    dead_letters.record(conn, operation="send_contract_to_counterparties", target=composite_id,
+                                        inputs={"composite_id": composite_id, "body": SEND_BODY}, error=error)
+                return [outcome, "dead_lettered"]
+        return [outcome]
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for outcome in pool.map(one, items):
-            counts[outcome] += 1
+        for outcomes in pool.map(one, items):
+            for outcome in outcomes:
+                counts[outcome] += 1
     return counts
-
-
-def _composite(contract: dict[str, Any]) -> str:
-    from flows.sync import composite_id_of
-
-    return composite_id_of(contract)
 
 
 def _run_name() -> str:

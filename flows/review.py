@@ -111,6 +111,11 @@ def replay(credentials: SpotDraftCredentials, database_url: str, letter: dict[st
             conn.execute(contracts.update().where(contracts.c.composite_id == composite_id)
                          .values(key_pointers=key_pointers, synced_at=utcnow()))
         return {"composite_id": composite_id, "key_pointers": len(key_pointers or [])}
+    if operation == "send_contract_to_counterparties":
+        composite_id = (payload or inputs)["composite_id"]
+        body = (payload or {}).get("body") or inputs["body"]
+        tasks.send_contract_to_counterparties(credentials, composite_id, body)
+        return {"composite_id": composite_id, "sent": True}
     if operation == "list_contracts":
         from flows.sync import sync_contracts
 

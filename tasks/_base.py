@@ -27,6 +27,7 @@ from prefect.logging import get_run_logger
 from blocks import SpotDraftCredentials
 from client import OPERATIONS_BY_NAME, AttemptBudget, RetrySettings, SpotDraftClient, SpotDraftError
 from client.operation import Operation
+from client.results import protect_secrets
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,13 +76,16 @@ def run_logger():
 
 
 def call_operation(credentials: SpotDraftCredentials, operation: str, **request: Any) -> Any:
-    """Call one catalog operation with the budget and logger of the current task run."""
+    """Call one catalog operation with the budget and logger of the current task run.
+
+    Secret-named fields of the answer (a webhook's HMAC key, tokens) come back as SecretStr.
+    """
     client = credentials.get_client()
     result = client.call(operation, budget=budget_for_this_run(client), logger=run_logger(), **request)
     ctx = TaskRunContext.get()
     if ctx is not None:
         _forget_budget(ctx.task_run.id)
-    return result
+    return protect_secrets(result)
 
 
 def spotdraft_task(operation: str) -> Callable[[F], F]:

@@ -9,7 +9,6 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
@@ -18,4 +17,4 @@ def run_analytics_query(
     credentials: SpotDraftCredentials, body: m.PublicAnalyticsQueryRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Run a read-only SQL query on the workspace's analytics tables."""
-    return protect_secrets(call_operation(credentials, "run_analytics_query", body=body))
+    return call_operation(credentials, "run_analytics_query", body=body)

@@ -9,16 +9,13 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
 @spotdraft_task("list_contract_approvals")
 def list_contract_approvals(credentials: SpotDraftCredentials, contract_id: str) -> dict[str, Any]:
     """Approvals of a contract and their state."""
-    return protect_secrets(
-        call_operation(credentials, "list_contract_approvals", path_params={"contract_id": contract_id})
-    )
+    return call_operation(credentials, "list_contract_approvals", path_params={"contract_id": contract_id})
 
 
 @spotdraft_task("create_contract_approvals")
@@ -28,6 +25,4 @@ def create_contract_approvals(
     body: m.ExternalCreateContractApprovalRequestList | dict[str, Any],
 ) -> list[dict[str, Any]]:
     """Add ad-hoc approvals to a contract and send them."""
-    return protect_secrets(
-        call_operation(credentials, "create_contract_approvals", path_params={"contract_id": contract_id}, body=body)
-    )
+    return call_operation(credentials, "create_contract_approvals", path_params={"contract_id": contract_id}, body=body)

@@ -9,7 +9,6 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
@@ -18,19 +17,15 @@ def preview_clickwrap_agreement(
     credentials: SpotDraftCredentials, clickwrap_id: int, body: m.ClickwrapAgreementPreviewRequest | dict[str, Any]
 ) -> str:
     """Render a clickwrap agreement with sample data."""
-    return protect_secrets(
-        call_operation(
-            credentials, "preview_clickwrap_agreement", path_params={"clickwrap_id": clickwrap_id}, body=body
-        )
+    return call_operation(
+        credentials, "preview_clickwrap_agreement", path_params={"clickwrap_id": clickwrap_id}, body=body
     )
 
 
 @spotdraft_task("get_clickwrap")
 def get_clickwrap(credentials: SpotDraftCredentials, clickwrap_public_id: str) -> dict[str, Any]:
     """One clickwrap and its agreements."""
-    return protect_secrets(
-        call_operation(credentials, "get_clickwrap", path_params={"clickwrap_public_id": clickwrap_public_id})
-    )
+    return call_operation(credentials, "get_clickwrap", path_params={"clickwrap_public_id": clickwrap_public_id})
 
 
 @spotdraft_task("get_clickwrap_consent_status")
@@ -40,13 +35,8 @@ def get_clickwrap_consent_status(
     body: m.PublicGetClickwrapConsentStatusRequestData | dict[str, Any],
 ) -> dict[str, Any]:
     """Whether a user has accepted a clickwrap's agreements."""
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "get_clickwrap_consent_status",
-            path_params={"clickwrap_public_id": clickwrap_public_id},
-            body=body,
-        )
+    return call_operation(
+        credentials, "get_clickwrap_consent_status", path_params={"clickwrap_public_id": clickwrap_public_id}, body=body
     )
 
 
@@ -55,8 +45,6 @@ def execute_clickwrap(
     credentials: SpotDraftCredentials, clickwrap_public_id: str, body: m.CreateClickwrapContractRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Record a user's acceptance of a clickwrap as a contract."""
-    return protect_secrets(
-        call_operation(
-            credentials, "execute_clickwrap", path_params={"clickwrap_public_id": clickwrap_public_id}, body=body
-        )
+    return call_operation(
+        credentials, "execute_clickwrap", path_params={"clickwrap_public_id": clickwrap_public_id}, body=body
     )

@@ -9,7 +9,6 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
@@ -21,13 +20,11 @@ def list_contract_comments(
 
     The answer carries `total_results`, `page`, `limit` and `results`.
     """
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "list_contract_comments",
-            path_params={"contract_id": contract_id},
-            query={"limit": limit, "page": page},
-        )
+    return call_operation(
+        credentials,
+        "list_contract_comments",
+        path_params={"contract_id": contract_id},
+        query={"limit": limit, "page": page},
     )
 
 
@@ -36,6 +33,4 @@ def add_contract_comment(
     credentials: SpotDraftCredentials, contract_id: int, body: m.ExternalCreateContractCommentRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Post a comment on a contract's activity log."""
-    return protect_secrets(
-        call_operation(credentials, "add_contract_comment", path_params={"contract_id": contract_id}, body=body)
-    )
+    return call_operation(credentials, "add_contract_comment", path_params={"contract_id": contract_id}, body=body)

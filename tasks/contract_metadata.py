@@ -9,7 +9,6 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
@@ -24,10 +23,8 @@ def bulk_update_contract_key_pointers(
     credentials: SpotDraftCredentials, composite_id: str, body: m.ContractKeyPointerBulkRequest | dict[str, Any]
 ) -> list[dict[str, Any]]:
     """Set several key pointer values of a contract."""
-    return protect_secrets(
-        call_operation(
-            credentials, "bulk_update_contract_key_pointers", path_params={"composite_id": composite_id}, body=body
-        )
+    return call_operation(
+        credentials, "bulk_update_contract_key_pointers", path_params={"composite_id": composite_id}, body=body
     )
 
 
@@ -39,13 +36,11 @@ def update_contract_key_pointer(
     body: m.PatchedContractKeyPointerUpdateRequest | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Set one key pointer value of a contract."""
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "update_contract_key_pointer",
-            path_params={"contract_id": contract_id, "contract_key_pointer_id": contract_key_pointer_id},
-            body=body,
-        )
+    return call_operation(
+        credentials,
+        "update_contract_key_pointer",
+        path_params={"contract_id": contract_id, "contract_key_pointer_id": contract_key_pointer_id},
+        body=body,
     )
 
 
@@ -54,12 +49,10 @@ def list_key_pointer_definitions(
     credentials: SpotDraftCredentials, contract_type_id: int, is_external: bool | None = None
 ) -> list[dict[str, Any]]:
     """Key pointer definitions of a contract type."""
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "list_key_pointer_definitions",
-            query={"contract_type_id": contract_type_id, "is_external": is_external},
-        )
+    return call_operation(
+        credentials,
+        "list_key_pointer_definitions",
+        query={"contract_type_id": contract_type_id, "is_external": is_external},
     )
 
 
@@ -68,4 +61,4 @@ def get_key_pointer_field_mapping(
     credentials: SpotDraftCredentials, body: m.ListFieldNameMappingViewRequest | dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Which key pointers template fields map to."""
-    return protect_secrets(call_operation(credentials, "get_key_pointer_field_mapping", body=body))
+    return call_operation(credentials, "get_key_pointer_field_mapping", body=body)

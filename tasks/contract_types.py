@@ -9,14 +9,13 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
 @spotdraft_task("list_contract_types")
 def list_contract_types(credentials: SpotDraftCredentials) -> list[dict[str, Any]]:
     """Contract types of the workspace."""
-    return protect_secrets(call_operation(credentials, "list_contract_types"))
+    return call_operation(credentials, "list_contract_types")
 
 
 @spotdraft_task("get_contract_type_access_control")
@@ -26,21 +25,16 @@ def get_contract_type_access_control(
     body: m.ContractTypeAccessControlListAPIRequest | dict[str, Any],
 ) -> dict[str, Any]:
     """Who may use a contract type, for the given users."""
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "get_contract_type_access_control",
-            path_params={"contract_type_id": contract_type_id},
-            body=body,
-        )
+    return call_operation(
+        credentials, "get_contract_type_access_control", path_params={"contract_type_id": contract_type_id}, body=body
     )
 
 
 @spotdraft_task("list_contract_type_entities")
 def list_contract_type_entities(credentials: SpotDraftCredentials, contract_type_id: int) -> list[dict[str, Any]]:
     """Entities that may contract under a contract type."""
-    return protect_secrets(
-        call_operation(credentials, "list_contract_type_entities", path_params={"contract_type_id": contract_type_id})
+    return call_operation(
+        credentials, "list_contract_type_entities", path_params={"contract_type_id": contract_type_id}
     )
 
 
@@ -49,8 +43,6 @@ def get_contract_type_intake_questionnaire(
     credentials: SpotDraftCredentials, contract_type_id: int
 ) -> list[dict[str, Any]]:
     """The intake form questions of a contract type."""
-    return protect_secrets(
-        call_operation(
-            credentials, "get_contract_type_intake_questionnaire", path_params={"contract_type_id": contract_type_id}
-        )
+    return call_operation(
+        credentials, "get_contract_type_intake_questionnaire", path_params={"contract_type_id": contract_type_id}
     )

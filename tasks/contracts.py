@@ -10,7 +10,6 @@ from typing import Any, Literal
 from blocks import SpotDraftCredentials
 from client import files, writes
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import budget_for_this_run, call_operation, run_logger, spotdraft_task
 
 
@@ -46,13 +45,11 @@ def get_counterparty_embedded_url(
     credentials: SpotDraftCredentials, contract_id: str, cp_email_id: str | None = None
 ) -> dict[str, Any]:
     """A short-lived signing URL to embed for a counterparty."""
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "get_counterparty_embedded_url",
-            path_params={"contract_id": contract_id},
-            query={"cp_email_id": cp_email_id},
-        )
+    return call_operation(
+        credentials,
+        "get_counterparty_embedded_url",
+        path_params={"contract_id": contract_id},
+        query={"cp_email_id": cp_email_id},
     )
 
 
@@ -67,7 +64,7 @@ def upload_executed_contract(
     """
     file_name, content = files.base64_upload(file, file_name)
     payload = {**(body or {}), "file_name": file_name, "file_content": content}
-    return protect_secrets(call_operation(credentials, "upload_executed_contract", body=payload))
+    return call_operation(credentials, "upload_executed_contract", body=payload)
 
 
 @spotdraft_task("preview_contract")
@@ -94,7 +91,7 @@ def upload_contract_for_review(
     """
     file_name, content = files.base64_upload(file, file_name)
     payload = {**(body or {}), "file_name": file_name, "file_base64": content}
-    return protect_secrets(call_operation(credentials, "upload_contract_for_review", body=payload))
+    return call_operation(credentials, "upload_contract_for_review", body=payload)
 
 
 @spotdraft_task("upload_contract_for_signature")
@@ -108,7 +105,7 @@ def upload_contract_for_signature(
     """
     file_name, content = files.base64_upload(file, file_name)
     payload = {**(body or {}), "file_name": file_name, "file_base64": content}
-    return protect_secrets(call_operation(credentials, "upload_contract_for_signature", body=payload))
+    return call_operation(credentials, "upload_contract_for_signature", body=payload)
 
 
 @spotdraft_task("get_contract_content")
@@ -119,13 +116,11 @@ def get_contract_content(
     text_format: Literal["segments", "text"] | None = None,
 ) -> dict[str, Any]:
     """The text of a contract, whole or in segments."""
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "get_contract_content",
-            path_params={"composite_id": composite_id},
-            query={"contract_version_id": contract_version_id, "text_format": text_format},
-        )
+    return call_operation(
+        credentials,
+        "get_contract_content",
+        path_params={"composite_id": composite_id},
+        query={"contract_version_id": contract_version_id, "text_format": text_format},
     )
 
 
@@ -134,13 +129,11 @@ def get_scanned_contract_content(
     credentials: SpotDraftCredentials, composite_id: str, contract_version_id: int | None = None
 ) -> dict[str, Any]:
     """The OCR text of a scanned contract."""
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "get_scanned_contract_content",
-            path_params={"composite_id": composite_id},
-            query={"contract_version_id": contract_version_id},
-        )
+    return call_operation(
+        credentials,
+        "get_scanned_contract_content",
+        path_params={"composite_id": composite_id},
+        query={"contract_version_id": contract_version_id},
     )
 
 
@@ -160,8 +153,8 @@ def get_contract_download_link(
     credentials: SpotDraftCredentials, composite_id: str, body: m.DownloadLinkRequest | dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """A temporary URL to a contract's current file."""
-    return protect_secrets(
-        call_operation(credentials, "get_contract_download_link", path_params={"composite_id": composite_id}, body=body)
+    return call_operation(
+        credentials, "get_contract_download_link", path_params={"composite_id": composite_id}, body=body
     )
 
 
@@ -170,10 +163,8 @@ def update_contract_intake_response(
     credentials: SpotDraftCredentials, composite_id: str, body: m.PatchedIntakeFormData | dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Change answers of a contract's intake form."""
-    return protect_secrets(
-        call_operation(
-            credentials, "update_contract_intake_response", path_params={"composite_id": composite_id}, body=body
-        )
+    return call_operation(
+        credentials, "update_contract_intake_response", path_params={"composite_id": composite_id}, body=body
     )
 
 
@@ -182,10 +173,8 @@ def mark_contract_for_execution(
     credentials: SpotDraftCredentials, composite_id: str, body: m.MarkForExecutionRequest | dict[str, Any] | None = None
 ) -> Any:
     """Move a contract to signing."""
-    return protect_secrets(
-        call_operation(
-            credentials, "mark_contract_for_execution", path_params={"composite_id": composite_id}, body=body
-        )
+    return call_operation(
+        credentials, "mark_contract_for_execution", path_params={"composite_id": composite_id}, body=body
     )
 
 
@@ -194,10 +183,8 @@ def send_contract_to_counterparties(
     credentials: SpotDraftCredentials, composite_id: str, body: m.SendToCounterparty | dict[str, Any]
 ) -> Any:
     """Email a contract to its counterparties."""
-    return protect_secrets(
-        call_operation(
-            credentials, "send_contract_to_counterparties", path_params={"composite_id": composite_id}, body=body
-        )
+    return call_operation(
+        credentials, "send_contract_to_counterparties", path_params={"composite_id": composite_id}, body=body
     )
 
 
@@ -206,9 +193,7 @@ def resend_signatory_email(
     credentials: SpotDraftCredentials, composite_id: str, body: m.CreateSignatoryResendEmailAPIRequest | dict[str, Any]
 ) -> Any:
     """Email a signatory their signing request again."""
-    return protect_secrets(
-        call_operation(credentials, "resend_signatory_email", path_params={"composite_id": composite_id}, body=body)
-    )
+    return call_operation(credentials, "resend_signatory_email", path_params={"composite_id": composite_id}, body=body)
 
 
 @spotdraft_task("get_contract_status")
@@ -232,10 +217,8 @@ def unmark_contract_for_execution(
     body: m.ContractUnMarkForExecutionRequest | dict[str, Any] | None = None,
 ) -> Any:
     """Take a contract out of signing."""
-    return protect_secrets(
-        call_operation(
-            credentials, "unmark_contract_for_execution", path_params={"composite_id": composite_id}, body=body
-        )
+    return call_operation(
+        credentials, "unmark_contract_for_execution", path_params={"composite_id": composite_id}, body=body
     )
 
 
@@ -246,10 +229,8 @@ def update_contract_business_user(
     body: m.PatchedExternalUpdateContractBusinessUserRequest | dict[str, Any],
 ) -> dict[str, Any]:
     """Change the business owner of a contract."""
-    return protect_secrets(
-        call_operation(
-            credentials, "update_contract_business_user", path_params={"contract_id": contract_id}, body=body
-        )
+    return call_operation(
+        credentials, "update_contract_business_user", path_params={"contract_id": contract_id}, body=body
     )
 
 
@@ -258,9 +239,7 @@ def update_contract_data(
     credentials: SpotDraftCredentials, contract_id: str, body: m.PatchedContractDataUpdateRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Change the template field values of a contract."""
-    return protect_secrets(
-        call_operation(credentials, "update_contract_data", path_params={"contract_id": contract_id}, body=body)
-    )
+    return call_operation(credentials, "update_contract_data", path_params={"contract_id": contract_id}, body=body)
 
 
 @spotdraft_task("create_contract_relations")
@@ -268,9 +247,7 @@ def create_contract_relations(
     credentials: SpotDraftCredentials, contract_id: int, body: m.ExternalContractRelationCreateRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Link a contract to related contracts."""
-    return protect_secrets(
-        call_operation(credentials, "create_contract_relations", path_params={"contract_id": contract_id}, body=body)
-    )
+    return call_operation(credentials, "create_contract_relations", path_params={"contract_id": contract_id}, body=body)
 
 
 @spotdraft_task("upload_contract_version")
@@ -288,8 +265,8 @@ def upload_contract_version(
     """
     file_name, content = files.base64_upload(file, file_name)
     payload = {**(body or {}), "document_name": file_name, "document_base_64": content}
-    return protect_secrets(
-        call_operation(credentials, "upload_contract_version", path_params={"contract_id": contract_id}, body=payload)
+    return call_operation(
+        credentials, "upload_contract_version", path_params={"contract_id": contract_id}, body=payload
     )
 
 
@@ -314,9 +291,7 @@ def download_contract_docx(
 @spotdraft_task("get_contract_process_metrics")
 def get_contract_process_metrics(credentials: SpotDraftCredentials, contract_id: int) -> dict[str, Any]:
     """Timing metrics of a contract's workflow."""
-    return protect_secrets(
-        call_operation(credentials, "get_contract_process_metrics", path_params={"contract_id": contract_id})
-    )
+    return call_operation(credentials, "get_contract_process_metrics", path_params={"contract_id": contract_id})
 
 
 @spotdraft_task("get_contract_questionnaire_responses")
@@ -324,13 +299,11 @@ def get_contract_questionnaire_responses(
     credentials: SpotDraftCredentials, contract_id: int, questionnaire_type: str
 ) -> dict[str, Any]:
     """Answers given to a contract's questionnaire."""
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "get_contract_questionnaire_responses",
-            path_params={"contract_id": contract_id},
-            query={"questionnaire_type": questionnaire_type},
-        )
+    return call_operation(
+        credentials,
+        "get_contract_questionnaire_responses",
+        path_params={"contract_id": contract_id},
+        query={"questionnaire_type": questionnaire_type},
     )
 
 
@@ -342,13 +315,11 @@ def list_related_contracts(
 
     The answer carries `total_results`, `page`, `limit` and `results`.
     """
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "list_related_contracts",
-            path_params={"contract_id": contract_id},
-            query={"limit": limit, "page": page},
-        )
+    return call_operation(
+        credentials,
+        "list_related_contracts",
+        path_params={"contract_id": contract_id},
+        query={"limit": limit, "page": page},
     )
 
 
@@ -359,9 +330,7 @@ def request_contract_review(
     body: m.ReviewRequestCreateRequest | dict[str, Any] | None = None,
 ) -> Any:
     """Open a legal review task on a contract."""
-    return protect_secrets(
-        call_operation(credentials, "request_contract_review", path_params={"contract_id": contract_id}, body=body)
-    )
+    return call_operation(credentials, "request_contract_review", path_params={"contract_id": contract_id}, body=body)
 
 
 @spotdraft_task("upload_supporting_document")
@@ -379,8 +348,6 @@ def upload_supporting_document(
     """
     file_name, content = files.base64_upload(file, file_name)
     payload = {**(body or {}), "file_name": file_name, "file_base64": content}
-    return protect_secrets(
-        call_operation(
-            credentials, "upload_supporting_document", path_params={"contract_id": contract_id}, body=payload
-        )
+    return call_operation(
+        credentials, "upload_supporting_document", path_params={"contract_id": contract_id}, body=payload
     )

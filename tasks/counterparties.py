@@ -9,7 +9,6 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
@@ -26,15 +25,13 @@ def create_counterparty(
     credentials: SpotDraftCredentials, body: m.CreateCounterPartyAPIRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Create a counterparty."""
-    return protect_secrets(call_operation(credentials, "create_counterparty", body=body))
+    return call_operation(credentials, "create_counterparty", body=body)
 
 
 @spotdraft_task("get_counterparty")
 def get_counterparty(credentials: SpotDraftCredentials, counterparty_id: int) -> dict[str, Any]:
     """One counterparty."""
-    return protect_secrets(
-        call_operation(credentials, "get_counterparty", path_params={"counterparty_id": counterparty_id})
-    )
+    return call_operation(credentials, "get_counterparty", path_params={"counterparty_id": counterparty_id})
 
 
 @spotdraft_task("update_counterparty")
@@ -44,8 +41,8 @@ def update_counterparty(
     body: m.PatchedExternalCounterpartyUpdateRequest | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Change a counterparty."""
-    return protect_secrets(
-        call_operation(credentials, "update_counterparty", path_params={"counterparty_id": counterparty_id}, body=body)
+    return call_operation(
+        credentials, "update_counterparty", path_params={"counterparty_id": counterparty_id}, body=body
     )
 
 
@@ -57,13 +54,11 @@ def list_counterparty_addresses(
 
     The answer carries `total_results`, `page`, `limit` and `results`.
     """
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "list_counterparty_addresses",
-            path_params={"counterparty_id": counterparty_id},
-            query={"limit": limit, "page": page},
-        )
+    return call_operation(
+        credentials,
+        "list_counterparty_addresses",
+        path_params={"counterparty_id": counterparty_id},
+        query={"limit": limit, "page": page},
     )
 
 
@@ -72,10 +67,8 @@ def create_counterparty_address(
     credentials: SpotDraftCredentials, counterparty_id: int, body: m.CreateCounterPartyAddressRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Add an address to a counterparty."""
-    return protect_secrets(
-        call_operation(
-            credentials, "create_counterparty_address", path_params={"counterparty_id": counterparty_id}, body=body
-        )
+    return call_operation(
+        credentials, "create_counterparty_address", path_params={"counterparty_id": counterparty_id}, body=body
     )
 
 
@@ -87,13 +80,11 @@ def update_counterparty_address(
     body: m.PatchedExternalCounterpartyAddressUpdateRequest | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Change one address of a counterparty."""
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "update_counterparty_address",
-            path_params={"address_id": address_id, "counterparty_id": counterparty_id},
-            body=body,
-        )
+    return call_operation(
+        credentials,
+        "update_counterparty_address",
+        path_params={"address_id": address_id, "counterparty_id": counterparty_id},
+        body=body,
     )
 
 
@@ -105,13 +96,11 @@ def list_counterparty_contacts(
 
     The answer carries `total_results`, `page`, `limit` and `results`.
     """
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "list_counterparty_contacts",
-            path_params={"counterparty_id": counterparty_id},
-            query={"limit": limit, "page": page},
-        )
+    return call_operation(
+        credentials,
+        "list_counterparty_contacts",
+        path_params={"counterparty_id": counterparty_id},
+        query={"limit": limit, "page": page},
     )
 
 
@@ -122,10 +111,8 @@ def create_counterparty_contact(
     body: m.ExternalCounterpartyContactCreateRequest | dict[str, Any],
 ) -> dict[str, Any]:
     """Add a contact to a counterparty."""
-    return protect_secrets(
-        call_operation(
-            credentials, "create_counterparty_contact", path_params={"counterparty_id": counterparty_id}, body=body
-        )
+    return call_operation(
+        credentials, "create_counterparty_contact", path_params={"counterparty_id": counterparty_id}, body=body
     )
 
 
@@ -136,13 +123,8 @@ def bulk_update_counterparty_contacts(
     body: m.PatchedExternalCounterpartyContactBulkUpdateListRequest | dict[str, Any],
 ) -> list[dict[str, Any]]:
     """Change several contacts of a counterparty."""
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "bulk_update_counterparty_contacts",
-            path_params={"counterparty_id": counterparty_id},
-            body=body,
-        )
+    return call_operation(
+        credentials, "bulk_update_counterparty_contacts", path_params={"counterparty_id": counterparty_id}, body=body
     )
 
 
@@ -154,13 +136,11 @@ def update_counterparty_contact(
     body: m.PatchedExternalCounterpartyContactUpdateRequest | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Change one contact of a counterparty."""
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "update_counterparty_contact",
-            path_params={"contact_id": contact_id, "counterparty_id": counterparty_id},
-            body=body,
-        )
+    return call_operation(
+        credentials,
+        "update_counterparty_contact",
+        path_params={"contact_id": contact_id, "counterparty_id": counterparty_id},
+        body=body,
     )
 
 

@@ -9,16 +9,13 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
 @spotdraft_task("get_contract_external_metadata")
 def get_contract_external_metadata(credentials: SpotDraftCredentials, contract_id: str) -> dict[str, Any]:
     """The external record a contract is linked to."""
-    return protect_secrets(
-        call_operation(credentials, "get_contract_external_metadata", path_params={"contract_id": contract_id})
-    )
+    return call_operation(credentials, "get_contract_external_metadata", path_params={"contract_id": contract_id})
 
 
 @spotdraft_task("set_contract_external_metadata")
@@ -28,8 +25,6 @@ def set_contract_external_metadata(
     body: m.ExternalMetadataCreateOrUpdateRequestData | dict[str, Any],
 ) -> dict[str, Any]:
     """Link a contract to an external record (create or replace)."""
-    return protect_secrets(
-        call_operation(
-            credentials, "set_contract_external_metadata", path_params={"contract_id": contract_id}, body=body
-        )
+    return call_operation(
+        credentials, "set_contract_external_metadata", path_params={"contract_id": contract_id}, body=body
     )

@@ -8,16 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from blocks import SpotDraftCredentials
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
 @spotdraft_task("list_contract_facets")
 def list_contract_facets(credentials: SpotDraftCredentials, include_options: bool | None = None) -> dict[str, Any]:
     """Search facets available for contracts."""
-    return protect_secrets(
-        call_operation(credentials, "list_contract_facets", query={"include_options": include_options})
-    )
+    return call_operation(credentials, "list_contract_facets", query={"include_options": include_options})
 
 
 @spotdraft_task("get_facet_options")
@@ -25,8 +22,6 @@ def get_facet_options(
     credentials: SpotDraftCredentials, field_name: str, exclude: str | None = None, q: str | None = None
 ) -> dict[str, Any]:
     """Values one search facet can take."""
-    return protect_secrets(
-        call_operation(
-            credentials, "get_facet_options", path_params={"field_name": field_name}, query={"exclude": exclude, "q": q}
-        )
+    return call_operation(
+        credentials, "get_facet_options", path_params={"field_name": field_name}, query={"exclude": exclude, "q": q}
     )

@@ -10,7 +10,6 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
@@ -23,15 +22,13 @@ def queue_native_integration_contracts(
 ) -> dict[str, Any]:
     """Queue contract creation for a native integration; this route takes HTTP Basic auth of the credentials."""
     pair = f"{credentials.client_id}:{credentials.client_secret.get_secret_value()}".encode()
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "queue_native_integration_contracts",
-            path_params={
-                "integration_solution_entity_id": integration_solution_entity_id,
-                "credential_public_id": credential_public_id,
-            },
-            body=body,
-            headers={"authorization": "Basic " + base64.b64encode(pair).decode()},
-        )
+    return call_operation(
+        credentials,
+        "queue_native_integration_contracts",
+        path_params={
+            "integration_solution_entity_id": integration_solution_entity_id,
+            "credential_public_id": credential_public_id,
+        },
+        body=body,
+        headers={"authorization": "Basic " + base64.b64encode(pair).decode()},
     )

@@ -9,7 +9,6 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
@@ -18,9 +17,7 @@ def invite_to_contract(
     credentials: SpotDraftCredentials, contract_id: int, body: m.ExternalContractInviteRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Give users or roles access to a contract."""
-    return protect_secrets(
-        call_operation(credentials, "invite_to_contract", path_params={"contract_id": contract_id}, body=body)
-    )
+    return call_operation(credentials, "invite_to_contract", path_params={"contract_id": contract_id}, body=body)
 
 
 @spotdraft_task("uninvite_from_contract")
@@ -30,14 +27,10 @@ def uninvite_from_contract(
     body: m.ExternalContractUnInviteRequest | dict[str, Any] | None = None,
 ) -> Any:
     """Take a user's or role's access to a contract away."""
-    return protect_secrets(
-        call_operation(credentials, "uninvite_from_contract", path_params={"contract_id": contract_id}, body=body)
-    )
+    return call_operation(credentials, "uninvite_from_contract", path_params={"contract_id": contract_id}, body=body)
 
 
 @spotdraft_task("uninvite_all_from_contract")
 def uninvite_all_from_contract(credentials: SpotDraftCredentials, contract_id: int) -> Any:
     """Take every invited user's and role's access away."""
-    return protect_secrets(
-        call_operation(credentials, "uninvite_all_from_contract", path_params={"contract_id": contract_id})
-    )
+    return call_operation(credentials, "uninvite_all_from_contract", path_params={"contract_id": contract_id})

@@ -9,7 +9,6 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
@@ -26,12 +25,8 @@ def list_legal_intakes(
 
     Filters go as keywords with their wire names, e.g. `**{"filter__status[$ne]": ...}`.
     """
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "list_legal_intakes",
-            query={"limit": limit, "page": page, "query": query, "sort": sort, **filters},
-        )
+    return call_operation(
+        credentials, "list_legal_intakes", query={"limit": limit, "page": page, "query": query, "sort": sort, **filters}
     )
 
 
@@ -40,15 +35,13 @@ def create_legal_intake(
     credentials: SpotDraftCredentials, body: m.LegalIntakePublicCreateRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Open a legal intake request."""
-    return protect_secrets(call_operation(credentials, "create_legal_intake", body=body))
+    return call_operation(credentials, "create_legal_intake", body=body)
 
 
 @spotdraft_task("get_legal_intake")
 def get_legal_intake(credentials: SpotDraftCredentials, legal_intake_id: int) -> dict[str, Any]:
     """One legal intake request."""
-    return protect_secrets(
-        call_operation(credentials, "get_legal_intake", path_params={"legal_intake_id": legal_intake_id})
-    )
+    return call_operation(credentials, "get_legal_intake", path_params={"legal_intake_id": legal_intake_id})
 
 
 @spotdraft_task("update_legal_intake")
@@ -58,8 +51,8 @@ def update_legal_intake(
     body: m.PatchedLegalIntakePublicUpdateRequest | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Change a legal intake request."""
-    return protect_secrets(
-        call_operation(credentials, "update_legal_intake", path_params={"legal_intake_id": legal_intake_id}, body=body)
+    return call_operation(
+        credentials, "update_legal_intake", path_params={"legal_intake_id": legal_intake_id}, body=body
     )
 
 

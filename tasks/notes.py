@@ -9,16 +9,13 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
 @spotdraft_task("get_contract_notes")
 def get_contract_notes(credentials: SpotDraftCredentials, composite_id: str) -> dict[str, Any]:
     """Notes on a contract."""
-    return protect_secrets(
-        call_operation(credentials, "get_contract_notes", path_params={"composite_id": composite_id})
-    )
+    return call_operation(credentials, "get_contract_notes", path_params={"composite_id": composite_id})
 
 
 @spotdraft_task("update_contract_note")
@@ -29,8 +26,6 @@ def update_contract_note(
     body: m.ContractNoteUpdateRequest | dict[str, Any],
 ) -> dict[str, Any]:
     """Replace the text of a contract note."""
-    return protect_secrets(
-        call_operation(
-            credentials, "update_contract_note", path_params={"contract_id": contract_id, "note_id": note_id}, body=body
-        )
+    return call_operation(
+        credentials, "update_contract_note", path_params={"contract_id": contract_id, "note_id": note_id}, body=body
     )

@@ -9,16 +9,13 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
 @spotdraft_task("list_contract_obligations")
 def list_contract_obligations(credentials: SpotDraftCredentials, contract_id: int) -> list[dict[str, Any]]:
     """Obligations of a contract."""
-    return protect_secrets(
-        call_operation(credentials, "list_contract_obligations", path_params={"contract_id": contract_id})
-    )
+    return call_operation(credentials, "list_contract_obligations", path_params={"contract_id": contract_id})
 
 
 @spotdraft_task("create_contract_obligation")
@@ -26,8 +23,8 @@ def create_contract_obligation(
     credentials: SpotDraftCredentials, contract_id: int, body: m.CreateContractObligationPublicRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Add an obligation to a contract."""
-    return protect_secrets(
-        call_operation(credentials, "create_contract_obligation", path_params={"contract_id": contract_id}, body=body)
+    return call_operation(
+        credentials, "create_contract_obligation", path_params={"contract_id": contract_id}, body=body
     )
 
 
@@ -38,10 +35,8 @@ def bulk_create_contract_obligations(
     body: m.CreateContractObligationPublicRequestList | list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Add several obligations to a contract."""
-    return protect_secrets(
-        call_operation(
-            credentials, "bulk_create_contract_obligations", path_params={"contract_id": contract_id}, body=body
-        )
+    return call_operation(
+        credentials, "bulk_create_contract_obligations", path_params={"contract_id": contract_id}, body=body
     )
 
 
@@ -52,22 +47,16 @@ def bulk_update_contract_obligations(
     body: m.PatchedUpdateObligationRequestList | list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Change several obligations of a contract."""
-    return protect_secrets(
-        call_operation(
-            credentials, "bulk_update_contract_obligations", path_params={"contract_id": contract_id}, body=body
-        )
+    return call_operation(
+        credentials, "bulk_update_contract_obligations", path_params={"contract_id": contract_id}, body=body
     )
 
 
 @spotdraft_task("get_contract_obligation")
 def get_contract_obligation(credentials: SpotDraftCredentials, contract_id: int, obligation_id: int) -> dict[str, Any]:
     """One obligation of a contract."""
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "get_contract_obligation",
-            path_params={"contract_id": contract_id, "obligation_id": obligation_id},
-        )
+    return call_operation(
+        credentials, "get_contract_obligation", path_params={"contract_id": contract_id, "obligation_id": obligation_id}
     )
 
 
@@ -79,13 +68,11 @@ def update_contract_obligation(
     body: m.PatchedUpdateObligationRequest | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Change one obligation of a contract."""
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "update_contract_obligation",
-            path_params={"contract_id": contract_id, "obligation_id": obligation_id},
-            body=body,
-        )
+    return call_operation(
+        credentials,
+        "update_contract_obligation",
+        path_params={"contract_id": contract_id, "obligation_id": obligation_id},
+        body=body,
     )
 
 
@@ -102,12 +89,10 @@ def delete_contract_obligation(credentials: SpotDraftCredentials, contract_id: i
 @spotdraft_task("list_obligation_types")
 def list_obligation_types(credentials: SpotDraftCredentials) -> list[dict[str, Any]]:
     """Active obligation types."""
-    return protect_secrets(call_operation(credentials, "list_obligation_types"))
+    return call_operation(credentials, "list_obligation_types")
 
 
 @spotdraft_task("get_obligation_type")
 def get_obligation_type(credentials: SpotDraftCredentials, obligation_type_id: int) -> dict[str, Any]:
     """One obligation type."""
-    return protect_secrets(
-        call_operation(credentials, "get_obligation_type", path_params={"obligation_type_id": obligation_type_id})
-    )
+    return call_operation(credentials, "get_obligation_type", path_params={"obligation_type_id": obligation_type_id})

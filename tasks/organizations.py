@@ -9,14 +9,13 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
 @spotdraft_task("list_organization_entities")
 def list_organization_entities(credentials: SpotDraftCredentials) -> list[dict[str, Any]]:
     """Legal entities of the workspace's organization."""
-    return protect_secrets(call_operation(credentials, "list_organization_entities"))
+    return call_operation(credentials, "list_organization_entities")
 
 
 @spotdraft_task("create_organization_entity")
@@ -24,7 +23,7 @@ def create_organization_entity(
     credentials: SpotDraftCredentials, body: m.CreateOrganizationEntityRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Add a legal entity to the organization."""
-    return protect_secrets(call_operation(credentials, "create_organization_entity", body=body))
+    return call_operation(credentials, "create_organization_entity", body=body)
 
 
 @spotdraft_task("list_organization_types")
@@ -32,6 +31,6 @@ def list_organization_types(
     credentials: SpotDraftCredentials, jurisdiction_iso_code: str | None = None
 ) -> list[dict[str, Any]]:
     """Organization types, optionally for one jurisdiction."""
-    return protect_secrets(
-        call_operation(credentials, "list_organization_types", query={"jurisdiction_iso_code": jurisdiction_iso_code})
+    return call_operation(
+        credentials, "list_organization_types", query={"jurisdiction_iso_code": jurisdiction_iso_code}
     )

@@ -8,26 +8,21 @@ from __future__ import annotations
 from typing import Any
 
 from blocks import SpotDraftCredentials
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
 @spotdraft_task("list_contract_recipients")
 def list_contract_recipients(credentials: SpotDraftCredentials, composite_id: str) -> dict[str, Any]:
     """Recipients of a contract and where each stands."""
-    return protect_secrets(
-        call_operation(credentials, "list_contract_recipients", path_params={"composite_id": composite_id})
-    )
+    return call_operation(credentials, "list_contract_recipients", path_params={"composite_id": composite_id})
 
 
 @spotdraft_task("get_recipient_link")
 def get_recipient_link(credentials: SpotDraftCredentials, contract_id: int, recipient_email: str) -> dict[str, Any]:
     """The action link (sign, approve...) of one recipient."""
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "get_recipient_link",
-            path_params={"contract_id": contract_id},
-            query={"recipient_email": recipient_email},
-        )
+    return call_operation(
+        credentials,
+        "get_recipient_link",
+        path_params={"contract_id": contract_id},
+        query={"recipient_email": recipient_email},
     )

@@ -10,7 +10,6 @@ from typing import Any
 from blocks import SpotDraftCredentials
 from client import files
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
@@ -27,7 +26,7 @@ def upload_sidebar_file(
     part `file`, streamed from disk, with the fields of `body` as form fields.
     """
     with files.open_upload(file, file_name) as part:
-        return protect_secrets(call_operation(credentials, "upload_sidebar_file", body=body, files={"file": part}))
+        return call_operation(credentials, "upload_sidebar_file", body=body, files={"file": part})
 
 
 @spotdraft_task("run_sidebar_query")
@@ -35,4 +34,4 @@ def run_sidebar_query(
     credentials: SpotDraftCredentials, body: m.SidebarQueryRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Ask Sidebar a question."""
-    return protect_secrets(call_operation(credentials, "run_sidebar_query", body=body))
+    return call_operation(credentials, "run_sidebar_query", body=body)

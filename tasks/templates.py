@@ -9,7 +9,6 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
@@ -41,7 +40,7 @@ def list_templates(
 @spotdraft_task("get_template")
 def get_template(credentials: SpotDraftCredentials, template_id: int) -> dict[str, Any]:
     """One template."""
-    return protect_secrets(call_operation(credentials, "get_template", path_params={"template_id": template_id}))
+    return call_operation(credentials, "get_template", path_params={"template_id": template_id})
 
 
 @spotdraft_task("update_template")
@@ -51,14 +50,10 @@ def update_template(
     body: m.PatchedTemplateUpdateRequest | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Change a template's settings."""
-    return protect_secrets(
-        call_operation(credentials, "update_template", path_params={"template_id": template_id}, body=body)
-    )
+    return call_operation(credentials, "update_template", path_params={"template_id": template_id}, body=body)
 
 
 @spotdraft_task("get_template_metadata")
 def get_template_metadata(credentials: SpotDraftCredentials, template_id: str) -> dict[str, Any]:
     """The fields of a template."""
-    return protect_secrets(
-        call_operation(credentials, "get_template_metadata", path_params={"template_id": template_id})
-    )
+    return call_operation(credentials, "get_template_metadata", path_params={"template_id": template_id})

@@ -9,7 +9,6 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
@@ -20,8 +19,8 @@ def bulk_create_contract_tasks(
     body: m.UserTaskCreateRequestList | list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Create several user tasks on a contract."""
-    return protect_secrets(
-        call_operation(credentials, "bulk_create_contract_tasks", path_params={"contract_id": contract_id}, body=body)
+    return call_operation(
+        credentials, "bulk_create_contract_tasks", path_params={"contract_id": contract_id}, body=body
     )
 
 
@@ -30,4 +29,4 @@ def create_user_task(
     credentials: SpotDraftCredentials, body: m.UserTaskCreateRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Create a user task."""
-    return protect_secrets(call_operation(credentials, "create_user_task", body=body))
+    return call_operation(credentials, "create_user_task", body=body)

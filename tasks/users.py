@@ -9,14 +9,13 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
 @spotdraft_task("list_roles")
 def list_roles(credentials: SpotDraftCredentials) -> dict[str, Any]:
     """List the workspace's active roles."""
-    return protect_secrets(call_operation(credentials, "list_roles"))
+    return call_operation(credentials, "list_roles")
 
 
 @spotdraft_task("add_role_members")
@@ -24,7 +23,7 @@ def add_role_members(
     credentials: SpotDraftCredentials, role_id: int, body: m.PublicRoleMembersAddRequest | dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     """Add users to a role."""
-    return protect_secrets(call_operation(credentials, "add_role_members", path_params={"role_id": role_id}, body=body))
+    return call_operation(credentials, "add_role_members", path_params={"role_id": role_id}, body=body)
 
 
 @spotdraft_task("remove_role_members")
@@ -45,12 +44,10 @@ def list_users(
 
     The answer carries `total_results`, `page`, `limit` and `results`.
     """
-    return protect_secrets(
-        call_operation(
-            credentials,
-            "list_users",
-            query={"limit": limit, "page": page, "user_email": user_email, "user_name": user_name},
-        )
+    return call_operation(
+        credentials,
+        "list_users",
+        query={"limit": limit, "page": page, "user_email": user_email, "user_name": user_name},
     )
 
 
@@ -59,15 +56,13 @@ def invite_user(
     credentials: SpotDraftCredentials, body: m.InviteUserAndAssignRolesPublicRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Invite a user to the workspace and give them roles."""
-    return protect_secrets(call_operation(credentials, "invite_user", body=body))
+    return call_operation(credentials, "invite_user", body=body)
 
 
 @spotdraft_task("list_contract_authorized_users")
 def list_contract_authorized_users(credentials: SpotDraftCredentials, contract_id: int) -> dict[str, Any]:
     """Users allowed to see one contract."""
-    return protect_secrets(
-        call_operation(credentials, "list_contract_authorized_users", path_params={"contract_id": contract_id})
-    )
+    return call_operation(credentials, "list_contract_authorized_users", path_params={"contract_id": contract_id})
 
 
 @spotdraft_task("update_user")
@@ -75,7 +70,7 @@ def update_user(
     credentials: SpotDraftCredentials, user_id: int, body: m.PatchedExternalUserEdit | dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Change a user's roles or details."""
-    return protect_secrets(call_operation(credentials, "update_user", path_params={"user_id": user_id}, body=body))
+    return call_operation(credentials, "update_user", path_params={"user_id": user_id}, body=body)
 
 
 @spotdraft_task("deactivate_user")

@@ -9,7 +9,6 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
@@ -18,7 +17,7 @@ def retrigger_contract_webhooks(
     credentials: SpotDraftCredentials, body: m.RetriggerLatestWebhooksRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Deliver the latest webhook of contracts again."""
-    return protect_secrets(call_operation(credentials, "retrigger_contract_webhooks", body=body))
+    return call_operation(credentials, "retrigger_contract_webhooks", body=body)
 
 
 @spotdraft_task("create_webhook")
@@ -26,13 +25,13 @@ def create_webhook(
     credentials: SpotDraftCredentials, body: m.PublicWebhookCreateRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Register a webhook endpoint."""
-    return protect_secrets(call_operation(credentials, "create_webhook", body=body))
+    return call_operation(credentials, "create_webhook", body=body)
 
 
 @spotdraft_task("get_webhook_hmac_key")
 def get_webhook_hmac_key(credentials: SpotDraftCredentials) -> dict[str, Any]:
     """The key that signs webhook deliveries (returned as a secret)."""
-    return protect_secrets(call_operation(credentials, "get_webhook_hmac_key"))
+    return call_operation(credentials, "get_webhook_hmac_key")
 
 
 @spotdraft_task("delete_webhook")
@@ -46,4 +45,4 @@ def send_sample_webhook(
     credentials: SpotDraftCredentials, body: m.ContractActivityDomainModel | dict[str, Any]
 ) -> dict[str, Any]:
     """The shape of a webhook delivery (documentation route)."""
-    return protect_secrets(call_operation(credentials, "send_sample_webhook", body=body))
+    return call_operation(credentials, "send_sample_webhook", body=body)

@@ -9,7 +9,6 @@ from typing import Any
 
 from blocks import SpotDraftCredentials
 from client import models as m
-from client.results import protect_secrets
 from tasks._base import call_operation, spotdraft_task
 
 
@@ -18,7 +17,7 @@ def check_workspace_feature_flags(
     credentials: SpotDraftCredentials, body: m.FeatureFlagsCheckRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Whether feature flags are on for the workspace."""
-    return protect_secrets(call_operation(credentials, "check_workspace_feature_flags", body=body))
+    return call_operation(credentials, "check_workspace_feature_flags", body=body)
 
 
 @spotdraft_task("start_workspace_file_uploads")
@@ -26,15 +25,13 @@ def start_workspace_file_uploads(
     credentials: SpotDraftCredentials, body: m.WorkspaceFileUploadInitiationRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Reserve workspace files and get their upload URLs."""
-    return protect_secrets(call_operation(credentials, "start_workspace_file_uploads", body=body))
+    return call_operation(credentials, "start_workspace_file_uploads", body=body)
 
 
 @spotdraft_task("get_workspace_file_download_url")
 def get_workspace_file_download_url(credentials: SpotDraftCredentials, file_id: str) -> dict[str, Any]:
     """A signed URL to download a workspace file."""
-    return protect_secrets(
-        call_operation(credentials, "get_workspace_file_download_url", path_params={"file_id": file_id})
-    )
+    return call_operation(credentials, "get_workspace_file_download_url", path_params={"file_id": file_id})
 
 
 @spotdraft_task("create_workspace_tags")
@@ -42,4 +39,4 @@ def create_workspace_tags(
     credentials: SpotDraftCredentials, body: m.PublicBulkTagCreateRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Create workspace tags."""
-    return protect_secrets(call_operation(credentials, "create_workspace_tags", body=body))
+    return call_operation(credentials, "create_workspace_tags", body=body)

@@ -25,6 +25,20 @@ SPEC_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "spotdraft-o
 CANARY_SECRET = "canary-Secret-7f3a9e21c4"
 
 
+def missing(what: str, required: bool = False) -> None:
+    """Skip for lack of `what` on a developer's machine; fail in CI, where it must be there."""
+    if required or os.environ.get("CI"):
+        pytest.fail(f"{what} (required in CI)")
+    pytest.skip(what)
+
+
+def require_spec() -> Path:
+    """SpotDraft's OpenAPI document, read from beside the repository (never copied into it)."""
+    if not SPEC_PATH.is_file():
+        missing(f"SpotDraft's OpenAPI document is not beside the repository ({SPEC_PATH})")
+    return SPEC_PATH
+
+
 @pytest.fixture(scope="session")
 def prefect_api():
     """A real Prefect API (temporary server on SQLite) for the whole session."""
@@ -70,9 +84,8 @@ def postgres_server_url():
     from tests.databases import postgres_bin, postgres_server
 
     if postgres_bin() is None:
-        if os.environ.get("SPOTDRAFT_REQUIRE_POSTGRES"):
-            pytest.fail("PostgreSQL is required here (SPOTDRAFT_REQUIRE_POSTGRES) but not installed")
-        pytest.skip("PostgreSQL not installed; .ci/run installs it (Debian package postgresql)")
+        missing("PostgreSQL is not installed; .ci/run installs it (Debian package postgresql)",
+                required=bool(os.environ.get("SPOTDRAFT_REQUIRE_POSTGRES")))
     with postgres_server() as url:
         yield url
 

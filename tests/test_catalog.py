@@ -27,9 +27,9 @@ from client.catalog import OPERATIONS, OPERATIONS_BY_NAME
 from client.errors import InvalidRequestError
 from client.http import SpotDraftClient
 from client.results import protect_secrets
+from tests.conftest import SPEC_PATH, require_spec
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC_PATH = ROOT.parent / "shared" / "spotdraft-openapi.yml"
 METHODS = ("get", "post", "put", "patch", "delete")
 AUTH_HEADERS = {"client-id", "client-secret", "user-email"}
 _PARAM = re.compile(r"{([^}]+)}")
@@ -37,8 +37,7 @@ _PARAM = re.compile(r"{([^}]+)}")
 
 @pytest.fixture(scope="module")
 def spec() -> dict:
-    if not SPEC_PATH.exists():
-        pytest.skip(f"the spec is not at {SPEC_PATH}")
+    require_spec()
     with open(SPEC_PATH, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
 
@@ -250,8 +249,7 @@ def test_docs_list_every_task():
 
 # ------------------------------------------------------------------------------------ generation
 def test_generated_files_are_up_to_date():
-    if not SPEC_PATH.exists():
-        pytest.skip(f"the spec is not at {SPEC_PATH}")
+    require_spec()
     done = subprocess.run(
         [sys.executable, "tools/generate_catalog.py", "--check", "--spec", str(SPEC_PATH)],
         cwd=ROOT, capture_output=True, text=True, check=False,

@@ -132,6 +132,24 @@ def test_a_permanent_api_failure_is_a_dead_letter_with_context(sandbox, credenti
     assert letter.inputs["body"]["external_metadata"]["id"] == "x-1"
 
 
+def test_send_to_counterparties_after_create_and_a_failed_send_is_its_own_dead_letter(
+    sandbox, credentials, database_url
+):
+    sandbox.script("POST", r"/send_to_counterparties$", 402, times=1, body={"detail": "contract not ready"})
+    records = [record("send-1"), record("send-2")]
+    summary = create_contracts(
+        credentials, template_id(sandbox), records=records, database_url=database_url, send_to_counterparties=True,
+        concurrency=1, return_state=True,
+    ).result()
+    assert summary["created"] == 2 and summary["dead_lettered"] == 1
+    sends = [r for r in sandbox.request_log("POST") if r.path.endswith("/send_to_counterparties")]
+    assert len(sends) == 2
+    assert {r.external_id for r in rows(database_url, created_contracts)} == {"send-1", "send-2"}
+    [letter] = rows(database_url, dead_letters)
+    assert letter.operation == "send_contract_to_counterparties" and letter.error_class == "BusinessRuleError"
+    assert letter.target == letter.inputs["composite_id"] and letter.target.startswith("T-")
+
+
 def test_records_from_csv_and_json_files(sandbox, credentials, database_url, tmp_path):
     csv_path = tmp_path / "deals.csv"
     with csv_path.open("w", newline="") as handle:

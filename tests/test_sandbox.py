@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,13 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # the repo is not an installed package
-    sys.path.insert(0, str(ROOT))
-
-from sandbox import Faults, Sandbox, SandboxProcess  # noqa: E402
-from sandbox.routes import load_answers  # noqa: E402
-from tools.synthesize_answers import (  # noqa: E402
+from sandbox import Faults, Sandbox, SandboxProcess
+from sandbox.routes import load_answers
+from tests.conftest import SPEC_PATH, require_spec
+from tools.synthesize_answers import (
     build,
     iter_operations,
     render,
@@ -27,7 +23,7 @@ from tools.synthesize_answers import (  # noqa: E402
     success_schema,
 )
 
-SPEC_PATH = Path(__file__).parents[1].parent / "shared" / "spotdraft-openapi.yml"
+ROOT = Path(__file__).resolve().parents[1]
 V21 = "/api/v2.1/public"
 LIST = f"{V21}/contracts/"
 ANSWERS = load_answers()
@@ -35,8 +31,7 @@ ANSWERS = load_answers()
 
 @pytest.fixture(scope="module")
 def spec():
-    if not SPEC_PATH.exists():
-        pytest.skip(f"SpotDraft's OpenAPI document is not beside the repo ({SPEC_PATH})")
+    require_spec()
     from tools.synthesize_answers import load_spec
 
     return load_spec(SPEC_PATH)

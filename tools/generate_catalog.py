@@ -705,7 +705,7 @@ def queue_native_integration_contracts(
 ) -> dict[str, Any]:
     """Queue contract creation for a native integration; this route takes HTTP Basic auth of the credentials."""
     pair = f"{credentials.client_id}:{credentials.client_secret.get_secret_value()}".encode()
-    return protect_secrets(call_operation(
+    return call_operation(
         credentials, "queue_native_integration_contracts",
         path_params={
             "integration_solution_entity_id": integration_solution_entity_id,
@@ -713,7 +713,7 @@ def queue_native_integration_contracts(
         },
         body=body,
         headers={"authorization": "Basic " + base64.b64encode(pair).decode()},
-    ))
+    )
 ''',
     },
 }
@@ -1437,13 +1437,11 @@ def task_source(op: OpInfo) -> tuple[str, set[str]]:
         lines.append("    return files.download_to(response, destination)")
     elif op.upload and op.upload[0] == "multipart":
         lines.append("    with files.open_upload(file, file_name) as part:")
-        lines.append(f"        return protect_secrets({invocation})")
-        needs.add("protect_secrets")
+        lines.append(f"        return {invocation}")
     elif op.returns == "None":
         lines.append(f"    {invocation}")
     else:
-        needs.add("protect_secrets")
-        lines.append(f"    return protect_secrets({invocation})")
+        lines.append(f"    return {invocation}")
     if "m." in "".join(sig):
         needs.add("m")
     return "\n".join(lines) + "\n", needs
@@ -1463,8 +1461,6 @@ def family_source(family: str, ops: list[OpInfo]) -> str:
             code = textwrap.dedent(override["code"]).strip("\n") + "\n"
             for line in override.get("imports", []):
                 imports.add(line)
-            if "protect_secrets(" in code:
-                imports.add("from client.results import protect_secrets")
             if "m." in code:
                 imports.add("from client import models as m")
         else:
@@ -1475,8 +1471,6 @@ def family_source(family: str, ops: list[OpInfo]) -> str:
                 imports.add("from client import files")
             if "m" in needs:
                 imports.add("from client import models as m")
-            if "protect_secrets" in needs:
-                imports.add("from client.results import protect_secrets")
         bodies.append(code)
     imports.discard("from typing import Any")
     imports.add(f"from typing import {', '.join(sorted(typing_names))}")
