@@ -5,7 +5,8 @@ and a credentials document created; `prefect deploy --all` from the repository; 
 the sync deployment run through the API as the UI does and its database compared with the sandbox;
 two create runs that dead-letter records, which must start exactly one review run through the
 deployment trigger; that paused review resumed with a person's input through the API, and the
-outcome checked in the database and in SpotDraft. Everything started here is stopped, also on failure.
+outcome checked in the database and in SpotDraft; then a failing sync run, which must start a
+second review once the trigger's debounce window is over. Everything started here is stopped, also on failure.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from flows.store import contracts, dead_letters, engine_for
 from sandbox import Sandbox
@@ -27,6 +30,7 @@ from tools.prefect_server import local_prefect_server, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[1]
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+TRIGGER_WITHIN_S = 60  # the review trigger's debounce window in deployments/prefect.yaml
 
 
 def cli(env: dict, *args: str, timeout: float = 180) -> str:
@@ -140,6 +144,9 @@ def test_deploy_sync_dead_letter_review_and_resume(stack, tmp_path):
         return {d.name: d for d in await client.read_deployments()}
 
     found = api(env, deployments)
+    config = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())
+    [trigger] = next(d for d in config["deployments"] if d["name"] == "review-failed-operations")["triggers"]
+    assert trigger["within"] == TRIGGER_WITHIN_S
     assert {"sync-contracts-hourly", "create-contracts", "review-failed-operations"} <= set(found)
     for deployment in found.values():
         for name, prop in deployment.parameter_openapi_schema["properties"].items():
@@ -224,3 +231,15 @@ def test_deploy_sync_dead_letter_review_and_resume(stack, tmp_path):
     created = sb.state.by_external_id("e2e-bad-0")
     assert len(created) == 1  # the contract exists once
     assert len(review_runs(env)) == 1
+
+    # 4. A sync run that fails also starts a review, once the trigger's 60 s debounce window is over.
+    wait_s = (review.created + timedelta(seconds=TRIGGER_WITHIN_S + 3) - datetime.now(UTC)).total_seconds()
+    time.sleep(max(0.0, wait_s))
+    sb.script("GET", r"/api/v2.1/public/contracts/$", 401, times=1)
+    failing = run_deployment(env, "sync-contracts/sync-contracts-hourly", {"database_url": database_url})
+    wait_for(env, failing, {"FAILED"})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(review_runs(env)) < 2:
+        time.sleep(0.5)
+    second = next(r for r in review_runs(env) if r.id != review.id)
+    assert second.parameters["triggered_by"] == str(failing)
