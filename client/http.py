@@ -132,14 +132,22 @@ class SpotDraftClient:
         budget = budget or self.new_budget()
         external_ids = _external_ids(op, path_params, body)
 
+        last_error: list[E.SpotDraftError] = []
+
         def attempt() -> Any:
-            # Any earlier attempt of this operation (here or in an earlier Prefect try) may have landed.
-            if reconcile is not None and budget.used > 0:
-                found = reconcile(budget)
-                if found is not None:
-                    return found
-            response = self.send(op, request, budget, external_ids)
-            return self._decode(op, request, response, budget, external_ids)
+            try:
+                # Any earlier attempt of this operation (here or in an earlier Prefect try) may have landed.
+                if reconcile is not None and budget.used > 0:
+                    found = reconcile(budget)
+                    if found is not None:
+                        return found
+                    if budget.remaining == 0 and last_error:  # the look-up spent the last request
+                        raise last_error[-1]
+                response = self.send(op, request, budget, external_ids)
+                return self._decode(op, request, response, budget, external_ids)
+            except E.SpotDraftError as error:
+                last_error.append(error)
+                raise
 
         return self._run_with_retries(op, attempt, budget, logger, safe=op.safe_to_retry or reconcile is not None)
 
@@ -270,6 +278,10 @@ class SpotDraftClient:
             raise E.ConnectError(scrub_text(str(exc)) or type(exc).__name__, context) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             raise E.ConnectionDropped(scrub_text(str(exc)) or type(exc).__name__, context) from None
+        except httpx.DecodingError as exc:  # a body that does not decode (bad gzip): the answer is unusable
+            raise E.MalformedResponseError(scrub_text(str(exc)) or type(exc).__name__, context) from None
+        except httpx.HTTPError as exc:  # anything else httpx raises (proxy, protocol) is still ours, typed
+            raise E.ConnectError(f"{type(exc).__name__}: {scrub_text(str(exc))}", context) from None
         context = replace(
             context, status=response.status_code, request_id=_first_header(response, _REQUEST_ID_HEADERS),
             workspace=_first_header(response, _WORKSPACE_HEADERS),
@@ -277,8 +289,12 @@ class SpotDraftClient:
         if response.is_success:
             return response
         if op.response_kind == "binary":
-            response.read()
-            response.close()
+            try:
+                response.read()
+            except httpx.HTTPError:
+                pass  # the status says enough; a broken error body must not hide it
+            finally:
+                response.close()
         if response.is_redirect or 300 <= response.status_code < 400:
             location = response.headers.get("location")
             raise E.RedirectError(
@@ -292,11 +308,11 @@ class SpotDraftClient:
     def _decode(self, op, request, response: httpx.Response, budget, external_ids) -> Any:
         if op.response_kind == "binary":
             return response  # the caller streams it (see client.files) and closes it
-        if response.status_code == 204 or not response.content:
-            return None
         try:
+            if response.status_code == 204 or not response.content:
+                return None
             return response.json()
-        except ValueError:
+        except (ValueError, httpx.DecodingError):
             context = E.ErrorContext(
                 operation=op.name, method=request.method, host=self.host, path=request.url.path,
                 status=response.status_code, environment=self.environment, external_ids=external_ids,
@@ -339,8 +355,10 @@ class SpotDraftClient:
             return retrying(attempt)
         except E.SpotDraftError as error:
             # Whether an outer layer (Prefect's task retries) may still try: same rules, same budget.
-            asked_too_long = (error.context.retry_after or 0) > settings.max_delay
-            retryable = may_retry(error) and not asked_too_long and budget.can_wait(settings.base_delay)
+            # Only the client can honour a Retry-After, so an error carrying one is never left to Prefect.
+            retryable = (
+                may_retry(error) and error.context.retry_after is None and budget.can_wait(settings.base_delay)
+            )
             raise error.with_context(
                 attempts=budget.used, max_attempts=budget.max_attempts,
                 extra={**error.context.extra, "retryable": retryable},

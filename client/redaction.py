@@ -16,7 +16,8 @@ MASK = "[redacted]"
 # Whole words of a key name (snake, kebab or camel case split on separators): "client_secret",
 # "hmac_key", "access-token" match; "key_pointers" and "signatures_completed_by" do not.
 _SECRET_KEY = re.compile(
-    r"(^|[_\-\s])(secret|password|passwd|token|authorization|hmac|hmac_key|api_key|apikey|private_key)($|[_\-\s])",
+    r"(^|[_\-\s])(secret|password|passwd|token|authorization|hmac|hmac_key|api[_\-]key|apikey|private[_\-]key)"
+    r"($|[_\-\s])",
     re.IGNORECASE,
 )
 

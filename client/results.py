@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from client.redaction import is_secret_key
+from client.redaction import is_secret_key, register_secret
 
 
 def protect_secrets(value: Any) -> Any:
@@ -27,6 +27,7 @@ def protect_secrets(value: Any) -> Any:
 def _wrap(value: Any) -> Any:
     if value is None or isinstance(value, SecretStr):
         return value
+    register_secret(str(value))  # from now on it is also scrubbed from any text we log or store
     if isinstance(value, str):
         return SecretStr(value)
     if isinstance(value, int | float | bool):

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from client.errors import ConflictError, NotFoundError
+from client.errors import ConflictError, MalformedResponseError, NotFoundError, SpotDraftError
 from client.http import SpotDraftClient
 from client.retry import AttemptBudget
 
@@ -38,9 +38,11 @@ def find_by_external_id(
         )
     except NotFoundError:
         return None
-    if isinstance(found, dict):  # tolerate a paginated or single-object answer
-        found = found.get("results", [found])
-    return found[0] if found else None
+    if isinstance(found, dict):  # tolerate a paginated or a single-object answer
+        found = found["results"] if "results" in found else ([found] if found.get("id") is not None else [])
+    if not isinstance(found, list):
+        raise MalformedResponseError(f"look-up by external id {external_id!r} answered {type(found).__name__}")
+    return next((c for c in found if isinstance(c, dict) and c.get("id") is not None), None)
 
 
 def create_contract(
@@ -65,9 +67,19 @@ def create_contract(
         return found
 
     try:
-        return client.call("create_contract", body=body, budget=budget, logger=logger, reconcile=reconcile)
-    except ConflictError:
-        found = reconcile(budget)
+        created = client.call("create_contract", body=body, budget=budget, logger=logger, reconcile=reconcile)
+    except ConflictError as conflict:
+        # The guide: re-fetch the current state before any other write. Within the budget only, and
+        # the conflict (not a failed look-up) is what the caller hears about.
+        if budget.remaining == 0:
+            raise
+        try:
+            found = reconcile(budget)
+        except SpotDraftError:
+            raise conflict from None
         if found is not None:
             return found
         raise
+    if not isinstance(created, dict) or created.get("id") is None:
+        raise MalformedResponseError(f"create for external id {external_id!r} answered without a contract id")
+    return created

@@ -33,12 +33,12 @@ BATCH_SIZE = 50
 SEND_BODY = {"attachment_formats": ["PDF"]}  # what the counterparties receive: the contract as a PDF
 
 
-def _already_created(database_url: str, external_ids: list[str]) -> set[str]:
+def _already_created(database_url: str, external_ids: list[str]) -> dict[str, sa.Row]:
     with engine_for(database_url).connect() as conn:
         rows = conn.execute(
-            sa.select(created_contracts.c.external_id).where(created_contracts.c.external_id.in_(external_ids))
+            sa.select(created_contracts).where(created_contracts.c.external_id.in_(external_ids))
         )
-        return {r.external_id for r in rows}
+        return {r.external_id: r for r in rows}
 
 
 @task(name="create-contracts-batch", task_run_name="create contracts {first}..{last}", cache_policy=NO_CACHE)
@@ -53,10 +53,29 @@ def create_contracts_batch(
     done = _already_created(database_url, [i["external_id"] for i in items])
     counts = {"created": 0, "found": 0, "already_recorded": 0, "dead_lettered": 0}
 
+    def send(external_id: str, contract: dict[str, Any]) -> list[str]:
+        composite_id = composite_id_of(contract)
+        try:
+            client.call("send_contract_to_counterparties", path_params={"composite_id": composite_id},
+                        body=SEND_BODY, logger=logger)
+        except SpotDraftError as error:  # created but not sent: its own dead letter, replayable alone
+            logger.warning("Contract %s (%s) was created but not sent: %s", composite_id, external_id, error)
+            with engine.begin() as conn:
+                dead_letters.record(conn, operation="send_contract_to_counterparties", target=composite_id,
+                                    inputs={"composite_id": composite_id, "body": SEND_BODY}, error=error)
+            return ["dead_lettered"]
+        with engine.begin() as conn:
+            conn.execute(created_contracts.update().where(created_contracts.c.external_id == external_id)
+                         .values(sent_at=utcnow()))
+        return []
+
     def one(item: dict[str, Any]) -> list[str]:
         external_id, body = item["external_id"], item["body"]
         if external_id in done:
-            return ["already_recorded"]
+            row = done[external_id]
+            # A run killed between recording a new contract and sending it sends it now.
+            unsent = send_to_counterparties and row.outcome == "created" and row.sent_at is None
+            return ["already_recorded", *(send(external_id, row.record) if unsent else [])]
         try:
             existing = writes.find_by_external_id(client, external_id, logger=logger)
             contract = existing or writes.create_contract(client, body, logger=logger)
@@ -69,22 +88,11 @@ def create_contracts_batch(
         outcome = "found" if existing is not None else "created"
         with engine.begin() as conn:  # recorded before anything else can fail: the contract exists now
             upsert(conn, created_contracts, [{
-                "external_id": external_id, "contract_id": str(contract.get("id")), "template_id": template_id,
+                "external_id": external_id, "contract_id": str(contract["id"]), "template_id": template_id,
                 "contract_name": contract.get("contract_name"), "outcome": outcome, "record": contract,
                 "flow_run_id": dead_letters.current_flow_run()[1], "created_at": utcnow(),
             }])
-        if send_to_counterparties and existing is None:
-            composite_id = composite_id_of(contract)
-            try:
-                client.call("send_contract_to_counterparties", path_params={"composite_id": composite_id},
-                            body=SEND_BODY, logger=logger)
-            except SpotDraftError as error:  # created but not sent: its own dead letter, replayable alone
-                logger.warning("Contract %s (%s) was created but not sent: %s", composite_id, external_id, error)
-                with engine.begin() as conn:
-                    dead_letters.record(conn, operation="send_contract_to_counterparties", target=composite_id,
-                                        inputs={"composite_id": composite_id, "body": SEND_BODY}, error=error)
-                return [outcome, "dead_lettered"]
-        return [outcome]
+        return [outcome, *(send(external_id, contract) if send_to_counterparties and existing is None else [])]
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         for outcomes in pool.map(one, items):

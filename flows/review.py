@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 
 import tasks
 from blocks import SpotDraftCredentials
-from client import SpotDraftError
+from client import SpotDraftError, writes
 from client.redaction import redact
 from flows import dead_letters
 from flows.params import form
@@ -95,8 +95,10 @@ def replay(credentials: SpotDraftCredentials, database_url: str, letter: dict[st
             _, body = validate_record(payload if payload is not None else inputs["record"], 0, template_id)
         else:
             body = payload if payload is not None else inputs["body"]
+        external_id = writes.external_id_of(body)
+        if external_id is None:  # without it a create cannot be reconciled, nor recorded against its record
+            raise ValueError("the body has no external_metadata.id; add the upstream record's id")
         contract = tasks.create_contract(credentials, body)
-        external_id = body["external_metadata"]["id"]
         with engine.begin() as conn:
             upsert(conn, created_contracts, [{
                 "external_id": external_id, "contract_id": str(contract.get("id")), "template_id": template_id,
@@ -122,6 +124,12 @@ def replay(credentials: SpotDraftCredentials, database_url: str, letter: dict[st
         summary = sync_contracts(credentials, database_url=database_url, return_state=True).result()
         return {"sync": summary["pass"], "contracts_read": summary["contracts_read"]}
     raise ValueError(f"no replay is defined for {operation}; discard it once handled by hand")
+
+
+def _still_pending(engine, letter_id: int) -> bool:
+    with engine.connect() as conn:
+        status = conn.execute(sa.select(letters_table.c.status).where(letters_table.c.id == letter_id)).scalar()
+    return status == "pending"
 
 
 def _decide(conn, letter_id: int, **values: Any) -> None:
@@ -200,9 +208,14 @@ def review_failed_operations(
     by_id = {r["id"]: r for r in letters}
     engine = engine_for(database_url)
     results = []
+    decided: set[int] = set()
     for decision in answer.decisions:
         letter = by_id.get(decision.dead_letter_id)
-        if letter is None or decision.action is Action.leave:
+        if letter is None or decision.action is Action.leave or letter["id"] in decided:
+            continue  # unknown, left alone, or listed twice (the first decision stands)
+        decided.add(letter["id"])
+        if not _still_pending(engine, letter["id"]):  # resolved meanwhile (a later sync, another review)
+            results.append({"id": str(letter["id"]), "action": decision.action.value, "outcome": "no longer pending"})
             continue
         when, who = utcnow(), answer.reviewer or "unknown"
         if decision.action is Action.discard:
@@ -236,7 +249,10 @@ def review_failed_operations(
     )
     replayed = sum(r["outcome"] == "replayed" for r in results)
     discarded = sum(r["outcome"] == "discarded" for r in results)
-    failed = len(results) - replayed - discarded
+    stale = sum(r["outcome"] == "no longer pending" for r in results)
+    failed = len(results) - replayed - discarded - stale
     message = f"{replayed} replayed, {discarded} discarded, {failed} failed again, {len(letters) - len(results)} left"
+    if stale:
+        message += f", {stale} no longer pending"
     logger.info(message)
     return Completed(message=message, data={"results": results})

@@ -79,6 +79,7 @@ created_contracts = sa.Table(
     sa.Column("template_id", sa.Integer),
     sa.Column("contract_name", sa.Text),
     sa.Column("outcome", sa.Text, nullable=False, comment="created, or found (it existed already)"),
+    sa.Column("sent_at", sa.DateTime, comment="when it was sent to its counterparties; NULL: not (yet) sent"),
     sa.Column("record", sa.JSON),
     sa.Column("flow_run_id", sa.Text),
     sa.Column("created_at", sa.DateTime, nullable=False),

@@ -25,6 +25,7 @@ from pydantic import Field
 
 from blocks import SpotDraftCredentials
 from client import SpotDraftError
+from client.errors import MalformedResponseError, NotFoundError
 from flows import dead_letters, sync_state
 from flows.params import form
 from flows.store import contracts, counterparties, engine_for, templates, upsert, utcnow
@@ -48,6 +49,26 @@ def composite_id_of(record: dict[str, Any]) -> str:
     """The T-/H- id the per-contract endpoints take; a bare number is a template (T-) contract."""
     raw = str(record.get("composite_id") or record["id"])
     return raw if raw[:2] in ("T-", "H-") else f"T-{raw}"
+
+
+def _page_of(answer: Any, page: int) -> tuple[list[dict[str, Any]], int]:
+    """The records and total of a list answer, refusing one whose shape would end a pass early.
+
+    An answer without a results list or a total would look like the last page: a full refresh
+    would then mark every unread contract deleted and move the watermark past them.
+    """
+    results = answer.get("results") if isinstance(answer, dict) else None
+    total = answer.get("total_results") if isinstance(answer, dict) else None
+    if not isinstance(results, list) or not isinstance(total, int) or isinstance(total, bool):
+        raise MalformedResponseError(f"list page {page} has no results list or total_results")
+    bad = [r for r in results if not isinstance(r, dict) or r.get("id") in (None, "")]
+    if bad:
+        raise MalformedResponseError(f"list page {page} has {len(bad)} record(s) without an id")
+    return results, total
+
+
+def _without_key_pointers(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "key_pointers"}
 
 
 def _contract_row(record: dict[str, Any], key_pointers: Any, pass_id: str) -> dict[str, Any]:
@@ -79,9 +100,7 @@ def sync_contracts_page(
     query: dict[str, Any] = {"page": page, "limit": limit}
     if pass_.since is not None:
         query["filter__last_updated_on[$gte]"] = pass_.since.isoformat(timespec="seconds") + "Z"
-    answer = client.call("list_contracts", query=query, logger=logger)
-    records = answer.get("results") or []
-    total = int(answer.get("total_results") or 0)
+    records, total = _page_of(client.call("list_contracts", query=query, logger=logger), page)
 
     def enrich(record: dict[str, Any]) -> tuple[dict[str, Any], Any, SpotDraftError | None]:
         try:
@@ -96,7 +115,9 @@ def sync_contracts_page(
     engine = engine_for(database_url)
     failed = [(record, error) for record, _, error in enriched if error is not None]
     with engine.begin() as conn:
-        upsert(conn, contracts, [_contract_row(r, kp, pass_.id) for r, kp, _ in enriched])
+        upsert(conn, contracts, [_contract_row(r, kp, pass_.id) for r, kp, e in enriched if e is None])
+        # A failed enrichment keeps the key pointers a previous pass stored (the column is left out).
+        upsert(conn, contracts, [_without_key_pointers(_contract_row(r, None, pass_.id)) for r, _, e in enriched if e])
         for record, error in failed:
             target = composite_id_of(record)
             logger.warning("Dead-lettered key pointers of %s: %s", target, error)
@@ -158,7 +179,7 @@ def _run_pass(
     while True:
         try:
             result = sync_contracts_page(credentials, database_url, pass_, page, page_size, concurrency)
-        except SpotDraftError as error:
+        except Exception as error:  # whatever stops the pass is recorded; the checkpoint lets the next run resume
             with engine.begin() as conn:
                 dead_letters.record(
                     conn, operation="list_contracts", target=f"sync pass {pass_.id[:8]} page {page}",
@@ -176,12 +197,35 @@ def _run_pass(
         page = result.next_page
         pass_ = Pass(**{**pass_.__dict__, "page_total": result.total})
 
-    present = None
-    if pass_.full and pass_.resumed:
-        # Pages read before the interruption cannot show what was deleted since; a census can.
-        present = list_contract_ids(credentials, page_size)
-    deleted = sync_state.finish(engine, pass_, present_ids=present)
+    gone: list[str] = []
+    if pass_.full:
+        # Pages read before an interruption cannot show what was deleted since; a census can.
+        present = list_contract_ids(credentials, page_size) if pass_.resumed else None
+        candidates = sync_state.vanished(engine, pass_, present_ids=present)
+        gone = confirm_deleted(credentials, candidates) if candidates else []
+    deleted = sync_state.finish(engine, pass_, deleted_ids=gone)
     return {"pages": pages, "read": read, "dead": dead, "deleted": deleted}
+
+
+@task(name="confirm-deleted", cache_policy=NO_CACHE)
+def confirm_deleted(credentials: SpotDraftCredentials, composite_ids: list[str]) -> list[str]:
+    """Of the contracts a full pass did not see, those SpotDraft answers 404 for: really deleted.
+
+    Paging is not a snapshot: a contract deleted and another created while the pass ran can shift
+    a live contract past the pages read. Asking for each one keeps a live contract from ever
+    being marked deleted; one the pass missed is read again by the next pass instead.
+    """
+    client, logger = credentials.get_client(), get_run_logger()
+    gone = []
+    for composite_id in composite_ids:
+        try:
+            client.call("get_contract_status", path_params={"composite_id": composite_id}, logger=logger)
+        except NotFoundError:
+            gone.append(composite_id)
+    if len(gone) < len(composite_ids):
+        logger.warning("%d contract(s) not seen by this pass still exist upstream; the next pass reads them",
+                       len(composite_ids) - len(gone))
+    return gone
 
 
 @task(name="list-contract-ids", cache_policy=NO_CACHE)

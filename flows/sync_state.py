@@ -79,32 +79,41 @@ def checkpoint(conn: Connection, pass_: Pass, *, next_page: int, page_total: int
     )
 
 
-def finish(engine: Engine, pass_: Pass, present_ids: set[str] | None = None) -> int:
-    """Close the pass: move the watermark to its start; a full pass also marks vanished contracts deleted.
+def vanished(engine: Engine, pass_: Pass, present_ids: set[str] | None = None) -> list[str]:
+    """Composite ids of live stored contracts a full pass did not see (or not in a census of upstream ids)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(contracts.c.id, contracts.c.composite_id, contracts.c.seen_in_pass)
+            .where(contracts.c.deleted_at.is_(None))
+        ).all()
+    if present_ids is None:
+        return sorted(r.composite_id for r in rows if r.seen_in_pass != pass_.id)
+    return sorted(r.composite_id for r in rows if r.id not in present_ids)
 
-    Vanished means not seen by this pass, or, when `present_ids` (a census of upstream ids) is
-    given, not in it. Returns how many contracts were newly marked deleted.
+
+def finish(engine: Engine, pass_: Pass, deleted_ids: list[str] = ()) -> int:
+    """Close the pass: move the watermark to its start, and mark the confirmed-deleted contracts.
+
+    Only the pass under way can close: a stale one (its pass_id replaced meanwhile) changes
+    nothing. Returns how many contracts were marked deleted.
     """
     now = utcnow()
     with engine.begin() as conn:
-        deleted = 0
-        if pass_.full:
-            live = contracts.c.deleted_at.is_(None)
-            if present_ids is None:
-                vanished = sa.or_(contracts.c.seen_in_pass.is_(None), contracts.c.seen_in_pass != pass_.id)
-                deleted = conn.execute(contracts.update().where(live, vanished).values(deleted_at=now)).rowcount or 0
-            else:
-                stored = {r.id for r in conn.execute(sa.select(contracts.c.id).where(live))}
-                gone = sorted(stored - present_ids)
-                for start in range(0, len(gone), 500):
-                    chunk = gone[start:start + 500]
-                    conn.execute(contracts.update().where(contracts.c.id.in_(chunk)).values(deleted_at=now))
-                deleted = len(gone)
-        conn.execute(
+        closed = conn.execute(
             sync_state.update()
             .where(sync_state.c.name == STATE_NAME, sync_state.c.pass_id == pass_.id)
             .values(watermark=pass_.started_at, pass_id=None, next_page=1, page_total=None, updated_at=now)
-        )
+        ).rowcount
+        if closed != 1:
+            return 0
+        deleted = 0
+        for start in range(0, len(deleted_ids), 500):
+            chunk = list(deleted_ids[start:start + 500])
+            deleted += conn.execute(
+                contracts.update()
+                .where(contracts.c.composite_id.in_(chunk), contracts.c.deleted_at.is_(None))
+                .values(deleted_at=now)
+            ).rowcount or 0
         return deleted
 
 

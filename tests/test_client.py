@@ -276,6 +276,19 @@ def test_create_without_external_id_is_never_repeated(client, sandbox):
     assert caught.value.context.extra["retryable"] is False
 
 
+def test_a_reconciled_create_stays_within_the_attempt_budget(sandbox):
+    from client import RetrySettings
+
+    settings = RetrySettings(max_attempts=2, base_delay=0.01, max_delay=0.1, window=10)
+    sandbox.script("POST", r"/contracts/$", 500, times=5)
+    with SpotDraftClient(sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url, retry=settings) as c:
+        with pytest.raises(errors.ServerError) as caught:
+            create_contract(c, create_body(100, "crm-budget"))
+    assert count(sandbox, "POST", "/api/v2.1/public/contracts/") == 1  # the look-up took the second request
+    assert count(sandbox, "GET", "/by_external_metadata/") == 1
+    assert caught.value.context.attempts == 2
+
+
 def test_conflict_on_create_refetches_current_state(client, sandbox):
     first = create_contract(client, create_body(template_id(client), "crm-44"))
     again = create_contract(client, create_body(template_id(client), "crm-44"))  # the server answers 409

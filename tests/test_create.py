@@ -150,6 +150,20 @@ def test_send_to_counterparties_after_create_and_a_failed_send_is_its_own_dead_l
     assert letter.target == letter.inputs["composite_id"] and letter.target.startswith("T-")
 
 
+def test_contracts_recorded_but_not_yet_sent_are_sent_by_the_next_run(sandbox, credentials, database_url):
+    records = [record("later-1")]
+    create_contracts(credentials, template_id(sandbox), records=records, database_url=database_url)
+    assert not [r for r in sandbox.request_log("POST") if r.path.endswith("/send_to_counterparties")]
+    summary = create_contracts(
+        credentials, template_id(sandbox), records=records, database_url=database_url, send_to_counterparties=True,
+        return_state=True,
+    ).result()
+    assert summary["already_recorded"] == 1 and posts(sandbox) == 1
+    assert len([r for r in sandbox.request_log("POST") if r.path.endswith("/send_to_counterparties")]) == 1
+    [row] = rows(database_url, created_contracts)
+    assert row.sent_at is not None
+
+
 def test_records_from_csv_and_json_files(sandbox, credentials, database_url, tmp_path):
     csv_path = tmp_path / "deals.csv"
     with csv_path.open("w", newline="") as handle:

@@ -135,6 +135,28 @@ def test_a_retry_that_fails_again_goes_back_to_pending_with_the_new_error(sandbo
     assert len(sandbox.request_log("POST")) == posts_before + 1  # the invalid edit never reached the wire
 
 
+def test_stale_letters_and_bodies_without_external_id_are_not_replayed(sandbox, credentials, database_url,
+                                                                        two_dead_letters):
+    _, found = two_dead_letters
+    thread, out = start_review(credentials, database_url)
+    paused = wait_until_paused()
+    with engine_for(database_url).begin() as conn:  # resolved by someone else while the review waited
+        conn.execute(dead_letters.update().where(dead_letters.c.id == found["rev-bad"].id).values(status="discarded"))
+    body_without_id = {"contract_template_id": 100, "contract_data": {}, "counter_party_details": []}
+    posts_before = len(sandbox.request_log("POST"))
+    resume_flow_run(paused.id, run_input={"reviewer": "ops", "decisions": [
+        {"dead_letter_id": found["rev-bad"].id, "action": "retry"},
+        {"dead_letter_id": found["rev-api"].id, "action": "retry_with_edits", "payload": body_without_id},
+        {"dead_letter_id": found["rev-api"].id, "action": "discard"},  # listed twice: the first decision stands
+    ]})
+    thread.join(timeout=120)
+    assert "1 no longer pending" in out[0].message and "1 failed again" in out[0].message
+    after = letters(database_url)
+    assert after["rev-bad"].status == "discarded" and after["rev-api"].status == "pending"
+    assert "external_metadata.id" in after["rev-api"].error_message
+    assert len(sandbox.request_log("POST")) == posts_before
+
+
 def test_no_answer_in_time_leaves_everything_pending(credentials, database_url, two_dead_letters):
     thread, out = start_review(credentials, database_url, timeout_minutes=0.05)
     thread.join(timeout=120)

@@ -150,3 +150,54 @@ def test_a_list_page_that_cannot_be_read_fails_the_run_and_keeps_the_checkpoint(
 )
 def test_next_page_steps_back_when_contracts_vanish_mid_pass(page, limit, total, previous, expected):
     assert next_page_after(page, limit, total, previous) == expected
+
+
+def test_a_list_answer_without_a_total_fails_the_pass_instead_of_deleting_everything(sandbox, credentials,
+                                                                                      database_url):
+    sync_contracts(credentials, database_url=database_url)
+    sandbox.script("GET", r"/api/v2.1/public/contracts/$", 200, times=5, body={"results": []})
+    state = sync_contracts(credentials, database_url=database_url, full_refresh=True, return_state=True)
+    assert state.is_failed()
+    with engine_for(database_url).connect() as conn:
+        letter = conn.execute(sa.select(dead_letters)).one()
+    assert letter.error_class == "MalformedResponseError"
+    assert len(stored(database_url)) == 30  # nothing marked deleted
+
+
+def test_a_live_contract_the_pass_did_not_see_is_not_marked_deleted(sandbox, credentials, database_url):
+    sync_contracts(credentials, database_url=database_url)
+    gone = sandbox.snapshot()[7]
+    sandbox.delete_contract(gone["id"])
+    page = credentials.get_client().call("list_contracts", query={"page": 1, "limit": 100})
+    hidden = page["results"].pop(4)  # as if paging drift had shifted it past the pages read
+    sandbox.script("GET", r"/api/v2.1/public/contracts/$", 200, times=1, body={**page, "total_results": 28})
+    summary = sync_contracts(credentials, database_url=database_url, full_refresh=True, return_state=True).result()
+    assert summary["marked_deleted"] == 1  # the deleted one, confirmed by a 404; not the hidden live one
+    live = stored(database_url)
+    assert hidden["id"] in live and gone["composite_id"] not in live
+
+
+def test_a_failed_enrichment_keeps_the_key_pointers_already_stored(sandbox, credentials, database_url):
+    sync_contracts(credentials, database_url=database_url)
+    victim = sandbox.snapshot()[1]["composite_id"]
+    before = stored(database_url)[victim]["key_pointers"]
+    assert before is not None
+    sandbox.script("GET", rf"/contracts/{victim}/key_pointers$", 503, times=10)
+    sync_contracts(credentials, database_url=database_url, full_refresh=True)
+    assert stored(database_url)[victim]["key_pointers"] == before
+    with engine_for(database_url).connect() as conn:
+        assert conn.execute(sa.select(dead_letters.c.target)).scalar_one() == victim
+
+
+def test_a_stale_pass_cannot_close_or_delete(sandbox, credentials, database_url):
+    from datetime import timedelta
+
+    from flows import sync_state as state
+
+    engine = engine_for(database_url)
+    stale = state.begin_or_resume(engine, full_refresh=True, overlap=timedelta(0))
+    with engine.begin() as conn:  # another run replaced the pass meanwhile
+        conn.execute(sync_state.update().values(pass_id="someone-else"))
+    assert state.finish(engine, stale, deleted_ids=["T-1000"]) == 0
+    row = state.read(engine)
+    assert row["pass_id"] == "someone-else" and row["watermark"] is None
