@@ -154,7 +154,10 @@ def test_deploy_sync_dead_letter_review_and_resume(stack, tmp_path):
         assert deployment.parameters["credentials"] == {
             "$ref": {"block_document_slug": "spotdraft-credentials/spotdraft"}
         }
-    assert found["sync-contracts-hourly"].schedules[0].schedule.cron == "0 * * * *"
+    schedules = {s.slug: s for s in found["sync-contracts-hourly"].schedules}
+    assert schedules["hourly-incremental"].schedule.cron == "0 * * * *"
+    assert schedules["hourly-incremental"].parameters == {}
+    assert schedules["weekly-full-refresh"].parameters == {"full_refresh": True}
     assert found["review-failed-operations"].global_concurrency_limit.limit == 1
 
     # 1. The scheduled sync, run now through the API as the UI's Run button does.
