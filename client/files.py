@@ -6,7 +6,8 @@ dropped connection leaves no half-written file under the final name.
 
 Uploads come in two shapes in SpotDraft's API: most take the file base64-encoded in a JSON field
 (`base64_upload`), Sidebar takes a multipart file part (`open_upload`, which hands httpx an open
-file so the body is streamed, and rewound if the request is sent again).
+file so the body is streamed, and rewound if the request is sent again). Workspace files go to a
+signed storage URL as the raw body of a PUT (`upload_stream`, also streamed from disk).
 """
 
 from __future__ import annotations
@@ -98,3 +99,29 @@ def open_upload(
         yield name, handle, content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
     finally:
         handle.close()
+
+
+def describe_upload(file: FileInput, file_name: str | None = None, content_type: str | None = None) -> tuple[str, str]:
+    """(file name, content type) of an upload, the type guessed from the name when not given.
+
+    Raises ValueError before anything is sent when the file is not there or has no name.
+    """
+    if isinstance(file, bytes | bytearray):
+        if not file_name:
+            raise ValueError("file_name is required when the file is given as bytes")
+        name = file_name
+    else:
+        if not Path(file).is_file():
+            raise ValueError(f"no file to upload at {os.fspath(file)!r}")
+        name = file_name or Path(file).name
+    return name, content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+@contextlib.contextmanager
+def upload_stream(file: FileInput) -> Iterator[tuple[bytes | IO[bytes], int]]:
+    """(body, size) for a raw upload: the bytes themselves, or the file opened for httpx to stream."""
+    if isinstance(file, bytes | bytearray):
+        yield bytes(file), len(file)
+        return
+    with open(file, "rb") as handle:
+        yield handle, os.fstat(handle.fileno()).st_size

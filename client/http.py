@@ -22,10 +22,12 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from client import errors as E
+from client import files
 from client.catalog import OPERATIONS_BY_NAME
+from client.files import FileInput
 from client.operation import Operation
 from client.redaction import redact, register_secret, scrub_text
-from client.regions import Region, check_base_url
+from client.regions import Region, check_base_url, check_signed_url
 from client.retry import AttemptBudget, BackoffWait, is_retryable, parse_retry_after
 from client.settings import RetrySettings, TimeoutSettings
 
@@ -81,10 +83,19 @@ class SpotDraftClient:
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             transport=transport,
         )
+        # Signed storage URLs (workspace files) get a client of their own, with no SpotDraft header:
+        # the storage host is a third party, and the credentials must never travel there.
+        self._storage = httpx.Client(
+            timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            transport=transport,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def close(self) -> None:
         self._http.close()
+        self._storage.close()
 
     def __enter__(self) -> SpotDraftClient:
         return self
@@ -259,18 +270,23 @@ class SpotDraftClient:
 
     # -- sending ---------------------------------------------------------------------------------------
     def send(
-        self, op: Operation, request: httpx.Request, budget: AttemptBudget, external_ids: tuple[str, ...] = ()
+        self, op: Operation, request: httpx.Request, budget: AttemptBudget, external_ids: tuple[str, ...] = (),
+        *, via: httpx.Client | None = None,
     ) -> httpx.Response:
-        """Send once, count the attempt, and return a 2xx response or raise its typed error."""
+        """Send once, count the attempt, and return a 2xx response or raise its typed error.
+
+        `via` is the httpx client to send with: the SpotDraft one (default) or the storage one.
+        Only the path goes into the error context, never the query: a signed URL's query is its key.
+        """
         attempt = budget.take()
         self._count("requests")
         context = E.ErrorContext(
-            operation=op.name, method=request.method, host=self.host, path=request.url.path,
+            operation=op.name, method=request.method, host=request.url.netloc.decode(), path=request.url.path,
             environment=self.environment, external_ids=external_ids, attempts=attempt,
             max_attempts=budget.max_attempts,
         )
         try:
-            response = self._http.send(request, stream=op.response_kind == "binary")
+            response = (via or self._http).send(request, stream=op.response_kind == "binary")
         except httpx.TimeoutException as exc:
             cls = E.ConnectError if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout) else E.RequestTimeout
             raise cls(type(exc).__name__, context) from None
@@ -304,6 +320,49 @@ class SpotDraftClient:
         cls = E.error_for_status(response.status_code)
         retry_after = parse_retry_after(response.headers.get("retry-after")) if cls is E.RateLimitedError else None
         raise cls(_short_detail(body), replace(context, body=body, retry_after=retry_after))
+
+    # -- signed storage URLs (workspace files) -------------------------------------------------------
+    def upload_to_signed_url(
+        self,
+        url: str,
+        file: FileInput,
+        *,
+        content_type: str,
+        budget: AttemptBudget | None = None,
+        logger: logging.Logger | logging.LoggerAdapter | None = None,
+    ) -> int:
+        """PUT a file's bytes to a signed upload URL, streamed from disk; returns the byte count.
+
+        Repeating the PUT of the same bytes to the same object changes nothing, so every transient
+        failure is retried under the usual policy; each attempt reopens the file from the start.
+        """
+        url = _checked_signed_url(url, SIGNED_UPLOAD)
+        budget = budget or self.new_budget()
+
+        def attempt() -> int:
+            with files.upload_stream(file) as (content, size):
+                headers = {"content-type": content_type, "content-length": str(size)}
+                request = self._storage.build_request("PUT", url, content=content, headers=headers)
+                self.send(SIGNED_UPLOAD, request, budget, via=self._storage).close()
+            return size
+
+        return self._run_with_retries(SIGNED_UPLOAD, attempt, budget, logger, safe=True)
+
+    def open_signed_download(
+        self,
+        url: str,
+        *,
+        budget: AttemptBudget | None = None,
+        logger: logging.Logger | logging.LoggerAdapter | None = None,
+    ) -> httpx.Response:
+        """GET a signed download URL; the streamed response is for `client.files.download_to`."""
+        url = _checked_signed_url(url, SIGNED_DOWNLOAD)
+        budget = budget or self.new_budget()
+
+        def attempt() -> httpx.Response:
+            return self.send(SIGNED_DOWNLOAD, self._storage.build_request("GET", url), budget, via=self._storage)
+
+        return self._run_with_retries(SIGNED_DOWNLOAD, attempt, budget, logger, safe=True)
 
     def _decode(self, op, request, response: httpx.Response, budget, external_ids) -> Any:
         if op.response_kind == "binary":
@@ -363,6 +422,21 @@ class SpotDraftClient:
                 attempts=budget.used, max_attempts=budget.max_attempts,
                 extra={**error.context.extra, "retryable": retryable},
             ) from None
+
+
+# Not catalog operations: the object-store side of workspace files, named for logs and errors.
+SIGNED_UPLOAD = Operation(name="put_to_signed_upload_url", method="PUT", path="{upload_url}", version="storage",
+                          family="workspace", operation_id="", safe_to_retry=True)
+SIGNED_DOWNLOAD = Operation(name="get_from_signed_download_url", method="GET", path="{signed_url}",
+                            version="storage", family="workspace", operation_id="", safe_to_retry=True,
+                            response_kind="binary")
+
+
+def _checked_signed_url(url: str, op: Operation) -> str:
+    try:
+        return check_signed_url(url)
+    except ValueError as exc:
+        raise E.InvalidRequestError(str(exc), E.ErrorContext(operation=op.name, method=op.method)) from None
 
 
 def _first_header(response: httpx.Response, names: tuple[str, ...]) -> str | None:

@@ -52,3 +52,18 @@ def check_base_url(url: str) -> str:
             "would travel in clear text first"
         )
     return url.strip().rstrip("/")
+
+
+def check_signed_url(url: str) -> str:
+    """Return a signed storage URL as given, or raise ValueError: https, or http to loopback only.
+
+    Its query string is its key, so it is kept whole (and never logged).
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("the signed URL must be an absolute http(s) URL")
+    if parts.username or parts.password:
+        raise ValueError("the signed URL must not carry credentials in its authority")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError(f"the signed URL must use https:// (got plain http to {parts.hostname})")
+    return url.strip()

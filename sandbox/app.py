@@ -6,7 +6,8 @@ Order of a request, chosen to mirror what stands in front of SpotDraft:
 3. Faults decide (script, then rate limit, then random), like a proxy or gateway would, before
    the application has seen the request. An ambiguous write is the exception: it is performed
    first and then loses its answer.
-4. Routing: documented path, or 302 to the documented path when only the trailing slash
+4. `/_storage/...` is the signed-URL object store of workspace files (sandbox/storage.py).
+   Otherwise routing: documented path, or 302 to the documented path when only the trailing slash
    differs, or 404/405. Then auth (401/403), then the stateful handler or the synthesized answer.
 """
 
@@ -30,6 +31,7 @@ from .faults import PASS, WRITE_METHODS, FaultInjector, Faults, Outcome
 from .handlers import Handlers
 from .recorder import RequestLog, RequestRecord
 from .routes import Router, build_routes, load_answers
+from .storage import STORAGE_PREFIX
 from .wire import JSON, Reply, Request, dumps, error
 
 CLIENT = frozenset({"ClientId", "ClientSecret"})
@@ -70,6 +72,7 @@ class SandboxApp:
         self.log = RequestLog(log_limit)
         self.routes = build_routes(load_answers())
         handlers = Handlers(state)
+        self.storage = handlers.files
         for (method, path), fn in handlers.table().items():
             route = next((r for r in self.routes if r.method == method and r.path == path), None)
             if route is not None:
@@ -168,6 +171,8 @@ class SandboxApp:
     # ------------------------------------------------------------------ routing and auth
 
     def dispatch(self, req: Request, record: RequestRecord | None = None) -> Reply:
+        if req.path.startswith(STORAGE_PREFIX):  # the object store behind signed URLs: no API auth
+            return self.storage.handle_storage(req)
         found = self.router.match(req.path)
         if found is None:
             twin = self.router.slash_twin(req.path)

@@ -16,6 +16,7 @@ from typing import Any
 
 from .data import COMPOSITE_PATTERN, STATUSES, Contract, SandboxState
 from .routes import Route
+from .storage import WorkspaceFiles
 from .wire import Reply, error, field_errors, json_reply, parse_iso
 
 MAX_LIMIT = 100
@@ -162,6 +163,7 @@ class Handlers:
     def __init__(self, state: SandboxState):
         self.state = state
         self.ws = state.workspace_id
+        self.files = WorkspaceFiles(state.seed)
 
     def table(self) -> dict[tuple[str, str], Handler]:
         """(method, documented path) -> handler; the v2 and v1 twins share the v2.1 behaviour."""
@@ -182,6 +184,8 @@ class Handlers:
             )
             table[("GET", f"{base}/templates/")] = self.templates
         table[("POST", "/api/v2.1/public/contracts/")] = self.create_contract
+        table[("POST", "/api/v2.1/public/workspace/files/uploads/")] = self.files.start_uploads
+        table[("GET", "/api/v2.1/public/workspace/files/{file_id}/")] = self.files.download_url
         table[("GET", "/api/v1/public/contracts")] = self.list_contracts_v1
         table[("GET", "/api/v1/public/contracts/{contract_id}/status")] = self.contract_status
         return table

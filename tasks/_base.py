@@ -108,3 +108,28 @@ def spotdraft_task(operation: str) -> Callable[[F], F]:
         )
 
     return decorate
+
+
+def multi_step_task(name: str, *operations: str) -> Callable[[F], F]:
+    """Decorate a function that chains catalog operations (and signed-URL transfers) as one task.
+
+    Each step is retried by the client under its own attempt budget, so every operation keeps the
+    SPOTDRAFT_RETRY_MAX_ATTEMPTS promise; Prefect does not retry the whole, which would repeat
+    steps that already succeeded.
+    """
+    ops = [OPERATIONS_BY_NAME[o] for o in operations]
+
+    def decorate(fn: F) -> F:
+        return task(
+            fn,
+            name=name,
+            description=(fn.__doc__ or name).strip().splitlines()[0],
+            tags=["spotdraft", f"spotdraft:family:{ops[0].family}",
+                  *(f"spotdraft:operation:{op.operation_id}" for op in ops)],
+            retries=0,
+            cache_policy=NO_CACHE,
+            persist_result=False,
+            log_prints=False,
+        )
+
+    return decorate

@@ -94,6 +94,7 @@ def path_value(param: Param, seeds: dict[str, Any]) -> Any:
         "email_audit_key": "audit-0001",
         "integration_solution_entity_id": "COUPA_CREATE_CONTRACT",
         "credential_public_id": "cred-0001",
+        "file_id": seeds["file_id"],
     }
     if param.name in by_name:
         value = by_name[param.name]
@@ -149,6 +150,10 @@ def outcomes(prefect_api, tmp_path_factory) -> dict[str, dict[str, Any]]:
             templates = c.call("list_templates")["items"]
             counterparty = c.call("list_counterparties", query={"page": 1, "limit": 1})["results"][0]
             types_ = c.call("list_contract_types")
+            # A workspace file exists only once its bytes are at the signed URL (the sandbox's store).
+            [slot] = c.call("start_workspace_file_uploads",
+                            body={"files": [{"filename": "seed.pdf", "content_type": "application/pdf"}]})["files"]
+            c.upload_to_signed_url(slot["upload_url"], PDF, content_type="application/pdf")
         types_ = types_ if isinstance(types_, list) else types_.get("results") or types_.get("items")
         seeds = {
             "composite_id": contract["id"],
@@ -157,6 +162,7 @@ def outcomes(prefect_api, tmp_path_factory) -> dict[str, dict[str, Any]]:
             "counterparty_id": counterparty["id"],
             "contract_type_id": types_[0]["id"],
             "user_email": sb.users[0],
+            "file_id": slot["file_id"],
         }
         plan = {op.name: arguments(op, seeds, downloads) for op in OPERATIONS}
         credentials = SpotDraftCredentials(client_id=sb.client_id, client_secret=sb.client_secret,

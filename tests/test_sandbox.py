@@ -26,6 +26,7 @@ from tools.synthesize_answers import (
 ROOT = Path(__file__).resolve().parents[1]
 V21 = "/api/v2.1/public"
 LIST = f"{V21}/contracts/"
+UPLOADS = f"{V21}/workspace/files/uploads/"
 ANSWERS = load_answers()
 
 
@@ -83,13 +84,14 @@ def test_answers_json_is_what_the_tool_writes(spec):
     assert (ROOT / "sandbox" / "answers.json").read_text(encoding="utf-8") == render(build(spec))
 
 
-def _concrete(path: str, external_id: str) -> str:
+def _concrete(path: str, external_id: str, file_id: str = "1") -> str:
     values = {
         "composite_id": "T-1000",
         "contract_id": "1000",
         "template_id": "100",
         "counterparty_id": "500",
         "external_metadata_id": external_id,
+        "file_id": file_id,
     }
     out = path
     for name in [seg[1:-1] for seg in path.split("/") if seg.startswith("{")]:
@@ -116,13 +118,18 @@ def test_every_operation_answers_its_documented_status_and_schema(spec):
         contract.external_metadata = {"id": external_id}
         contract.changed()
         with httpx.Client(base_url=sb.base_url, timeout=10) as client:
+            # Workspace files are stateful: one is uploaded first so that its download URL exists.
+            new_file = {"files": [{"filename": "a.pdf", "content_type": "application/pdf"}]}
+            [slot] = client.post(UPLOADS, json=new_file, headers=sb.headers).json()["files"]
+            stored = httpx.put(slot["upload_url"], content=b"%PDF", headers={"content-type": "application/pdf"})
+            assert stored.is_success
             for op in ANSWERS["operations"]:
                 method, path = op["method"], op["path"]
                 body = None
                 if op["request_body"] is not None:
                     fresh = f"crm-new-{method}-{path}"
-                    body = _create_body(fresh) if (method, path) == ("POST", LIST) else {}
-                url = _concrete(path, external_id)
+                    body = {("POST", LIST): _create_body(fresh), ("POST", UPLOADS): new_file}.get((method, path), {})
+                url = _concrete(path, external_id, slot["file_id"])
                 response = client.request(method, url, json=body, headers=_auth_for(op, sb))
                 assert response.status_code == op["status"], (method, url, response.text[:300])
                 assert response.headers["x-request-id"]

@@ -4,6 +4,8 @@
    SpotDraftClient.call (validation, error typing, retry wrapper), against a sandbox process.
 2. The sync: contracts per second into SQLite through a real local Prefect server, with the
    key-pointer calls of a page sequential and concurrent.
+3. Workspace files: a large file up to and back from the signed storage URL, with the peak of
+   Python memory (tracemalloc) during each, as a fraction of the file's size: streaming keeps it small.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 CONTRACTS = int(os.environ.get("BENCH_CONTRACTS", "1000"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "3000"))
+FILE_MB = int(os.environ.get("BENCH_FILE_MB", "64"))
 
 
 def timed(fn) -> float:
@@ -67,12 +70,44 @@ def sync_throughput(sb, home: Path) -> None:
         flush_prefect_workers()
 
 
+def file_transfer(sb, home: Path) -> None:
+    import tracemalloc
+
+    from client import SpotDraftClient, files
+
+    source = home / "large.pdf"
+    with open(source, "wb") as out:
+        for _ in range(FILE_MB):
+            out.write(os.urandom(1024 * 1024))
+    size = source.stat().st_size
+    print(f"workspace file of {FILE_MB} MB, up to and back from the signed storage URL:")
+    with SpotDraftClient(sb.client_id, sb.client_secret, base_url=sb.base_url) as client:
+        body = {"files": [{"filename": source.name, "content_type": "application/pdf"}]}
+        [slot] = client.call("start_workspace_file_uploads", body=body)["files"]
+        url = None
+        for step in ("upload", "download"):
+            tracemalloc.start()
+            started = time.perf_counter()
+            if step == "upload":
+                client.upload_to_signed_url(slot["upload_url"], source, content_type="application/pdf")
+                url = client.call("get_workspace_file_download_url", path_params={"file_id": slot["file_id"]})
+            else:
+                files.download_to(client.open_signed_download(url["signed_url"]), home / "back.pdf")
+            seconds = time.perf_counter() - started
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            print(f"  {step:8s}  {size / seconds / 1e6:8.0f} MB/s   peak Python memory {peak / 1e6:6.2f} MB "
+                  f"({peak / size:.3f} of the file)")
+    assert (home / "back.pdf").stat().st_size == size
+
+
 def main() -> None:
     from sandbox import Faults, SandboxProcess
 
     with tempfile.TemporaryDirectory(prefix="spotdraft-bench-") as tmp:
         with SandboxProcess(contracts=CONTRACTS, seed=1) as sb:
             client_overhead(sb)
+            file_transfer(sb, Path(tmp))
         # 5 ms per answer stands in for the network: concurrency only pays where there is latency.
         with SandboxProcess(contracts=CONTRACTS, seed=1, faults=Faults(p_latency=1.0, latency_ms=5)) as sb:
             sync_throughput(sb, Path(tmp))
