@@ -5,6 +5,9 @@ Idempotent by the record's `external_id`, sent as `external_metadata.id`: a reco
 second run (or a run after a crash that lost the local row) creates nothing new. An ambiguous
 failure of the create itself is reconciled by the same look-up before any second POST
 (client.writes). Bad records are refused before any request and become dead letters; the rest go on.
+With `send_to_counterparties`, a contract is sent once it is recorded; one found already in SpotDraft
+is sent only while it is still DRAFT (any later status means it went out), and one recorded but not
+sent (a killed run) is sent by the next run.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from flows.sync import DEFAULT_DATABASE_URL, composite_id_of, emit_dead_letters
 
 BATCH_SIZE = 50
 SEND_BODY = {"attachment_formats": ["PDF"]}  # what the counterparties receive: the contract as a PDF
+DRAFT = "DRAFT"  # ContractDisplayStatusEnum: a contract not yet sent out
 
 
 def _already_created(database_url: str, external_ids: list[str]) -> dict[str, sa.Row]:
@@ -92,7 +96,10 @@ def create_contracts_batch(
                 "contract_name": contract.get("contract_name"), "outcome": outcome, "record": contract,
                 "flow_run_id": dead_letters.current_flow_run()[1], "created_at": utcnow(),
             }])
-        return [outcome, *(send(external_id, contract) if send_to_counterparties and existing is None else [])]
+        # A contract found still in draft has not been sent: most likely this flow created it in a run
+        # that died before recording (and sending) it. Any later status means it went out already.
+        unsent = existing is None or contract.get("contract_status") == DRAFT
+        return [outcome, *(send(external_id, contract) if send_to_counterparties and unsent else [])]
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         for outcomes in pool.map(one, items):

@@ -164,6 +164,25 @@ def test_contracts_recorded_but_not_yet_sent_are_sent_by_the_next_run(sandbox, c
     assert row.sent_at is not None
 
 
+def test_a_contract_found_in_draft_is_sent_and_one_already_sent_is_not(sandbox, credentials, database_url, tmp_path):
+    # Both were created by an earlier run whose local rows were lost (a crash before recording them).
+    records = [record("lost-draft"), record("lost-sent")]
+    create_contracts(credentials, template_id(sandbox), records=records, database_url=f"sqlite:///{tmp_path}/lost.db")
+    sandbox.touch(in_spotdraft(credentials, "lost-sent")[0]["id"], status="REDLINING")
+
+    summary = create_contracts(
+        credentials, template_id(sandbox), records=records, database_url=database_url, send_to_counterparties=True,
+        return_state=True,
+    ).result()
+
+    assert summary["found"] == 2 and summary["created"] == 0 and posts(sandbox) == 2
+    sends = [r.path for r in sandbox.request_log("POST") if r.path.endswith("/send_to_counterparties")]
+    draft_id = in_spotdraft(credentials, "lost-draft")[0]["id"]
+    assert sends == [f"/api/v2.1/public/contracts/T-{draft_id}/send_to_counterparties"]
+    sent_at = {r.external_id: r.sent_at for r in rows(database_url, created_contracts)}
+    assert sent_at["lost-draft"] is not None and sent_at["lost-sent"] is None
+
+
 def test_records_from_csv_and_json_files(sandbox, credentials, database_url, tmp_path):
     csv_path = tmp_path / "deals.csv"
     with csv_path.open("w", newline="") as handle:
