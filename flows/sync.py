@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -67,6 +67,11 @@ def _page_of(answer: Any, page: int) -> tuple[list[dict[str, Any]], int]:
     return results, total
 
 
+def _utc_text(moment: datetime) -> str:
+    """A filter bound as an RFC 3339 date-time in UTC, to the millisecond (rounded down)."""
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
 def _without_key_pointers(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "key_pointers"}
 
@@ -97,9 +102,12 @@ def sync_contracts_page(
     """List one page, enrich each contract with its key pointers, write rows and checkpoint together."""
     logger = get_run_logger()
     client = credentials.get_client()
-    query: dict[str, Any] = {"page": page, "limit": limit}
+    # The window ends where the pass started: a contract that changes while the pass runs leaves it
+    # (the next pass reads it) and none can enter, so the set being paged only ever shrinks, and
+    # every shrink shows in total_results, which next_page_after answers by stepping back.
+    query: dict[str, Any] = {"page": page, "limit": limit, "filter__last_updated_on[$lt]": _utc_text(pass_.started_at)}
     if pass_.since is not None:
-        query["filter__last_updated_on[$gte]"] = pass_.since.isoformat(timespec="seconds") + "Z"
+        query["filter__last_updated_on[$gte]"] = _utc_text(pass_.since)
     records, total = _page_of(client.call("list_contracts", query=query, logger=logger), page)
 
     def enrich(record: dict[str, Any]) -> tuple[dict[str, Any], Any, SpotDraftError | None]:
@@ -126,8 +134,7 @@ def sync_contracts_page(
         done = [composite_id_of(r) for r, _, e in enriched if e is None]
         dead_letters.resolve(conn, operation="get_contract_key_pointers", targets=done,
                              outcome={"resolved_by": "sync_contracts"})
-        last_page = not records or len(records) < limit or page * limit >= total
-        next_page = None if last_page else sync_state.next_page_after(page, limit, total, pass_.page_total)
+        next_page = sync_state.next_page_after(page, limit, total, pass_.page_total, len(records))
         sync_state.checkpoint(conn, pass_, next_page=next_page or page + 1, page_total=total)
     return PageResult(page, len(records), len(failed), total, next_page, [str(r["id"]) for r in records])
 
@@ -273,8 +280,8 @@ def sync_contracts(
     ),
     overlap_minutes: Annotated[float, Field(ge=0)] = form(
         "Overlap (minutes)",
-        "How far before the previous pass's start an incremental pass reads from, to catch contracts that "
-        "changed while that pass ran.",
+        "How far before the previous pass's start an incremental pass reads from: room for a clock difference "
+        "with SpotDraft and for changes stamped before they became visible.",
         10.0,
     ),
     concurrency: Annotated[int, Field(ge=1, le=32)] = form(

@@ -6,8 +6,10 @@ at any point resumes where the data stops, and the watermark moves only when a p
 it becomes the pass's start time, never later than any data committed.
 
 Why the start time, less an overlap: the list answer has no last-updated field to take a maximum
-from, and a contract changed while a pass runs may be on a page already read; the next pass starts
-from before this one did, so it reads such contracts again.
+from. A pass reads the window [since, its start): a contract changed while the pass runs leaves that
+window (and is read by the next pass, which starts from this one's start), none can join it, so
+the set being paged only shrinks, and `next_page_after` steps back over whatever slid past. The
+overlap covers a clock difference with SpotDraft, and changes stamped before they became visible.
 """
 
 from __future__ import annotations
@@ -58,15 +60,19 @@ def begin_or_resume(engine: Engine, *, full_refresh: bool, overlap: timedelta) -
         return new
 
 
-def next_page_after(page: int, limit: int, total: int, previous_total: int | None) -> int:
-    """The page to read after `page`; steps back when contracts vanished mid-pass.
+def next_page_after(page: int, limit: int, total: int, previous_total: int | None, returned: int) -> int | None:
+    """The page to read after `page` (which held `returned` records of `total`), or None when done.
 
-    Deleting d contracts that sort before the current page shifts later ones back by d places, so
-    the first d contracts of the next page would slide onto pages already read. Re-reading enough
-    pages to cover d places catches them (upserts make the re-read harmless).
+    The window a pass pages through only shrinks (see sync.sync_contracts_page), and it shrinks
+    visibly: when `total` fell by d since the previous page, up to d contracts not yet read slid
+    back from this page onto the pages before it, between the two reads. Stepping back enough pages
+    to cover d places reads them (re-reading the rest is harmless: rows are upserted). This comes
+    before the end-of-list test: a short last page may be short precisely because of that slide.
     """
     if previous_total is not None and total < previous_total:
-        return max(1, page + 1 - math.ceil((previous_total - total) / limit))
+        return max(1, page - math.ceil((previous_total - total) / limit))
+    if returned == 0 or returned < limit or page * limit >= total:
+        return None
     return page + 1
 
 

@@ -138,18 +138,22 @@ def test_a_list_page_that_cannot_be_read_fails_the_run_and_keeps_the_checkpoint(
 
 
 @pytest.mark.parametrize(
-    ("page", "limit", "total", "previous", "expected"),
+    ("page", "limit", "total", "previous", "returned", "expected"),
     [
-        (3, 10, 100, None, 4),  # first page of a pass
-        (3, 10, 100, 100, 4),  # nothing changed
-        (3, 10, 105, 100, 4),  # additions sort after us
-        (3, 10, 98, 100, 3),  # 2 vanished before us: re-read the last page
-        (3, 10, 85, 100, 2),  # 15 vanished: two pages back
-        (1, 10, 50, 100, 1),  # never before page 1
+        (3, 10, 100, None, 10, 4),  # first page of a pass
+        (3, 10, 100, 100, 10, 4),  # nothing changed
+        (3, 10, 98, 100, 10, 2),  # 2 vanished before page 3 was read: 2 of its own slid onto page 2
+        (3, 10, 90, 100, 10, 2),  # 10 vanished: still one page back
+        (3, 10, 85, 100, 10, 1),  # 15 vanished: two pages back
+        (1, 10, 50, 100, 10, 1),  # never before page 1
+        (10, 10, 100, 100, 10, None),  # the last page
+        (4, 10, 100, 100, 3, None),  # a short page ends the pass...
+        (2, 5, 9, 10, 4, 1),  # ...unless it is short because something vanished before it
+        (1, 10, 0, None, 0, None),  # nothing at all
     ],
 )
-def test_next_page_steps_back_when_contracts_vanish_mid_pass(page, limit, total, previous, expected):
-    assert next_page_after(page, limit, total, previous) == expected
+def test_next_page_steps_back_when_contracts_vanish_mid_pass(page, limit, total, previous, returned, expected):
+    assert next_page_after(page, limit, total, previous, returned) == expected
 
 
 def test_a_list_answer_without_a_total_fails_the_pass_instead_of_deleting_everything(sandbox, credentials,
@@ -187,6 +191,48 @@ def test_a_failed_enrichment_keeps_the_key_pointers_already_stored(sandbox, cred
     assert stored(database_url)[victim]["key_pointers"] == before
     with engine_for(database_url).connect() as conn:
         assert conn.execute(sa.select(dead_letters.c.target)).scalar_one() == victim
+
+
+def test_changes_while_an_incremental_pass_pages_cannot_hide_a_contract(sandbox, credentials, database_url):
+    """Net-zero drift: one contract of a page already read is deleted while another changes.
+
+    Without an upper bound on the window the changed one would join the set being paged, the total
+    would not move, and the contract that slid back onto the page already read would be skipped.
+    """
+    from datetime import timedelta
+
+    from prefect import flow
+
+    from flows import sync_state as state
+    from flows.sync import sync_contracts_page
+
+    sync_contracts(credentials, database_url=database_url, page_size=5)
+    source = sandbox.snapshot()
+    window = source[:12]  # changed since the watermark: the next pass's set, three pages of 5
+    for i, contract in enumerate(window):
+        sandbox.touch(contract["id"], name=f"renamed {i}")
+    engine = engine_for(database_url)
+
+    @flow
+    def drifting_pass() -> None:
+        pass_ = state.begin_or_resume(engine, full_refresh=False, overlap=timedelta(0))
+        page, reads = 1, []
+        while page is not None:
+            result = sync_contracts_page(credentials, database_url, pass_, page, 5, 1)
+            reads.append(page)
+            if reads == [1]:  # between pages 1 and 2: net zero for a window without an upper bound
+                sandbox.delete_contract(window[0]["id"])
+                sandbox.touch(source[20]["id"], name="changed mid-pass")
+            page = result.next_page
+            pass_ = state.Pass(**{**pass_.__dict__, "page_total": result.total})
+        assert state.finish(engine, pass_) == 0
+
+    drifting_pass()
+    rows = stored(database_url)
+    assert all(rows[c["composite_id"]]["contract_name"] == f"renamed {i}" for i, c in enumerate(window) if i)
+    # The one that changed mid-pass is read by the next pass, even without any overlap.
+    sync_contracts(credentials, database_url=database_url, page_size=5, overlap_minutes=0)
+    assert stored(database_url)[source[20]["composite_id"]]["contract_name"] == "changed mid-pass"
 
 
 def test_a_stale_pass_cannot_close_or_delete(sandbox, credentials, database_url):
