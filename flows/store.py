@@ -69,6 +69,7 @@ sync_state = sa.Table(
     sa.Column("pass_full", sa.Boolean, nullable=False, default=False),
     sa.Column("next_page", sa.Integer, nullable=False, default=1),
     sa.Column("page_total", sa.Integer, comment="total_results seen on the last committed page"),
+    sa.Column("page_size", sa.Integer, comment="the pass's page size, kept when it is resumed"),
     sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 

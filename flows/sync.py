@@ -67,9 +67,15 @@ def _page_of(answer: Any, page: int) -> tuple[list[dict[str, Any]], int]:
     return results, total
 
 
-def _utc_text(moment: datetime) -> str:
-    """A filter bound as an RFC 3339 date-time in UTC, to the millisecond (rounded down)."""
-    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+def _window(since: datetime | None, until: datetime) -> dict[str, str]:
+    """The list filters of contracts last updated in [since, until) (from the beginning when since is None)."""
+    def utc(moment: datetime) -> str:  # RFC 3339 in UTC, to the millisecond (rounded down)
+        return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+    window = {"filter__last_updated_on[$lt]": utc(until)}
+    if since is not None:
+        window["filter__last_updated_on[$gte]"] = utc(since)
+    return window
 
 
 def _without_key_pointers(row: dict[str, Any]) -> dict[str, Any]:
@@ -104,10 +110,9 @@ def sync_contracts_page(
     client = credentials.get_client()
     # The window ends where the pass started: a contract that changes while the pass runs leaves it
     # (the next pass reads it) and none can enter, so the set being paged only ever shrinks, and
-    # every shrink shows in total_results, which next_page_after answers by stepping back.
-    query: dict[str, Any] = {"page": page, "limit": limit, "filter__last_updated_on[$lt]": _utc_text(pass_.started_at)}
-    if pass_.since is not None:
-        query["filter__last_updated_on[$gte]"] = _utc_text(pass_.since)
+    # every shrink shows in total_results, which next_page_after answers by stepping back (see
+    # flows/sync_state.py for the one assumption this rests on).
+    query = {"page": page, "limit": limit, **_window(pass_.since, pass_.started_at)}
     records, total = _page_of(client.call("list_contracts", query=query, logger=logger), page)
 
     def enrich(record: dict[str, Any]) -> tuple[dict[str, Any], Any, SpotDraftError | None]:
@@ -175,12 +180,13 @@ def _describe(pass_: Pass) -> str:
 
 
 def _run_pass(
-    credentials: SpotDraftCredentials, database_url: str, pass_: Pass, page_size: int, concurrency: int,
-    progress_id: Any, shown_url: str,
+    credentials: SpotDraftCredentials, database_url: str, pass_: Pass, concurrency: int, progress_id: Any,
+    shown_url: str,
 ) -> dict[str, int]:
     """Read one pass page by page from its checkpoint, then close it. Returns its counts."""
     logger = get_run_logger()
     engine = engine_for(database_url)
+    page_size = pass_.page_size
     logger.info("%s %s into %s", "Resuming" if pass_.resumed else "Starting", _describe(pass_), shown_url)
     page, pages, read, dead = pass_.next_page, 0, 0, 0
     while True:
@@ -301,17 +307,19 @@ def sync_contracts(
     overlap = timedelta(minutes=overlap_minutes)
     progress_id = create_progress_artifact(progress=0.0, description="Contract pages synced")
 
-    first = sync_state.begin_or_resume(engine, full_refresh=full_refresh, overlap=overlap)
-    totals = _run_pass(credentials, database_url, first, page_size, concurrency, progress_id, shown_url)
+    first = sync_state.begin_or_resume(engine, full_refresh=full_refresh, overlap=overlap, page_size=page_size)
+    totals = _run_pass(credentials, database_url, first, concurrency, progress_id, shown_url)
     passes = [first]
     if first.resumed:
         # Contracts changed while the pass was interrupted may sit on pages it had already read:
         # a pass from its start (less the overlap) picks them up now rather than on the next run.
-        catch_up = sync_state.begin_or_resume(engine, full_refresh=False, overlap=overlap)
-        more = _run_pass(credentials, database_url, catch_up, page_size, concurrency, progress_id, shown_url)
+        catch_up = sync_state.begin_or_resume(engine, full_refresh=False, overlap=overlap, page_size=page_size)
+        more = _run_pass(credentials, database_url, catch_up, concurrency, progress_id, shown_url)
         totals = {k: totals[k] + more[k] for k in totals}
         passes.append(catch_up)
     pages, read, dead, deleted = totals["pages"], totals["read"], totals["dead"], totals["deleted"]
+    if first.resumed and first.page_size != page_size:
+        logger.info("The resumed pass kept its page size of %d (asked: %d)", first.page_size, page_size)
 
     reference = {"templates": 0, "counterparties": 0}
     if reference_data:

@@ -215,7 +215,7 @@ def test_changes_while_an_incremental_pass_pages_cannot_hide_a_contract(sandbox,
 
     @flow
     def drifting_pass() -> None:
-        pass_ = state.begin_or_resume(engine, full_refresh=False, overlap=timedelta(0))
+        pass_ = state.begin_or_resume(engine, full_refresh=False, overlap=timedelta(0), page_size=5)
         page, reads = 1, []
         while page is not None:
             result = sync_contracts_page(credentials, database_url, pass_, page, 5, 1)
@@ -235,13 +235,35 @@ def test_changes_while_an_incremental_pass_pages_cannot_hide_a_contract(sandbox,
     assert stored(database_url)[source[20]["composite_id"]]["contract_name"] == "changed mid-pass"
 
 
+def test_a_resumed_pass_keeps_its_page_size(sandbox, credentials, database_url):
+    from datetime import timedelta
+
+    from prefect import flow
+
+    from flows import sync_state as state
+    from flows.sync import sync_contracts_page
+
+    engine = engine_for(database_url)
+
+    @flow
+    def interrupted() -> None:  # two pages of 5 committed, then the process died
+        pass_ = state.begin_or_resume(engine, full_refresh=True, overlap=timedelta(0), page_size=5)
+        for page in (1, 2):
+            sync_contracts_page(credentials, database_url, pass_, page, 5, 1)
+
+    interrupted()
+    summary = sync_contracts(credentials, database_url=database_url, page_size=20, return_state=True).result()
+    assert summary["resumed"] and summary["pages"] >= 4  # pages 3 to 6 of 5, not page 3 of 20
+    assert_database_equals_source(sandbox, database_url)
+
+
 def test_a_stale_pass_cannot_close_or_delete(sandbox, credentials, database_url):
     from datetime import timedelta
 
     from flows import sync_state as state
 
     engine = engine_for(database_url)
-    stale = state.begin_or_resume(engine, full_refresh=True, overlap=timedelta(0))
+    stale = state.begin_or_resume(engine, full_refresh=True, overlap=timedelta(0), page_size=10)
     with engine.begin() as conn:  # another run replaced the pass meanwhile
         conn.execute(sync_state.update().values(pass_id="someone-else"))
     assert state.finish(engine, stale, deleted_ids=["T-1000"]) == 0
