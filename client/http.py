@@ -311,12 +311,14 @@ class SpotDraftClient:
                 pass  # the status says enough; a broken error body must not hide it
             finally:
                 response.close()
+        to_storage = via is not None and via is not self._http
         if response.is_redirect or 300 <= response.status_code < 400:
             location = response.headers.get("location")
-            raise E.RedirectError(
-                E.RedirectError.likely_cause(str(request.url), location), replace(context, location=location)
-            )
-        body = _safe_body(response)
+            url = str(request.url)
+            if to_storage:  # a signed URL's query is its key: neither ours nor the Location's is repeated
+                url, location = _without_query(url), _without_query(location)
+            raise E.RedirectError(E.RedirectError.likely_cause(url, location), replace(context, location=location))
+        body = _storage_body(response) if to_storage else _safe_body(response)
         cls = E.error_for_status(response.status_code)
         retry_after = parse_retry_after(response.headers.get("retry-after")) if cls is E.RateLimitedError else None
         raise cls(_short_detail(body), replace(context, body=body, retry_after=retry_after))
@@ -450,6 +452,31 @@ def _safe_body(response: httpx.Response) -> Any:
         return redact(json.loads(text))
     except ValueError:
         return scrub_text(text) or None
+
+
+_XML_FIELD = re.compile(r"<(Code|Message)>([^<]{0,300})</\1>")
+_SIGNED_QUERY = re.compile(r"(https?://[^\s?\"'<>]+)\?[^\s\"'<>]*")
+
+
+def _without_query(url: str | None) -> str | None:
+    return url.split("?", 1)[0] if url else url
+
+
+def _storage_body(response: httpx.Response) -> Any:
+    """What a storage host's error says, without what could repeat the signature.
+
+    S3 and GCS error bodies echo the signature and the string signed (`SignatureProvided`,
+    `StringToSign`, `CanonicalRequest`); only their `Code` and `Message` are kept, and any URL
+    in them loses its query.
+    """
+    body = _safe_body(response)
+    if isinstance(body, dict):
+        kept = {k: body[k] for k in ("code", "detail", "message", "error") if isinstance(body.get(k), str)}
+    elif isinstance(body, str):
+        kept = {k.lower(): v for k, v in _XML_FIELD.findall(body)} or {"detail": body[:200]}
+    else:
+        return None
+    return {k: _SIGNED_QUERY.sub(r"\1?[signed query removed]", v) for k, v in kept.items()} or None
 
 
 def _short_detail(body: Any) -> str | None:

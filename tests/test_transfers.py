@@ -151,3 +151,23 @@ def test_signed_urls_are_refused_unless_https_or_loopback(url):
         check_signed_url(url)
     assert check_signed_url("https://storage.googleapis.com/b/o?X-Goog-Signature=abc").endswith("abc")
     assert check_signed_url("http://127.0.0.1:9/_storage/x?signature=1").startswith("http://127.0.0.1")
+
+
+def test_storage_errors_and_redirects_do_not_repeat_the_signature(client, sandbox):
+    slot = start_slot(client)
+    signature = slot["upload_url"].split("signature=")[1]
+    echo = (f"<?xml version='1.0'?><Error><Code>SignatureDoesNotMatch</Code><Message>The signature does not "
+            f"match.</Message><SignatureProvided>{signature}</SignatureProvided><StringToSign>PUT {signature}"
+            f"</StringToSign></Error>")
+    sandbox.script("PUT", STORAGE, 403, times=1, headers={"Content-Type": "application/xml"}, body=echo)
+    with pytest.raises(errors.PermissionDeniedError) as refused:
+        client.upload_to_signed_url(slot["upload_url"], b"%PDF", content_type="application/pdf")
+    assert refused.value.context.body == {"code": "SignatureDoesNotMatch", "message": "The signature does not match."}
+
+    elsewhere = f"https://storage.example/bucket/object?X-Goog-Signature={signature}"
+    sandbox.script("PUT", STORAGE, 307, times=1, headers={"Location": elsewhere})
+    with pytest.raises(errors.RedirectError) as moved:
+        client.upload_to_signed_url(slot["upload_url"], b"%PDF", content_type="application/pdf")
+    assert moved.value.context.location == "https://storage.example/bucket/object"
+    for error in (refused.value, moved.value):
+        assert signature not in str(error) and signature not in repr(error.context.as_dict())
