@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 from collections import Counter
@@ -131,11 +132,14 @@ class SpotDraftClient:
         budget: AttemptBudget | None = None,
         logger: logging.Logger | logging.LoggerAdapter | None = None,
         reconcile: Callable[[AttemptBudget], Any] | None = None,
+        stream_to: str | os.PathLike[str] | None = None,
     ) -> Any:
         """Run one operation: validate, send under the retry policy, return the JSON SpotDraft sent.
 
         `reconcile`, for writes that are not safe to repeat, is called before any second attempt;
         when it returns something other than None, that is the result and nothing is sent again.
+        `stream_to`, for a file answer, is where to write it (see `client.files.download_to`); a
+        body that breaks off midway fails that attempt like a dropped connection, so it is retried.
         """
         op = self.operation(operation)
         request = self.build_request(op, path_params=path_params, query=query, body=body, files=files,
@@ -155,6 +159,8 @@ class SpotDraftClient:
                     if budget.remaining == 0 and last_error:  # the look-up spent the last request
                         raise last_error[-1]
                 response = self.send(op, request, budget, external_ids)
+                if stream_to is not None and op.response_kind == "binary":
+                    return self._stream(op, request, response, budget, stream_to)
                 return self._decode(op, request, response, budget, external_ids)
             except E.SpotDraftError as error:
                 last_error.append(error)
@@ -350,21 +356,37 @@ class SpotDraftClient:
 
         return self._run_with_retries(SIGNED_UPLOAD, attempt, budget, logger, safe=True)
 
-    def open_signed_download(
+    def download_from_signed_url(
         self,
         url: str,
+        destination: str | os.PathLike[str],
         *,
         budget: AttemptBudget | None = None,
         logger: logging.Logger | logging.LoggerAdapter | None = None,
-    ) -> httpx.Response:
-        """GET a signed download URL; the streamed response is for `client.files.download_to`."""
+    ) -> dict[str, Any]:
+        """GET a signed download URL and stream the file to `destination` (see `client.files.download_to`)."""
         url = _checked_signed_url(url, SIGNED_DOWNLOAD)
         budget = budget or self.new_budget()
 
-        def attempt() -> httpx.Response:
-            return self.send(SIGNED_DOWNLOAD, self._storage.build_request("GET", url), budget, via=self._storage)
+        def attempt() -> dict[str, Any]:
+            request = self._storage.build_request("GET", url)
+            response = self.send(SIGNED_DOWNLOAD, request, budget, via=self._storage)
+            return self._stream(SIGNED_DOWNLOAD, request, response, budget, destination)
 
         return self._run_with_retries(SIGNED_DOWNLOAD, attempt, budget, logger, safe=True)
+
+    def _stream(self, op: Operation, request: httpx.Request, response: httpx.Response, budget: AttemptBudget,
+                destination: str | os.PathLike[str]) -> dict[str, Any]:
+        """Write a streamed file answer to disk; a body broken off midway is a dropped connection."""
+        try:
+            return files.download_to(response, destination)
+        except httpx.HTTPError as exc:  # nothing was left under the final name (download_to's temp file)
+            context = E.ErrorContext(
+                operation=op.name, method=request.method, host=request.url.netloc.decode(), path=request.url.path,
+                status=response.status_code, environment=self.environment, attempts=budget.used,
+                max_attempts=budget.max_attempts, request_id=_first_header(response, _REQUEST_ID_HEADERS),
+            )
+            raise E.ConnectionDropped(f"the file broke off midway ({type(exc).__name__})", context) from None
 
     def _decode(self, op, request, response: httpx.Response, budget, external_ids) -> Any:
         if op.response_kind == "binary":

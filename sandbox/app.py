@@ -151,6 +151,9 @@ class SandboxApp:
         elif kind == "drop":
             await self._drop(send, record)
             return
+        elif kind == "cut":
+            await self._cut(send, self.dispatch(req, record), record)
+            return
         elif kind == "timeout":
             record.status = "timeout"
             await self._hold(self.faults.timeout_sleep_s)
@@ -288,6 +291,14 @@ class SandboxApp:
         transport.abort()
         cycle.disconnected = True
         await asyncio.sleep(0)
+
+    async def _cut(self, send, reply: Reply, record: RequestRecord) -> None:
+        """Start the real answer, send half its body, then reset the connection."""
+        headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": reply.body[: len(reply.body) // 2], "more_body": True})
+        await self._drop(send, record)
+        record.status = "cut"
 
     async def _hold(self, seconds: float) -> None:
         if self.closing is None:

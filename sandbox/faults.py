@@ -11,7 +11,8 @@ client sees the same faults at the same positions on every run with the same see
 `decide()` only decides; the app carries the outcome out (it owns the connection). Outcome kinds:
 "pass", "status" (a fixed answer), "drop" (close without answering), "timeout" (hold the
 request far past any sane read timeout), "bad_json", "html_502", "ambiguous" (perform the write,
-then answer 504) and "ambiguous_drop" (perform the write, then drop).
+then answer 504), "ambiguous_drop" (perform the write, then drop) and "cut" (scripted only: the
+real answer's headers and half its body, then the connection closes, as a download broken off).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SERVER_ERRORS = (500, 502, 503, 504)
 AMBIGUOUS_MODES = ("504", "drop", "mixed")
-OUTCOMES = ("drop", "timeout", "ambiguous", "ambiguous_drop", "bad_json", "html_502")
+OUTCOMES = ("drop", "timeout", "ambiguous", "ambiguous_drop", "bad_json", "html_502", "cut")
 
 
 @dataclass

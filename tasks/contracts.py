@@ -76,8 +76,7 @@ def preview_contract(
     Streams the file to `destination` (a file path, or a directory to put it in) and returns
     its path, size in bytes and content type.
     """
-    response = call_operation(credentials, "preview_contract", body=body)
-    return files.download_to(response, destination)
+    return call_operation(credentials, "preview_contract", body=body, stream_to=destination)
 
 
 @spotdraft_task("upload_contract_for_review")
@@ -144,8 +143,9 @@ def download_contract(credentials: SpotDraftCredentials, composite_id: str, dest
     Streams the file to `destination` (a file path, or a directory to put it in) and returns
     its path, size in bytes and content type.
     """
-    response = call_operation(credentials, "download_contract", path_params={"composite_id": composite_id})
-    return files.download_to(response, destination)
+    return call_operation(
+        credentials, "download_contract", path_params={"composite_id": composite_id}, stream_to=destination
+    )
 
 
 @spotdraft_task("get_contract_download_link")
@@ -282,10 +282,13 @@ def download_contract_docx(
     Streams the file to `destination` (a file path, or a directory to put it in) and returns
     its path, size in bytes and content type.
     """
-    response = call_operation(
-        credentials, "download_contract_docx", path_params={"contract_id": contract_id}, body=body
+    return call_operation(
+        credentials,
+        "download_contract_docx",
+        path_params={"contract_id": contract_id},
+        body=body,
+        stream_to=destination,
     )
-    return files.download_to(response, destination)
 
 
 @spotdraft_task("get_contract_process_metrics")

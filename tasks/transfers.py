@@ -54,7 +54,7 @@ def download_workspace_file(
     signed_url = answer.get("signed_url") if isinstance(answer, dict) else None
     if not signed_url:
         raise MalformedResponseError("the answer holds no signed_url", ErrorContext(operation=_DOWNLOAD))
-    return files.download_to(client.open_signed_download(signed_url, logger=logger), destination)
+    return client.download_from_signed_url(signed_url, destination, logger=logger)
 
 
 def _single_slot(answer: Any) -> dict[str, Any]:

@@ -84,9 +84,9 @@ def test_a_transient_storage_failure_is_retried_and_each_attempt_sends_the_whole
 
     assert [r.status for r in storage_requests(sandbox, "PUT")] == [503, "drop", 200]
     url = client.call("get_workspace_file_download_url", path_params={"file_id": slot["file_id"]})["signed_url"]
-    stored = client.open_signed_download(url)
-    assert stored.read() == content  # the third attempt re-read the file from its start
-    stored.close()
+    back = client.download_from_signed_url(url, tmp_path / "back.pdf")
+    assert (tmp_path / "back.pdf").read_bytes() == content  # the third attempt re-read the file from its start
+    assert back["bytes"] == len(content)
 
 
 def test_an_always_failing_store_sees_exactly_max_attempts_and_the_error_hides_the_signature(client, sandbox):
@@ -171,3 +171,34 @@ def test_storage_errors_and_redirects_do_not_repeat_the_signature(client, sandbo
     assert moved.value.context.location == "https://storage.example/bucket/object"
     for error in (refused.value, moved.value):
         assert signature not in str(error) and signature not in repr(error.context.as_dict())
+
+
+def test_a_download_broken_off_midway_is_retried_and_leaves_no_partial_file(client, sandbox, tmp_path):
+    content = os.urandom(512 * 1024)
+    slot = start_slot(client)
+    client.upload_to_signed_url(slot["upload_url"], content, content_type="application/pdf")
+    url = client.call("get_workspace_file_download_url", path_params={"file_id": slot["file_id"]})["signed_url"]
+    sandbox.script("GET", STORAGE, "cut", times=1)
+
+    client.download_from_signed_url(url, tmp_path)
+
+    assert [r.status for r in storage_requests(sandbox, "GET")] == ["cut", 200]
+    assert [p.name for p in tmp_path.iterdir()] == ["terms.pdf"] and (tmp_path / "terms.pdf").read_bytes() == content
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_a_catalog_download_broken_off_midway_is_retried_then_given_up_typed(credentials, sandbox, tmp_path):
+    from tasks import download_contract
+
+    composite_id = sandbox.snapshot()[0]["composite_id"]
+    route = rf"/contracts/{composite_id}/download$"
+    sandbox.script(None, route, "cut", times=1)
+    result = download_contract.fn(credentials, composite_id, tmp_path / "once.pdf")
+    assert result["bytes"] == (tmp_path / "once.pdf").stat().st_size > 0
+
+    sandbox.script(None, route, "cut", times=100)
+    with pytest.raises(errors.ConnectionDropped, match="broke off midway"):
+        download_contract.fn(credentials, composite_id, tmp_path / "never.pdf")
+    cuts = [r for r in sandbox.request_log() if r.path.endswith("/download") and r.status == "cut"]
+    assert len(cuts) == 1 + 4  # the first download's one cut, then SPOTDRAFT_RETRY_MAX_ATTEMPTS
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["once.pdf"]

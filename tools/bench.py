@@ -73,7 +73,7 @@ def sync_throughput(sb, home: Path) -> None:
 def file_transfer(sb, home: Path) -> None:
     import tracemalloc
 
-    from client import SpotDraftClient, files
+    from client import SpotDraftClient
 
     source = home / "large.pdf"
     with open(source, "wb") as out:
@@ -92,7 +92,7 @@ def file_transfer(sb, home: Path) -> None:
                 client.upload_to_signed_url(slot["upload_url"], source, content_type="application/pdf")
                 url = client.call("get_workspace_file_download_url", path_params={"file_id": slot["file_id"]})
             else:
-                files.download_to(client.open_signed_download(url["signed_url"]), home / "back.pdf")
+                client.download_from_signed_url(url["signed_url"], home / "back.pdf")
             seconds = time.perf_counter() - started
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()

@@ -1430,11 +1430,11 @@ def task_source(op: OpInfo) -> tuple[str, set[str]]:
     else:
         lines.append(f'    """{summary}"""')
     lines += [f"    {line}" for line in pre]
+    if op.response_kind == "binary":
+        call.append("stream_to=destination")
     invocation = f"call_operation({', '.join(call)})"
     if op.response_kind == "binary":
-        needs.add("files")
-        lines.append(f"    response = {invocation}")
-        lines.append("    return files.download_to(response, destination)")
+        lines.append(f"    return {invocation}")
     elif op.upload and op.upload[0] == "multipart":
         lines.append("    with files.open_upload(file, file_name) as part:")
         lines.append(f"        return {invocation}")
