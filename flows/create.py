@@ -37,6 +37,12 @@ SEND_BODY = {"attachment_formats": ["PDF"]}  # what the counterparties receive: 
 DRAFT = "DRAFT"  # ContractDisplayStatusEnum: a contract not yet sent out
 
 
+def _not_yet_sent(outcome: str, contract: dict[str, Any]) -> bool:
+    """Created by this flow, or found still in draft: most likely created by a run that died before
+    recording and sending it. Any later status means it went out already."""
+    return outcome == "created" or (contract or {}).get("contract_status") == DRAFT
+
+
 def _already_created(database_url: str, external_ids: list[str]) -> dict[str, sa.Row]:
     with engine_for(database_url).connect() as conn:
         rows = conn.execute(
@@ -77,8 +83,8 @@ def create_contracts_batch(
         external_id, body = item["external_id"], item["body"]
         if external_id in done:
             row = done[external_id]
-            # A run killed between recording a new contract and sending it sends it now.
-            unsent = send_to_counterparties and row.outcome == "created" and row.sent_at is None
+            # A run killed between recording a contract and sending it sends it now.
+            unsent = send_to_counterparties and row.sent_at is None and _not_yet_sent(row.outcome, row.record)
             return ["already_recorded", *(send(external_id, row.record) if unsent else [])]
         try:
             existing = writes.find_by_external_id(client, external_id, logger=logger)
@@ -96,10 +102,8 @@ def create_contracts_batch(
                 "contract_name": contract.get("contract_name"), "outcome": outcome, "record": contract,
                 "flow_run_id": dead_letters.current_flow_run()[1], "created_at": utcnow(),
             }])
-        # A contract found still in draft has not been sent: most likely this flow created it in a run
-        # that died before recording (and sending) it. Any later status means it went out already.
-        unsent = existing is None or contract.get("contract_status") == DRAFT
-        return [outcome, *(send(external_id, contract) if send_to_counterparties and unsent else [])]
+        unsent = send_to_counterparties and _not_yet_sent(outcome, contract)
+        return [outcome, *(send(external_id, contract) if unsent else [])]
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         for outcomes in pool.map(one, items):

@@ -183,6 +183,21 @@ def test_a_contract_found_in_draft_is_sent_and_one_already_sent_is_not(sandbox, 
     assert sent_at["lost-draft"] is not None and sent_at["lost-sent"] is None
 
 
+def test_a_found_draft_recorded_but_not_sent_is_sent_by_the_next_run(sandbox, credentials, database_url, tmp_path):
+    records = [record("found-later")]
+    create_contracts(credentials, template_id(sandbox), records=records, database_url=f"sqlite:///{tmp_path}/lost.db")
+    # Found and recorded, then (as if the run died before sending, or sending was not asked) not sent.
+    create_contracts(credentials, template_id(sandbox), records=records, database_url=database_url)
+    assert [r.outcome for r in rows(database_url, created_contracts)] == ["found"]
+
+    create_contracts(credentials, template_id(sandbox), records=records, database_url=database_url,
+                     send_to_counterparties=True)
+
+    assert len([r for r in sandbox.request_log("POST") if r.path.endswith("/send_to_counterparties")]) == 1
+    [row] = rows(database_url, created_contracts)
+    assert row.sent_at is not None and posts(sandbox) == 1
+
+
 def test_records_from_csv_and_json_files(sandbox, credentials, database_url, tmp_path):
     csv_path = tmp_path / "deals.csv"
     with csv_path.open("w", newline="") as handle:
