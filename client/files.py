@@ -66,41 +66,6 @@ def _filename_from(response: httpx.Response) -> str:
     return name
 
 
-def read_upload(file: FileInput, file_name: str | None = None) -> tuple[str, bytes]:
-    """(name, content) of an upload given as a local path or as bytes (then `file_name` is required)."""
-    if isinstance(file, bytes | bytearray):
-        if not file_name:
-            raise ValueError("file_name is required when the file is given as bytes")
-        return file_name, bytes(file)
-    path = Path(file)
-    return file_name or path.name, path.read_bytes()
-
-
-def base64_upload(file: FileInput, file_name: str | None = None) -> tuple[str, str]:
-    """(name, base64 text) for the operations that take the file inside a JSON body."""
-    name, content = read_upload(file, file_name)
-    return name, base64.b64encode(content).decode("ascii")
-
-
-@contextlib.contextmanager
-def open_upload(
-    file: FileInput, file_name: str | None = None, content_type: str | None = None
-) -> Iterator[tuple[str, IO[bytes], str]]:
-    """An httpx multipart file part `(name, open file, content type)`, closed on exit."""
-    if isinstance(file, bytes | bytearray):
-        if not file_name:
-            raise ValueError("file_name is required when the file is given as bytes")
-        handle: IO[bytes] = io.BytesIO(bytes(file))
-        name = file_name
-    else:
-        handle = open(file, "rb")  # noqa: SIM115 - closed below, after the request is sent
-        name = file_name or Path(file).name
-    try:
-        yield name, handle, content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-    finally:
-        handle.close()
-
-
 def describe_upload(file: FileInput, file_name: str | None = None, content_type: str | None = None) -> tuple[str, str]:
     """(file name, content type) of an upload, the type guessed from the name when not given.
 
@@ -115,6 +80,28 @@ def describe_upload(file: FileInput, file_name: str | None = None, content_type:
             raise ValueError(f"no file to upload at {os.fspath(file)!r}")
         name = file_name or Path(file).name
     return name, content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def read_upload(file: FileInput, file_name: str | None = None) -> tuple[str, bytes]:
+    """(name, content) of an upload given as a local path or as bytes (then `file_name` is required)."""
+    name, _ = describe_upload(file, file_name)
+    return name, bytes(file) if isinstance(file, bytes | bytearray) else Path(file).read_bytes()
+
+
+def base64_upload(file: FileInput, file_name: str | None = None) -> tuple[str, str]:
+    """(name, base64 text) for the operations that take the file inside a JSON body."""
+    name, content = read_upload(file, file_name)
+    return name, base64.b64encode(content).decode("ascii")
+
+
+@contextlib.contextmanager
+def open_upload(
+    file: FileInput, file_name: str | None = None, content_type: str | None = None
+) -> Iterator[tuple[str, IO[bytes], str]]:
+    """An httpx multipart file part `(name, open file, content type)`, closed on exit."""
+    name, ctype = describe_upload(file, file_name, content_type)
+    with upload_stream(file) as (content, _):
+        yield name, io.BytesIO(content) if isinstance(content, bytes) else content, ctype
 
 
 @contextlib.contextmanager

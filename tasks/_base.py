@@ -88,24 +88,29 @@ def call_operation(credentials: SpotDraftCredentials, operation: str, **request:
     return protect_secrets(result)
 
 
+def _as_task(fn: F, name: str, summary: str, operations: list[Operation], **retries: Any) -> F:
+    """The Prefect options every SpotDraft task shares: no caching, no persisted result, tagged by operation."""
+    return task(
+        fn,
+        name=name,
+        description=(fn.__doc__ or summary).strip().splitlines()[0],
+        tags=["spotdraft", f"spotdraft:family:{operations[0].family}",
+              *(f"spotdraft:operation:{op.operation_id}" for op in operations)],
+        cache_policy=NO_CACHE,
+        persist_result=False,
+        log_prints=False,
+        **retries,
+    )
+
+
 def spotdraft_task(operation: str) -> Callable[[F], F]:
     """Decorate a function as the Prefect task of catalog operation `operation`."""
     op: Operation = OPERATIONS_BY_NAME[operation]
     settings = RetrySettings()
 
     def decorate(fn: F) -> F:
-        return task(
-            fn,
-            name=op.name,
-            description=(fn.__doc__ or op.summary).strip().splitlines()[0],
-            tags=["spotdraft", f"spotdraft:family:{op.family}", f"spotdraft:operation:{op.operation_id}"],
-            retries=max(0, settings.max_attempts - 1),
-            retry_delay_seconds=settings.base_delay,
-            retry_condition_fn=transient_only,
-            cache_policy=NO_CACHE,
-            persist_result=False,
-            log_prints=False,
-        )
+        return _as_task(fn, op.name, op.summary, [op], retries=max(0, settings.max_attempts - 1),
+                        retry_delay_seconds=settings.base_delay, retry_condition_fn=transient_only)
 
     return decorate
 
@@ -120,16 +125,6 @@ def multi_step_task(name: str, *operations: str) -> Callable[[F], F]:
     ops = [OPERATIONS_BY_NAME[o] for o in operations]
 
     def decorate(fn: F) -> F:
-        return task(
-            fn,
-            name=name,
-            description=(fn.__doc__ or name).strip().splitlines()[0],
-            tags=["spotdraft", f"spotdraft:family:{ops[0].family}",
-                  *(f"spotdraft:operation:{op.operation_id}" for op in ops)],
-            retries=0,
-            cache_policy=NO_CACHE,
-            persist_result=False,
-            log_prints=False,
-        )
+        return _as_task(fn, name, name, ops, retries=0)
 
     return decorate
