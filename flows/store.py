@@ -123,7 +123,27 @@ def engine_for(database_url: str) -> Engine:
             cursor.close()
 
     metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add the nullable columns a newer version defines to tables an older one created.
+
+    create_all makes missing tables only; the columns added since are all nullable, so an
+    ALTER TABLE ... ADD COLUMN brings an existing database up to date without touching its rows.
+    """
+    inspector = sa.inspect(engine)
+    existing = set(inspector.get_table_names())
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            if table.name not in existing:
+                continue
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def upsert(conn: Connection, table: sa.Table, rows: Iterable[Mapping[str, Any]]) -> int:

@@ -52,8 +52,11 @@ def begin_or_resume(engine: Engine, *, full_refresh: bool, overlap: timedelta, p
         row = conn.execute(sa.select(sync_state).where(sync_state.c.name == STATE_NAME)).first()
         # A pass under way is resumed unless a full refresh is asked for and that pass is incremental.
         if row is not None and row.pass_id and (row.pass_full or not full_refresh):
+            if row.page_size is None:  # begun by a version that did not keep it: re-read from page 1
+                return Pass(row.pass_id, row.pass_started_at, row.pass_since, row.pass_full, 1, None,
+                            resumed=True, page_size=page_size)
             return Pass(row.pass_id, row.pass_started_at, row.pass_since, row.pass_full, row.next_page,
-                        row.page_total, resumed=True, page_size=row.page_size or page_size)
+                        row.page_total, resumed=True, page_size=row.page_size)
         watermark = row.watermark if row is not None else None
         since = None if full_refresh or watermark is None else watermark - overlap
         new = Pass(uuid.uuid4().hex, utcnow(), since, full_refresh or watermark is None, 1, None, resumed=False,
@@ -91,7 +94,7 @@ def checkpoint(conn: Connection, pass_: Pass, *, next_page: int, page_total: int
     conn.execute(
         sync_state.update()
         .where(sync_state.c.name == STATE_NAME, sync_state.c.pass_id == pass_.id)
-        .values(next_page=next_page, page_total=page_total, updated_at=utcnow())
+        .values(next_page=next_page, page_total=page_total, page_size=pass_.page_size, updated_at=utcnow())
     )
 
 

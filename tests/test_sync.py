@@ -257,6 +257,29 @@ def test_a_resumed_pass_keeps_its_page_size(sandbox, credentials, database_url):
     assert_database_equals_source(sandbox, database_url)
 
 
+def test_a_database_made_by_an_older_version_gets_the_new_columns_and_resumes_safely(database_url):
+    from datetime import datetime, timedelta
+
+    from flows import sync_state as state
+
+    older = sa.create_engine(database_url)
+    with older.begin() as conn:  # sync_state as it was before page_size, with a pass under way at page 3
+        conn.execute(sa.text(
+            "CREATE TABLE sync_state (name TEXT PRIMARY KEY, watermark TIMESTAMP, pass_id TEXT, "
+            "pass_started_at TIMESTAMP, pass_since TIMESTAMP, pass_full BOOLEAN NOT NULL, "
+            "next_page INTEGER NOT NULL, page_total INTEGER, updated_at TIMESTAMP NOT NULL)"
+        ))
+        conn.execute(sa.text(
+            "INSERT INTO sync_state VALUES ('contracts', NULL, 'old-pass', :t, NULL, TRUE, 3, 30, :t)"
+        ), {"t": datetime(2026, 1, 1)})
+    older.dispose()
+
+    pass_ = state.begin_or_resume(engine_for(database_url), full_refresh=False, overlap=timedelta(0), page_size=7)
+
+    assert (pass_.id, pass_.resumed, pass_.next_page, pass_.page_size) == ("old-pass", True, 1, 7)
+    assert state.read(engine_for(database_url))["page_size"] is None  # kept by the next checkpoint
+
+
 def test_a_stale_pass_cannot_close_or_delete(sandbox, credentials, database_url):
     from datetime import timedelta
 
