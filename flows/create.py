@@ -5,9 +5,9 @@ Idempotent by the record's `external_id`, sent as `external_metadata.id`: a reco
 second run (or a run after a crash that lost the local row) creates nothing new. An ambiguous
 failure of the create itself is reconciled by the same look-up before any second POST
 (client.writes). Bad records are refused before any request and become dead letters; the rest go on.
-With `send_to_counterparties`, a contract is sent once it is recorded; one found already in SpotDraft
-is sent only while it is still DRAFT (any later status means it went out), and one recorded but not
-sent (a killed run) is sent by the next run.
+With `send_to_counterparties`, a contract is sent once it is recorded; one found already in SpotDraft,
+or recorded earlier but not marked sent (a killed run, a failed send), is sent only while SpotDraft
+still has it in DRAFT: any later status means it went out, and it is never sent twice.
 """
 
 from __future__ import annotations
@@ -35,12 +35,6 @@ from flows.sync import DEFAULT_DATABASE_URL, composite_id_of, emit_dead_letters
 BATCH_SIZE = 50
 SEND_BODY = {"attachment_formats": ["PDF"]}  # what the counterparties receive: the contract as a PDF
 DRAFT = "DRAFT"  # ContractDisplayStatusEnum: a contract not yet sent out
-
-
-def _not_yet_sent(outcome: str, contract: dict[str, Any]) -> bool:
-    """Created by this flow, or found still in draft: most likely created by a run that died before
-    recording and sending it. Any later status means it went out already."""
-    return outcome == "created" or (contract or {}).get("contract_status") == DRAFT
 
 
 def _already_created(database_url: str, external_ids: list[str]) -> dict[str, sa.Row]:
@@ -79,13 +73,24 @@ def create_contracts_batch(
                          .values(sent_at=utcnow()))
         return []
 
+    def still_draft(contract: dict[str, Any]) -> bool:
+        try:
+            status = client.call("get_contract_status", path_params={"composite_id": composite_id_of(contract)},
+                                 logger=logger)
+        except SpotDraftError as error:  # unknown: not sent this time; the next run asks again
+            logger.warning("Could not read the status of %s, not sending it now: %s", composite_id_of(contract), error)
+            return False
+        return isinstance(status, dict) and status.get("contract_status") == DRAFT
+
     def one(item: dict[str, Any]) -> list[str]:
         external_id, body = item["external_id"], item["body"]
         if external_id in done:
             row = done[external_id]
-            # A run killed between recording a contract and sending it sends it now.
-            unsent = send_to_counterparties and row.sent_at is None and _not_yet_sent(row.outcome, row.record)
-            return ["already_recorded", *(send(external_id, row.record) if unsent else [])]
+            # Recorded but not marked sent (a run killed before sending, a send that failed or was
+            # made by hand): sent now only if SpotDraft still has it in DRAFT, so never twice.
+            if send_to_counterparties and row.sent_at is None and still_draft(row.record):
+                return ["already_recorded", *send(external_id, row.record)]
+            return ["already_recorded"]
         try:
             existing = writes.find_by_external_id(client, external_id, logger=logger)
             contract = existing or writes.create_contract(client, body, logger=logger)
@@ -102,8 +107,10 @@ def create_contracts_batch(
                 "contract_name": contract.get("contract_name"), "outcome": outcome, "record": contract,
                 "flow_run_id": dead_letters.current_flow_run()[1], "created_at": utcnow(),
             }])
-        unsent = send_to_counterparties and _not_yet_sent(outcome, contract)
-        return [outcome, *(send(external_id, contract) if unsent else [])]
+        # One found in SpotDraft is sent only while still in DRAFT: most likely this flow created it in
+        # a run that died before recording and sending it; any later status means it went out.
+        unsent = existing is None or contract.get("contract_status") == DRAFT
+        return [outcome, *(send(external_id, contract) if send_to_counterparties and unsent else [])]
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         for outcomes in pool.map(one, items):

@@ -117,6 +117,10 @@ def replay(credentials: SpotDraftCredentials, database_url: str, letter: dict[st
         composite_id = (payload or inputs)["composite_id"]
         body = (payload or {}).get("body") or inputs["body"]
         tasks.send_contract_to_counterparties(credentials, composite_id, body)
+        with engine.begin() as conn:  # so that create_contracts does not send it again
+            conn.execute(created_contracts.update()
+                         .where(created_contracts.c.contract_id.in_([composite_id, composite_id.split("-")[-1]]))
+                         .values(sent_at=utcnow()))
         return {"composite_id": composite_id, "sent": True}
     if operation == "list_contracts":
         from flows.sync import sync_contracts

@@ -184,6 +184,8 @@ class Handlers:
             )
             table[("GET", f"{base}/templates/")] = self.templates
         table[("POST", "/api/v2.1/public/contracts/")] = self.create_contract
+        for version, key in (("v2.1", "composite_id"), ("v2", "composite_id"), ("v1", "contract_id")):
+            table[("POST", f"/api/{version}/public/contracts/{{{key}}}/send_to_counterparties")] = self.send
         table[("POST", "/api/v2.1/public/workspace/files/uploads/")] = self.files.start_uploads
         table[("GET", "/api/v2.1/public/workspace/files/{file_id}/")] = self.files.download_url
         table[("GET", "/api/v1/public/contracts")] = self.list_contracts_v1
@@ -234,6 +236,15 @@ class Handlers:
 
     def key_pointers(self, req, params, route) -> Reply:
         return json_reply(200, self._contract(params).key_pointers)
+
+    def send(self, req, params, route) -> Reply:
+        """Sending takes a draft out to its counterparties: it leaves DRAFT (for REDLINING)."""
+        with self.state.lock:
+            contract = self._contract(params)
+            if contract.status == "DRAFT":
+                self.state.touch(contract.id, status="REDLINING")
+        assert route.reply is not None
+        return route.reply
 
     def by_external(self, req, params, route) -> Reply:
         found = self.state.by_external_id(params["external_metadata_id"])

@@ -198,6 +198,19 @@ def test_a_found_draft_recorded_but_not_sent_is_sent_by_the_next_run(sandbox, cr
     assert row.sent_at is not None and posts(sandbox) == 1
 
 
+def test_a_send_that_landed_but_answered_an_error_is_not_sent_again(sandbox, credentials, database_url):
+    sandbox.script("POST", r"/send_to_counterparties$", "ambiguous", times=1)  # sent, then 504
+    records = [record("sent-once")]
+    first = create_contracts(credentials, template_id(sandbox), records=records, database_url=database_url,
+                             send_to_counterparties=True, return_state=True).result()
+    assert first["created"] == 1 and first["dead_lettered"] == 1  # not safe to repeat: given up on
+
+    create_contracts(credentials, template_id(sandbox), records=records, database_url=database_url,
+                     send_to_counterparties=True)
+
+    assert len([r for r in sandbox.request_log("POST") if r.path.endswith("/send_to_counterparties")]) == 1
+
+
 def test_records_from_csv_and_json_files(sandbox, credentials, database_url, tmp_path):
     csv_path = tmp_path / "deals.csv"
     with csv_path.open("w", newline="") as handle:

@@ -167,3 +167,25 @@ def test_no_answer_in_time_leaves_everything_pending(credentials, database_url, 
 def test_nothing_pending_means_no_pause(credentials, database_url):
     state = review_failed_operations(credentials, database_url=database_url, return_state=True)
     assert state.is_completed() and state.message == "nothing to review"
+
+
+def test_a_replayed_send_is_recorded_so_the_create_flow_does_not_send_again(sandbox, credentials, database_url):
+    template = next(iter(sandbox.state.templates))
+    sandbox.script("POST", r"/send_to_counterparties$", 402, times=1, body={"detail": "not ready yet"})
+    create_contracts(credentials, template, records=[good_record("rev-send")], database_url=database_url,
+                     send_to_counterparties=True)
+    [letter] = letters(database_url).values()
+    assert letter.operation == "send_contract_to_counterparties"
+
+    thread, out = start_review(credentials, database_url)
+    resume_flow_run(wait_until_paused().id, run_input={
+        "reviewer": "ops@example.com", "decisions": [{"dead_letter_id": letter.id, "action": "retry"}],
+    })
+    thread.join(timeout=120)
+    assert out[0].is_completed() and letters(database_url)[letter.target].status == "replayed"
+    with engine_for(database_url).connect() as conn:
+        assert conn.execute(sa.select(created_contracts.c.sent_at)).scalar_one() is not None
+
+    create_contracts(credentials, template, records=[good_record("rev-send")], database_url=database_url,
+                     send_to_counterparties=True)
+    assert len([r for r in sandbox.request_log("POST") if r.path.endswith("/send_to_counterparties")]) == 2
