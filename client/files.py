@@ -76,7 +76,7 @@ def describe_upload(file: FileInput, file_name: str | None = None, content_type:
             raise ValueError("file_name is required when the file is given as bytes")
         name = file_name
     else:
-        if not Path(file).is_file():
+        if not Path(file).exists() or Path(file).is_dir():  # a pipe or device is fine: it is read as a stream
             raise ValueError(f"no file to upload at {os.fspath(file)!r}")
         name = file_name or Path(file).name
     return name, content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"

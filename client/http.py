@@ -142,6 +142,9 @@ class SpotDraftClient:
         body that breaks off midway fails that attempt like a dropped connection, so it is retried.
         """
         op = self.operation(operation)
+        if stream_to is not None and (op.response_kind != "binary" or reconcile is not None):
+            raise E.InvalidRequestError(f"stream_to is for operations that answer a file; {op.name} does not",
+                                        E.ErrorContext(operation=op.name, method=op.method, path=op.path))
         request = self.build_request(op, path_params=path_params, query=query, body=body, files=files,
                                      headers=headers)
         budget = budget or self.new_budget()
@@ -477,7 +480,12 @@ def _safe_body(response: httpx.Response) -> Any:
 
 
 _XML_FIELD = re.compile(r"<(Code|Message)>([^<]{0,300})</\1>")
-_SIGNED_QUERY = re.compile(r"(https?://[^\s?\"'<>]+)\?[^\s\"'<>]*")
+# Any query string (after a URL or a bare path), and the signing parameters of S3, GCS, CloudFront
+# and Azure wherever they appear: what could repeat a signed URL's key in an error text.
+_SIGNED_QUERY = re.compile(r"([^\s?\"'<>]+)\?[^\s\"'<>]*")
+_SIGNING_PARAM = re.compile(
+    r"(?i)\b(x-amz-[a-z-]+|x-goog-[a-z-]+|signature|sig|googleaccessid|key-pair-id|policy|se|sp|sv|sr)=[^&\s\"'<>]*"
+)
 
 
 def _without_query(url: str | None) -> str | None:
@@ -498,7 +506,11 @@ def _storage_body(response: httpx.Response) -> Any:
         kept = {k.lower(): v for k, v in _XML_FIELD.findall(body)} or {"detail": body[:200]}
     else:
         return None
-    return {k: _SIGNED_QUERY.sub(r"\1?[signed query removed]", v) for k, v in kept.items()} or None
+    return {k: _scrub_signed(v) for k, v in kept.items()} or None
+
+
+def _scrub_signed(text: str) -> str:
+    return _SIGNING_PARAM.sub(r"\1=[removed]", _SIGNED_QUERY.sub(r"\1?[query removed]", text))
 
 
 def _short_detail(body: Any) -> str | None:
