@@ -289,10 +289,11 @@ class SpotDraftClient:
         """
         attempt = budget.take()
         self._count("requests")
+        to_storage = via is not None and via is not self._http
         context = E.ErrorContext(
             operation=op.name, method=request.method, host=request.url.netloc.decode(), path=request.url.path,
-            environment=self.environment, external_ids=external_ids, attempts=attempt,
-            max_attempts=budget.max_attempts,
+            environment="signed storage URL" if to_storage else self.environment, external_ids=external_ids,
+            attempts=attempt, max_attempts=budget.max_attempts,
         )
         try:
             response = (via or self._http).send(request, stream=op.response_kind == "binary")
@@ -320,7 +321,6 @@ class SpotDraftClient:
                 pass  # the status says enough; a broken error body must not hide it
             finally:
                 response.close()
-        to_storage = via is not None and via is not self._http
         if response.is_redirect or 300 <= response.status_code < 400:
             location = response.headers.get("location")
             url = str(request.url)

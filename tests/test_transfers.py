@@ -100,6 +100,7 @@ def test_an_always_failing_store_sees_exactly_max_attempts_and_the_error_hides_t
     error = failure.value
     assert error.context.operation == "put_to_signed_upload_url" and error.context.attempts == 4
     assert error.context.path == f"/_storage/{slot['file_id']}"
+    assert error.context.environment == "signed storage URL"
     assert "signature" not in str(error) and "signature" not in repr(error.context.as_dict())
 
 
