@@ -292,8 +292,8 @@ class SpotDraftClient:
         to_storage = via is not None and via is not self._http
         context = E.ErrorContext(
             operation=op.name, method=request.method, host=request.url.netloc.decode(), path=request.url.path,
-            environment="signed storage URL" if to_storage else self.environment, external_ids=external_ids,
-            attempts=attempt, max_attempts=budget.max_attempts,
+            environment=self._environment_of(op), external_ids=external_ids, attempts=attempt,
+            max_attempts=budget.max_attempts,
         )
         try:
             response = (via or self._http).send(request, stream=op.response_kind == "binary")
@@ -386,10 +386,13 @@ class SpotDraftClient:
         except httpx.HTTPError as exc:  # nothing was left under the final name (download_to's temp file)
             context = E.ErrorContext(
                 operation=op.name, method=request.method, host=request.url.netloc.decode(), path=request.url.path,
-                status=response.status_code, environment=self.environment, attempts=budget.used,
+                status=response.status_code, environment=self._environment_of(op), attempts=budget.used,
                 max_attempts=budget.max_attempts, request_id=_first_header(response, _REQUEST_ID_HEADERS),
             )
             raise E.ConnectionDropped(f"the file broke off midway ({type(exc).__name__})", context) from None
+
+    def _environment_of(self, op: Operation) -> str:
+        return "signed storage URL" if op.version == STORAGE else self.environment
 
     def _decode(self, op, request, response: httpx.Response, budget, external_ids) -> Any:
         if op.response_kind == "binary":
@@ -452,10 +455,11 @@ class SpotDraftClient:
 
 
 # Not catalog operations: the object-store side of workspace files, named for logs and errors.
-SIGNED_UPLOAD = Operation(name="put_to_signed_upload_url", method="PUT", path="{upload_url}", version="storage",
+STORAGE = "storage"  # the `version` of these two, which are not SpotDraft's
+SIGNED_UPLOAD = Operation(name="put_to_signed_upload_url", method="PUT", path="{upload_url}", version=STORAGE,
                           family="workspace", operation_id="", safe_to_retry=True)
 SIGNED_DOWNLOAD = Operation(name="get_from_signed_download_url", method="GET", path="{signed_url}",
-                            version="storage", family="workspace", operation_id="", safe_to_retry=True,
+                            version=STORAGE, family="workspace", operation_id="", safe_to_retry=True,
                             response_kind="binary")
 
 
