@@ -159,6 +159,7 @@ def test_deploy_sync_dead_letter_review_and_resume(stack, tmp_path):
     assert schedules["hourly-incremental"].parameters == {}
     assert schedules["weekly-full-refresh"].parameters == {"full_refresh": True}
     assert found["review-failed-operations"].global_concurrency_limit.limit == 1
+    assert found["sync-contracts-hourly"].concurrency_options.collision_strategy == "ENQUEUE"
 
     # 1. The scheduled sync, run now through the API as the UI's Run button does.
     sync_run = run_deployment(env, "sync-contracts/sync-contracts-hourly", {"database_url": database_url})
