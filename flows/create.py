@@ -57,30 +57,37 @@ def create_contracts_batch(
     done = _already_created(database_url, [i["external_id"] for i in items])
     counts = {"created": 0, "found": 0, "already_recorded": 0, "dead_lettered": 0}
 
+    def not_sent(external_id: str, composite_id: str, error: SpotDraftError) -> list[str]:
+        """Created but not sent: its own dead letter, replayable alone (the review checks DRAFT first)."""
+        logger.warning("Contract %s (%s) was created but not sent: %s", composite_id, external_id, error)
+        with engine.begin() as conn:
+            dead_letters.record(conn, operation="send_contract_to_counterparties", target=composite_id,
+                                inputs={"composite_id": composite_id, "body": SEND_BODY}, error=error)
+        return ["dead_lettered"]
+
     def send(external_id: str, contract: dict[str, Any]) -> list[str]:
         composite_id = composite_id_of(contract)
         try:
             client.call("send_contract_to_counterparties", path_params={"composite_id": composite_id},
                         body=SEND_BODY, logger=logger)
-        except SpotDraftError as error:  # created but not sent: its own dead letter, replayable alone
-            logger.warning("Contract %s (%s) was created but not sent: %s", composite_id, external_id, error)
-            with engine.begin() as conn:
-                dead_letters.record(conn, operation="send_contract_to_counterparties", target=composite_id,
-                                    inputs={"composite_id": composite_id, "body": SEND_BODY}, error=error)
-            return ["dead_lettered"]
+        except SpotDraftError as error:
+            return not_sent(external_id, composite_id, error)
         with engine.begin() as conn:
             conn.execute(created_contracts.update().where(created_contracts.c.external_id == external_id)
                          .values(sent_at=utcnow()))
+            dead_letters.resolve(conn, operation="send_contract_to_counterparties", targets=[composite_id],
+                                 outcome={"resolved_by": "create_contracts"})
         return []
 
-    def still_draft(contract: dict[str, Any]) -> bool:
+    def send_if_still_draft(external_id: str, contract: dict[str, Any]) -> list[str]:
+        composite_id = composite_id_of(contract)
         try:
-            status = client.call("get_contract_status", path_params={"composite_id": composite_id_of(contract)},
-                                 logger=logger)
-        except SpotDraftError as error:  # unknown: not sent this time; the next run asks again
-            logger.warning("Could not read the status of %s, not sending it now: %s", composite_id_of(contract), error)
-            return False
-        return isinstance(status, dict) and status.get("contract_status") == DRAFT
+            status = client.call("get_contract_status", path_params={"composite_id": composite_id}, logger=logger)
+        except SpotDraftError as error:  # unknown whether it went out: not sent now, and not forgotten
+            return not_sent(external_id, composite_id, error)
+        if isinstance(status, dict) and status.get("contract_status") == DRAFT:
+            return send(external_id, contract)
+        return []
 
     def one(item: dict[str, Any]) -> list[str]:
         external_id, body = item["external_id"], item["body"]
@@ -88,8 +95,8 @@ def create_contracts_batch(
             row = done[external_id]
             # Recorded but not marked sent (a run killed before sending, a send that failed or was
             # made by hand): sent now only if SpotDraft still has it in DRAFT, so never twice.
-            if send_to_counterparties and row.sent_at is None and still_draft(row.record):
-                return ["already_recorded", *send(external_id, row.record)]
+            if send_to_counterparties and row.sent_at is None:
+                return ["already_recorded", *send_if_still_draft(external_id, row.record)]
             return ["already_recorded"]
         try:
             existing = writes.find_by_external_id(client, external_id, logger=logger)

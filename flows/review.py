@@ -31,6 +31,7 @@ from blocks import SpotDraftCredentials
 from client import SpotDraftError, writes
 from client.redaction import redact
 from flows import dead_letters
+from flows.create import DRAFT
 from flows.params import form
 from flows.records import RecordError, validate_record
 from flows.store import contracts, created_contracts, engine_for, upsert, utcnow
@@ -116,12 +117,16 @@ def replay(credentials: SpotDraftCredentials, database_url: str, letter: dict[st
     if operation == "send_contract_to_counterparties":
         composite_id = (payload or inputs)["composite_id"]
         body = (payload or {}).get("body") or inputs["body"]
-        tasks.send_contract_to_counterparties(credentials, composite_id, body)
-        with engine.begin() as conn:  # so that create_contracts does not send it again
+        # Sending is not safe to repeat: a send that landed despite its error (or one made since)
+        # has taken the contract out of DRAFT, and is not sent again.
+        status = tasks.get_contract_status(credentials, composite_id).get("contract_status")
+        if status == DRAFT:
+            tasks.send_contract_to_counterparties(credentials, composite_id, body)
+        with engine.begin() as conn:  # either way it went out: create_contracts must not send it again
             conn.execute(created_contracts.update()
                          .where(created_contracts.c.contract_id.in_([composite_id, composite_id.split("-")[-1]]))
                          .values(sent_at=utcnow()))
-        return {"composite_id": composite_id, "sent": True}
+        return {"composite_id": composite_id, "sent": status == DRAFT, "status_before": status}
     if operation == "list_contracts":
         from flows.sync import sync_contracts
 

@@ -132,18 +132,24 @@ def _add_missing_columns(engine: Engine) -> None:
 
     create_all makes missing tables only; the columns added since are all nullable, so an
     ALTER TABLE ... ADD COLUMN brings an existing database up to date without touching its rows.
+    Two runs starting together may both try: the one that loses finds the column there and goes on.
     """
-    inspector = sa.inspect(engine)
-    existing = set(inspector.get_table_names())
-    with engine.begin() as conn:
-        for table in metadata.sorted_tables:
-            if table.name not in existing:
+    quote = engine.dialect.identifier_preparer.quote
+    existing = set(sa.inspect(engine).get_table_names())
+    for table in metadata.sorted_tables:
+        if table.name not in existing:
+            continue
+        present = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable:
                 continue
-            present = {c["name"] for c in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present and column.nullable:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+            kind = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.execute(sa.text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {kind}"))
+            except sa.exc.DBAPIError:
+                if column.name not in {c["name"] for c in sa.inspect(engine).get_columns(table.name)}:
+                    raise
 
 
 def upsert(conn: Connection, table: sa.Table, rows: Iterable[Mapping[str, Any]]) -> int:

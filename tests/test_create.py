@@ -211,6 +211,20 @@ def test_a_send_that_landed_but_answered_an_error_is_not_sent_again(sandbox, cre
     assert len([r for r in sandbox.request_log("POST") if r.path.endswith("/send_to_counterparties")]) == 1
 
 
+def test_an_unreadable_status_before_a_send_is_a_dead_letter_not_a_silent_skip(sandbox, credentials, database_url):
+    records = [record("status-unknown")]
+    create_contracts(credentials, template_id(sandbox), records=records, database_url=database_url)
+    sandbox.script("GET", r"/status$", 403, times=1)
+
+    summary = create_contracts(credentials, template_id(sandbox), records=records, database_url=database_url,
+                               send_to_counterparties=True, return_state=True).result()
+
+    assert summary["dead_lettered"] == 1
+    [letter] = rows(database_url, dead_letters)
+    assert letter.operation == "send_contract_to_counterparties" and letter.error_class == "PermissionDeniedError"
+    assert not [r for r in sandbox.request_log("POST") if r.path.endswith("/send_to_counterparties")]
+
+
 def test_records_from_csv_and_json_files(sandbox, credentials, database_url, tmp_path):
     csv_path = tmp_path / "deals.csv"
     with csv_path.open("w", newline="") as handle:

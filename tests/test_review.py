@@ -189,3 +189,24 @@ def test_a_replayed_send_is_recorded_so_the_create_flow_does_not_send_again(sand
     create_contracts(credentials, template, records=[good_record("rev-send")], database_url=database_url,
                      send_to_counterparties=True)
     assert len([r for r in sandbox.request_log("POST") if r.path.endswith("/send_to_counterparties")]) == 2
+
+
+def test_a_send_that_landed_despite_its_error_is_not_sent_again_by_the_review(sandbox, credentials, database_url):
+    template = next(iter(sandbox.state.templates))
+    sandbox.script("POST", r"/send_to_counterparties$", "ambiguous", times=1)  # it went out, then 504
+    create_contracts(credentials, template, records=[good_record("rev-landed")], database_url=database_url,
+                     send_to_counterparties=True)
+    [letter] = letters(database_url).values()
+
+    thread, out = start_review(credentials, database_url)
+    resume_flow_run(wait_until_paused().id, run_input={
+        "reviewer": "ops@example.com", "decisions": [{"dead_letter_id": letter.id, "action": "retry"}],
+    })
+    thread.join(timeout=120)
+
+    assert out[0].is_completed()
+    after = letters(database_url)[letter.target]
+    assert after.status == "replayed" and after.outcome["result"]["sent"] is False
+    assert len([r for r in sandbox.request_log("POST") if r.path.endswith("/send_to_counterparties")]) == 1
+    with engine_for(database_url).connect() as conn:
+        assert conn.execute(sa.select(created_contracts.c.sent_at)).scalar_one() is not None
