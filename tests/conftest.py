@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,22 +22,47 @@ os.environ["SPOTDRAFT_RETRY_MAX_DELAY"] = "2"
 os.environ["SPOTDRAFT_RETRY_WINDOW"] = "30"
 os.environ["SPOTDRAFT_TIMEOUT_READ"] = "2"
 
-SPEC_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "spotdraft-openapi.yml"
+ROOT = Path(__file__).resolve().parents[1]
 CANARY_SECRET = "canary-Secret-7f3a9e21c4"
 
 
-def missing(what: str, required: bool = False) -> None:
-    """Skip for lack of `what` on a developer's machine; fail in CI, where it must be there."""
-    if required or os.environ.get("CI"):
-        pytest.fail(f"{what} (required in CI)")
-    pytest.skip(what)
+def _find_spec() -> Path:
+    """SpotDraft's OpenAPI document (never copied into the repository): $SPOTDRAFT_OPENAPI, else
+    `shared/` beside the repository, else beside the repository this one was cloned from locally."""
+    name = Path("shared") / "spotdraft-openapi.yml"
+    candidates = [Path(os.environ["SPOTDRAFT_OPENAPI"])] if os.environ.get("SPOTDRAFT_OPENAPI") else []
+    candidates.append(ROOT.parent / name)
+    origin = subprocess.run(["git", "-C", str(ROOT), "config", "--get", "remote.origin.url"],
+                            capture_output=True, text=True).stdout.strip()
+    if origin and Path(origin).is_dir():  # a local clone, e.g. a fresh one made to try `make test`
+        candidates.append(Path(origin).resolve().parent / name)
+    return next((c for c in candidates if c.is_file()), candidates[-1])
+
+
+SPEC_PATH = _find_spec()
 
 
 def require_spec() -> Path:
-    """SpotDraft's OpenAPI document, read from beside the repository (never copied into it)."""
     if not SPEC_PATH.is_file():
-        missing(f"SpotDraft's OpenAPI document is not beside the repository ({SPEC_PATH})")
+        pytest.fail(f"SpotDraft's OpenAPI document was not found (looked for {SPEC_PATH}); "
+                    "put it in shared/ beside the repository or point SPOTDRAFT_OPENAPI at it")
     return SPEC_PATH
+
+
+def _postgres_wanted() -> bool:
+    """PostgreSQL runs wherever it is installed, and must be where it is required (CI)."""
+    from tests.databases import postgres_bin
+
+    return postgres_bin() is not None or bool(os.environ.get("SPOTDRAFT_REQUIRE_POSTGRES"))
+
+
+DATABASES = ["sqlite", "postgresql"] if _postgres_wanted() else ["sqlite"]
+
+
+def pytest_report_header(config) -> str:
+    if "postgresql" in DATABASES:
+        return "databases: SQLite and PostgreSQL"
+    return "databases: SQLite only (PostgreSQL is not installed; .ci/run installs it)"
 
 
 @pytest.fixture(scope="session")
@@ -84,13 +110,12 @@ def postgres_server_url():
     from tests.databases import postgres_bin, postgres_server
 
     if postgres_bin() is None:
-        missing("PostgreSQL is not installed; .ci/run installs it (Debian package postgresql)",
-                required=bool(os.environ.get("SPOTDRAFT_REQUIRE_POSTGRES")))
+        pytest.fail("PostgreSQL is required here but not installed (Debian package postgresql)")
     with postgres_server() as url:
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def database_url(request, tmp_path):
     """A fresh, empty database of each kind the flows are tested on."""
     if request.param == "sqlite":
