@@ -279,24 +279,19 @@ class SpotDraftClient:
 
     # -- sending ---------------------------------------------------------------------------------------
     def send(
-        self, op: Operation, request: httpx.Request, budget: AttemptBudget, external_ids: tuple[str, ...] = (),
-        *, via: httpx.Client | None = None,
+        self, op: Operation, request: httpx.Request, budget: AttemptBudget, external_ids: tuple[str, ...] = ()
     ) -> httpx.Response:
         """Send once, count the attempt, and return a 2xx response or raise its typed error.
 
-        `via` is the httpx client to send with: the SpotDraft one (default) or the storage one.
+        A signed storage URL's request goes through the storage client, without SpotDraft's headers.
         Only the path goes into the error context, never the query: a signed URL's query is its key.
         """
-        attempt = budget.take()
+        budget.take()
         self._count("requests")
-        to_storage = via is not None and via is not self._http
-        context = E.ErrorContext(
-            operation=op.name, method=request.method, host=request.url.netloc.decode(), path=request.url.path,
-            environment=self._environment_of(op), external_ids=external_ids, attempts=attempt,
-            max_attempts=budget.max_attempts,
-        )
+        to_storage = op.version == STORAGE
+        context = self._context(op, request, budget, external_ids)
         try:
-            response = (via or self._http).send(request, stream=op.response_kind == "binary")
+            response = (self._storage if to_storage else self._http).send(request, stream=op.response_kind == "binary")
         except httpx.TimeoutException as exc:
             cls = E.ConnectError if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout) else E.RequestTimeout
             raise cls(type(exc).__name__, context) from None
@@ -308,10 +303,7 @@ class SpotDraftClient:
             raise E.MalformedResponseError(scrub_text(str(exc)) or type(exc).__name__, context) from None
         except httpx.HTTPError as exc:  # anything else httpx raises (proxy, protocol) is still ours, typed
             raise E.ConnectError(f"{type(exc).__name__}: {scrub_text(str(exc))}", context) from None
-        context = replace(
-            context, status=response.status_code, request_id=_first_header(response, _REQUEST_ID_HEADERS),
-            workspace=_first_header(response, _WORKSPACE_HEADERS),
-        )
+        context = self._context(op, request, budget, external_ids, response)
         if response.is_success:
             return response
         if op.response_kind == "binary":
@@ -354,7 +346,7 @@ class SpotDraftClient:
             with files.upload_stream(file) as (content, size):
                 headers = {"content-type": content_type, "content-length": str(size)}
                 request = self._storage.build_request("PUT", url, content=content, headers=headers)
-                self.send(SIGNED_UPLOAD, request, budget, via=self._storage).close()
+                self.send(SIGNED_UPLOAD, request, budget).close()
             return size
 
         return self._run_with_retries(SIGNED_UPLOAD, attempt, budget, logger, safe=True)
@@ -373,7 +365,7 @@ class SpotDraftClient:
 
         def attempt() -> dict[str, Any]:
             request = self._storage.build_request("GET", url)
-            response = self.send(SIGNED_DOWNLOAD, request, budget, via=self._storage)
+            response = self.send(SIGNED_DOWNLOAD, request, budget)
             return self._stream(SIGNED_DOWNLOAD, request, response, budget, destination)
 
         return self._run_with_retries(SIGNED_DOWNLOAD, attempt, budget, logger, safe=True)
@@ -384,15 +376,21 @@ class SpotDraftClient:
         try:
             return files.download_to(response, destination)
         except httpx.HTTPError as exc:  # nothing was left under the final name (download_to's temp file)
-            context = E.ErrorContext(
-                operation=op.name, method=request.method, host=request.url.netloc.decode(), path=request.url.path,
-                status=response.status_code, environment=self._environment_of(op), attempts=budget.used,
-                max_attempts=budget.max_attempts, request_id=_first_header(response, _REQUEST_ID_HEADERS),
-            )
+            context = self._context(op, request, budget, response=response)
             raise E.ConnectionDropped(f"the file broke off midway ({type(exc).__name__})", context) from None
 
-    def _environment_of(self, op: Operation) -> str:
-        return "signed storage URL" if op.version == STORAGE else self.environment
+    def _context(self, op: Operation, request: httpx.Request, budget: AttemptBudget,
+                 external_ids: tuple[str, ...] = (), response: httpx.Response | None = None) -> E.ErrorContext:
+        """What an error of this request carries: where it went, which attempt, and what came back."""
+        context = E.ErrorContext(
+            operation=op.name, method=request.method, host=request.url.netloc.decode(), path=request.url.path,
+            environment="signed storage URL" if op.version == STORAGE else self.environment,
+            external_ids=external_ids, attempts=budget.used, max_attempts=budget.max_attempts,
+        )
+        if response is None:
+            return context
+        return replace(context, status=response.status_code, request_id=_first_header(response, _REQUEST_ID_HEADERS),
+                       workspace=_first_header(response, _WORKSPACE_HEADERS))
 
     def _decode(self, op, request, response: httpx.Response, budget, external_ids) -> Any:
         if op.response_kind == "binary":
@@ -402,13 +400,8 @@ class SpotDraftClient:
                 return None
             return response.json()
         except (ValueError, httpx.DecodingError):
-            context = E.ErrorContext(
-                operation=op.name, method=request.method, host=self.host, path=request.url.path,
-                status=response.status_code, environment=self.environment, external_ids=external_ids,
-                attempts=budget.used, max_attempts=budget.max_attempts,
-                request_id=_first_header(response, _REQUEST_ID_HEADERS), body=_safe_body(response),
-                extra={"content_type": response.headers.get("content-type")},
-            )
+            context = replace(self._context(op, request, budget, external_ids, response), body=_safe_body(response),
+                              extra={"content_type": response.headers.get("content-type")})
             raise E.MalformedResponseError(
                 f"expected JSON, got {response.headers.get('content-type') or 'no content type'}", context
             ) from None
