@@ -27,6 +27,7 @@ def _metavar(name: str) -> str:
     if name.startswith("p_"):
         return "P"
     return {"rate_limit": "RPS", "rate_burst": "N", "latency_ms": "MS", "timeout_sleep_s": "SECONDS",
+            "retry_after_s": "SECONDS",
             "ambiguous_mode": "{504,drop,mixed}", "seed": "N"}.get(name, "X")  # fmt: skip
 
 
@@ -45,6 +46,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
     parser.add_argument("--client-secret", default=os.environ.get(SECRET_ENV, DEFAULT_CLIENT_SECRET))
     parser.add_argument("--workspace-id", type=int, default=1)
+    parser.add_argument(
+        "--duplicate-rule",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="answer 409 to a create whose external_metadata.id is taken (SpotDraft promises no such rule; "
+        "--no-duplicate-rule creates another contract)",
+    )
     parser.add_argument(
         "--bearer-token", default=None, help="accept `Authorization: Bearer TOKEN` where documented"
     )
@@ -77,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         client_secret=args.client_secret,
         workspace_id=args.workspace_id,
         bearer_token=args.bearer_token,
+        duplicate_rule=args.duplicate_rule,
     )
 
     def ready(sb: Sandbox) -> None:

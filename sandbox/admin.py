@@ -5,9 +5,13 @@ can do what an in-process test does. They need no credentials, see no faults and
 logged: they are the test's hands, not traffic under test. The sandbox only listens on loopback.
 
     GET    /_sandbox/health                 {"status": "ok", "contracts": n}
-    GET    /_sandbox/state                  seed, version, every contract with hidden fields, deleted ids
+    GET    /_sandbox/state                  seed, version, every contract with hidden fields, deleted ids,
+                                            duplicate_rule, external_ids {id: count}, duplicates {id: [ids]}
     GET    /_sandbox/contracts/{id}         one contract with hidden fields (id: 1234 or T-1234)
-    POST   /_sandbox/contracts              {"count": m}             add m new contracts
+    POST   /_sandbox/contracts              {"count": m, "overrides"?, "remove"?}   add m new contracts
+    POST   /_sandbox/poison                 {"id", "fields"?: {...}, "remove"?: [...]}  poison one contract
+    GET    /_sandbox/settings               {"duplicate_rule"}
+    PUT    /_sandbox/settings               {"duplicate_rule": bool}
     DELETE /_sandbox/contracts/{id}                                  delete one
     POST   /_sandbox/touch                  {"id", "name"?, "status"?, "at"?}   bump last_updated_on
     GET    /_sandbox/requests               {"total", "counts", "requests"}  (?method=&path=)
@@ -66,12 +70,16 @@ class Admin:
                     "version": state.version,
                     "contracts": state.snapshot(),
                     "deleted": sorted(state.deleted),
+                    "duplicate_rule": state.duplicate_rule,
+                    "external_ids": state.external_id_counts(),
+                    "duplicates": state.duplicates(),
                 }
             return json_reply(200, body)
         if head == "contracts":
             if len(parts) == 1 and method == "POST":
-                count = int(self._body(req).get("count", 1))
-                added = state.add_contracts(count)
+                body = self._body(req)
+                count = int(body.get("count", 1))
+                added = state.add_contracts(count, body.get("overrides") or {}, body.get("remove") or ())
                 return json_reply(201, {"contracts": [c.snapshot() for c in added]})
             if len(parts) == 2:
                 key = _key(parts[1])
@@ -80,6 +88,19 @@ class Admin:
                     return json_reply(200, found.snapshot()) if found else error(404, "Not found.")
                 if method == "DELETE":
                     return json_reply(200, {"deleted": state.delete(key).snapshot()})
+        if head == "poison" and method == "POST":
+            body = self._body(req)
+            if "id" not in body:
+                raise ValueError("id is required")
+            contract = state.poison(_key(str(body["id"])), body.get("fields") or {}, body.get("remove") or ())
+            return json_reply(200, contract.snapshot())
+        if head == "settings":
+            if method in ("PUT", "PATCH"):
+                body = self._body(req)
+                if "duplicate_rule" in body:
+                    state.duplicate_rule = bool(body["duplicate_rule"])
+            if method in ("GET", "PUT", "PATCH"):
+                return json_reply(200, {"duplicate_rule": state.duplicate_rule})
         if head == "touch" and method == "POST":
             body = self._body(req)
             if "id" not in body:

@@ -27,7 +27,7 @@ from urllib.parse import unquote
 
 from .admin import Admin
 from .data import SandboxState
-from .faults import PASS, WRITE_METHODS, FaultInjector, Faults, Outcome
+from .faults import CONTRADICTORY, PASS, WRITE_METHODS, FaultInjector, Faults, Outcome
 from .handlers import Handlers
 from .recorder import RequestLog, RequestRecord
 from .routes import Router, build_routes, load_answers
@@ -154,6 +154,16 @@ class SandboxApp:
         elif kind == "cut":
             await self._cut(send, self.dispatch(req, record), record)
             return
+        elif kind in CONTRADICTORY:
+            reply = _contradict(self.dispatch(req, record), kind)
+        elif kind == "slow":
+            reply = self.dispatch(req, record)  # carried out now (a write commits); answered late
+            record.status = "timeout"
+            await self._hold(self.faults.timeout_sleep_s)
+            if self.closing is not None and self.closing.is_set():
+                await self._drop(send, record)
+                return
+            record.status = None
         elif kind == "timeout":
             record.status = "timeout"
             await self._hold(self.faults.timeout_sleep_s)
@@ -306,6 +316,23 @@ class SandboxApp:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.closing.wait(), timeout=seconds)
+
+
+def _contradict(reply: Reply, kind: str) -> Reply:
+    """A list answer that contradicts itself: its results emptied ("empty_page") or cut to half
+    ("short_page") while total_results keeps the real total. Any other answer is left as it is."""
+    if reply.status != 200:
+        return reply
+    try:
+        body = json.loads(reply.body)
+    except ValueError:
+        return reply
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list) or "total_results" not in body:
+        return reply
+    results = body["results"]
+    body["results"] = [] if kind == "empty_page" else results[: len(results) // 2]
+    headers = [(k, v) for k, v in reply.headers if k != b"content-length"]
+    return Reply(200, headers, dumps(body))
 
 
 def _status_reply(outcome: Outcome) -> Reply:

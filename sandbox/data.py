@@ -120,6 +120,8 @@ class Contract:
     template_id: int | None = None
     external_metadata: dict[str, Any] = field(default_factory=dict)
     key_pointers: list[dict[str, Any]] = field(default_factory=list)
+    poison: dict[str, Any] = field(default_factory=dict)  # list-answer fields replaced by values that fit no schema
+    poison_removed: tuple[str, ...] = ()  # list-answer fields left out altogether ("id" included)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -132,6 +134,14 @@ class Contract:
 
     def changed(self) -> None:
         self._cache.clear()
+
+    def _poisoned(self, item: dict[str, Any]) -> dict[str, Any]:
+        if not (self.poison or self.poison_removed):
+            return item
+        item = {**item, **self.poison}
+        for name in self.poison_removed:
+            item.pop(name, None)
+        return item
 
     def _common(self, workspace_id: int) -> dict[str, Any]:
         return {
@@ -155,7 +165,7 @@ class Contract:
             item["created_by_user_name"] = self.created_by.name
             item["created_by_user_email"] = self.created_by.email
             item["created_by_workspace"] = workspace_id
-            self._cache["v2"] = item
+            item = self._cache["v2"] = self._poisoned(item)
         return item
 
     def as_v3(self, workspace_id: int) -> dict[str, Any]:
@@ -166,7 +176,7 @@ class Contract:
             item["created_by_workspace"] = workspace_id
             item["external_metadata"] = self.external_metadata
             item["reference_id"] = self.reference_id
-            self._cache["v3"] = item
+            item = self._cache["v3"] = self._poisoned(item)
         return item
 
     def as_created(self, workspace_id: int) -> dict[str, Any]:
@@ -177,7 +187,13 @@ class Contract:
         return {"contract_status": self.status, "contract_name": self.name}
 
     def snapshot(self) -> dict[str, Any]:
-        """Everything the sandbox knows, hidden fields included: what a sync should end up with."""
+        """Everything the sandbox knows, hidden fields included: what a sync should end up with.
+
+        A poisoned contract also says how its list answers lie (`poison`: fields replaced, removed).
+        """
+        extra = {}
+        if self.poison or self.poison_removed:
+            extra["poison"] = {"fields": dict(self.poison), "removed": list(self.poison_removed)}
         return {
             "id": self.id,
             "composite_id": self.composite_id,
@@ -194,14 +210,18 @@ class Contract:
             "template_id": self.template_id,
             "created_by": self.created_by.email,
             "external_metadata": self.external_metadata,
+            **extra,
         }
 
 
 class SandboxState:
     """The workspace and the operations tests use to change it while a sync is running."""
 
-    def __init__(self, contracts: int = 100, seed: int = 0, workspace_id: int = 1):
+    def __init__(self, contracts: int = 100, seed: int = 0, workspace_id: int = 1, duplicate_rule: bool = True):
         self.seed = seed
+        # True: a create whose external_metadata.id is taken answers 409 (a rule SpotDraft's spec does
+        # not promise); False: it creates another contract, and the look-up by that id finds them all.
+        self.duplicate_rule = duplicate_rule
         self.workspace_id = workspace_id
         self.lock = threading.RLock()
         self.rng = random.Random(seed)
@@ -432,10 +452,34 @@ class SandboxState:
             self._changed()
             return contract
 
-    def add_contracts(self, count: int) -> list[Contract]:
-        """`count` new contracts, as if created in SpotDraft's UI just now."""
+    def add_contracts(
+        self, count: int, overrides: dict[str, Any] | None = None, remove: Iterable[str] = ()
+    ) -> list[Contract]:
+        """`count` new contracts, as if created in SpotDraft's UI just now; with `overrides` or
+        `remove`, poisoned from the start (see `poison`)."""
         with self.lock:
-            return [self._new_contract(seeded=False) for _ in range(count)]
+            added = [self._new_contract(seeded=False) for _ in range(count)]
+            if overrides or remove:
+                for contract in added:
+                    self._set_poison(contract, overrides or {}, remove)
+            return added
+
+    def poison(self, key: int | str, overrides: dict[str, Any] | None = None, remove: Iterable[str] = ()) -> Contract:
+        """Make a contract's list answers lie: `overrides` replaces fields with any JSON value (a dict
+        for contract_name, "abc" or 2**70 for contract_type_id, text with NUL, None), `remove` leaves
+        fields out ("contract_status", even "id"). Its true fields stay, for the snapshot and the
+        per-contract endpoints. The contract counts as changed now, so an incremental sync reads it."""
+        with self.lock:
+            contract = self._require(key)
+            self._set_poison(contract, overrides or {}, remove)
+            contract.last_updated_on = self._now()
+            return contract
+
+    def _set_poison(self, contract: Contract, overrides: dict[str, Any], remove: Iterable[str]) -> None:
+        contract.poison = {**contract.poison, **overrides}
+        contract.poison_removed = tuple(dict.fromkeys([*contract.poison_removed, *remove]))
+        contract.changed()
+        self._changed()
 
     def delete(self, key: int | str) -> Contract:
         with self.lock:
@@ -472,6 +516,21 @@ class SandboxState:
 
     def external_id_taken(self, external_id: str) -> list[int]:
         return [c.id for c in self.by_external_id(external_id)]
+
+    def external_id_counts(self) -> dict[str, int]:
+        """How many live contracts carry each external_metadata.id (more than 1: a duplicate)."""
+        with self.lock:
+            counts: dict[str, int] = {}
+            for contract in self.contracts.values():
+                ext = contract.external_metadata.get("id") if contract.external_metadata else None
+                if ext is not None:
+                    counts[str(ext)] = counts.get(str(ext), 0) + 1
+            return counts
+
+    def duplicates(self) -> dict[str, list[int]]:
+        """External ids held by more than one live contract, with their contract ids."""
+        with self.lock:
+            return {ext: self.external_id_taken(ext) for ext, n in self.external_id_counts().items() if n > 1}
 
     def user(self, email: str | None) -> User:
         return next((u for u in self.users if u.email == email), self.users[0])

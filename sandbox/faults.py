@@ -10,9 +10,15 @@ client sees the same faults at the same positions on every run with the same see
 
 `decide()` only decides; the app carries the outcome out (it owns the connection). Outcome kinds:
 "pass", "status" (a fixed answer), "drop" (close without answering), "timeout" (hold the
-request far past any sane read timeout), "bad_json", "html_502", "ambiguous" (perform the write,
-then answer 504), "ambiguous_drop" (perform the write, then drop) and "cut" (scripted only: the
-real answer's headers and half its body, then the connection closes, as a download broken off).
+request far past any sane read timeout), "slow" (carry the request out, writes included, and hold
+its real answer for timeout_sleep_s: an answer slower than the client's read timeout), "bad_json",
+"html_502", "ambiguous" (perform the write, then answer 504), "ambiguous_drop" (perform the write,
+then drop), "empty_page" and "short_page" (list answers only: a 200 whose `results` is [] or cut to
+half its length while `total_results` still says the real total; any other answer passes unchanged)
+and "cut" (scripted only: the real answer's headers and half its body, then the connection closes,
+as a download broken off). A random 429 comes with `Retry-After` (p_429) or without it (p_429_bare);
+a scripted 429 gets `Retry-After: 1` unless its headers say otherwise, and a header given as None
+is left out (`headers={"Retry-After": None}`: a 429 without the header).
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ from typing import Any
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SERVER_ERRORS = (500, 502, 503, 504)
 AMBIGUOUS_MODES = ("504", "drop", "mixed")
-OUTCOMES = ("drop", "timeout", "ambiguous", "ambiguous_drop", "bad_json", "html_502", "cut")
+OUTCOMES = ("drop", "timeout", "slow", "ambiguous", "ambiguous_drop", "bad_json", "html_502", "cut",
+            "empty_page", "short_page")
+CONTRADICTORY = ("empty_page", "short_page")
 
 
 @dataclass
@@ -47,6 +55,11 @@ class Faults:
     p_bad_json: float = 0.0  # GETs only: a 200 whose body is not JSON
     p_ambiguous_write: float = 0.0  # writes only: performed, then 504 or dropped
     ambiguous_mode: str = "mixed"  # "504", "drop" or "mixed" (either, from the RNG)
+    p_429: float = 0.0  # a 429 with Retry-After: retry_after_s (a throttling storm, apart from rate_limit)
+    p_429_bare: float = 0.0  # a 429 without any Retry-After header
+    retry_after_s: float = 1.0  # the Retry-After of a random 429 (whole seconds, rounded up)
+    p_contradictory_page: float = 0.0  # list answers only: "empty_page" or "short_page" (from the RNG)
+    p_slow: float = 0.0  # carried out (writes too), then answered after timeout_sleep_s
     seed: int | None = None  # fault RNG seed; None = the sandbox's seed
 
     def __post_init__(self) -> None:
@@ -140,11 +153,12 @@ class FaultInjector:
             raise ValueError(f"outcome must be a status code or one of {OUTCOMES}")
         if isinstance(outcome, str) and outcome.isdigit():
             outcome = int(outcome)
-        hdrs = list((headers or {}).items())
+        given = list((headers or {}).items())
+        hdrs = [(k, str(v)) for k, v in given if v is not None]  # None: leave that header out
         if isinstance(outcome, int):
             if not 100 <= outcome <= 599:
                 raise ValueError("status code out of range")
-            if outcome == 429 and not any(k.lower() == "retry-after" for k, _ in hdrs):
+            if outcome == 429 and not any(k.lower() == "retry-after" for k, _ in given):
                 hdrs.append(("Retry-After", "1"))
             planned = Outcome("status", outcome, hdrs, body, source="script")
         elif outcome in OUTCOMES:
@@ -210,7 +224,8 @@ class FaultInjector:
             return limited
         f = self.faults
         if not (f.p_5xx or f.p_html_502 or f.p_drop or f.p_timeout or f.p_bad_json
-                or f.p_ambiguous_write or f.p_latency):  # fmt: skip
+                or f.p_ambiguous_write or f.p_latency or f.p_429 or f.p_429_bare
+                or f.p_contradictory_page or f.p_slow):  # fmt: skip
             return PASS
         pick, lag, variant = self.rng.random(), self.rng.random(), self.rng.random()
         delay = f.latency_ms / 1000 if lag < f.p_latency else 0.0
@@ -218,13 +233,24 @@ class FaultInjector:
         edge = 0.0
         for name, p in (("5xx", f.p_5xx), ("html_502", f.p_html_502), ("drop", f.p_drop),
                         ("timeout", f.p_timeout), ("bad_json", f.p_bad_json),
-                        ("ambiguous", f.p_ambiguous_write)):  # fmt: skip
+                        ("ambiguous", f.p_ambiguous_write), ("429", f.p_429),
+                        ("429_bare", f.p_429_bare), ("contradictory", f.p_contradictory_page),
+                        ("slow", f.p_slow)):  # fmt: skip
             edge += p
             if pick < edge:
                 kind = name
                 break
+        headers: list[tuple[str, str]] = []
         if kind == "5xx":
             kind, status = "status", SERVER_ERRORS[int(variant * len(SERVER_ERRORS))]
+        elif kind in ("429", "429_bare"):
+            if kind == "429":
+                headers.append(("Retry-After", str(max(0, math.ceil(f.retry_after_s)))))
+            kind, status = "status", 429
+        elif kind == "contradictory":
+            kind = CONTRADICTORY[0] if variant < 0.5 else CONTRADICTORY[1]
+            if method != "GET":
+                kind = "pass"
         elif kind == "bad_json" and method != "GET":
             kind = "pass"
         elif kind == "ambiguous":
@@ -235,4 +261,6 @@ class FaultInjector:
         if kind == "pass" and not delay:
             return PASS
         body = {"detail": f"Sandbox fault: upstream answered {status}."} if status else None
-        return Outcome(kind, status, [], body, delay, variant)
+        if status == 429:
+            body = {"detail": "Request was throttled."}
+        return Outcome(kind, status, headers, body, delay, variant)

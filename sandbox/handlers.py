@@ -2,7 +2,8 @@
 
 Everything else in the spec gets its synthesized answer (routes.py); these few behave for real:
 paging and filtering the contract list, per-contract status and key pointers, creating a
-contract keyed by its external id (409 on a duplicate), finding contracts by that id, and the
+contract keyed by its external id (409 on a duplicate while the state's duplicate_rule is on,
+a second contract when it is off), finding contracts by that id, and the
 template, contract-type and counterparty lists. Each handler is a plain synchronous function of
 (request, path params, route): nothing here awaits, so one request's read-check-write is atomic
 with respect to every other request the event loop serves.
@@ -269,7 +270,7 @@ class Handlers:
             )
         metadata = body.get("external_metadata") or {}
         with self.state.lock:
-            if "id" in metadata:
+            if "id" in metadata and self.state.duplicate_rule:
                 taken = self.state.external_id_taken(str(metadata["id"]))
                 if taken:
                     return error(

@@ -107,13 +107,14 @@ class Sandbox:
         workspace_id: int = 1,
         bearer_token: str | None = None,
         log_limit: int = 100_000,
+        duplicate_rule: bool = True,
     ):
         self.host = host
         self._port = port
         self._http_port = http_port
         self.client_id = client_id
         self.client_secret = client_secret
-        self.state = SandboxState(contracts, seed, workspace_id)
+        self.state = SandboxState(contracts, seed, workspace_id, duplicate_rule=duplicate_rule)
         self.config = SandboxConfig(client_id, client_secret, workspace_id, bearer_token, host)
         self.app = SandboxApp(self.config, self.state, faults or Faults(), log_limit)
         self._server: _Server | None = None
@@ -151,6 +152,15 @@ class Sandbox:
     @property
     def faults(self) -> Faults:
         return self.app.faults
+
+    @property
+    def duplicate_rule(self) -> bool:
+        """Whether a create with a taken external_metadata.id answers 409 (SpotDraft promises no such rule)."""
+        return self.state.duplicate_rule
+
+    @duplicate_rule.setter
+    def duplicate_rule(self, value: bool) -> None:
+        self.state.duplicate_rule = bool(value)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -223,8 +233,23 @@ class Sandbox:
               at: Any = None) -> Contract:  # fmt: skip
         return self.state.touch(contract, name=name, status=status, at=at)
 
-    def add_contracts(self, count: int) -> list[Contract]:
-        return self.state.add_contracts(count)
+    def add_contracts(self, count: int, overrides: dict[str, Any] | None = None,
+                      remove: tuple[str, ...] | list[str] = ()) -> list[Contract]:  # fmt: skip
+        """`count` new contracts; with `overrides`/`remove`, poison records from the start (see poison)."""
+        return self.state.add_contracts(count, overrides, remove)
+
+    def poison(self, contract: int | str, *, remove: tuple[str, ...] | list[str] = (), **fields: Any) -> Contract:
+        """Make one contract's list answers lie: `fields` replace list-answer fields with any JSON value,
+        `remove` leaves fields out (even "id"). E.g. sb.poison(1003, contract_name={"en": "x"})."""
+        return self.state.poison(contract, fields, remove)
+
+    def external_id_counts(self) -> dict[str, int]:
+        """Live contracts per external_metadata.id."""
+        return self.state.external_id_counts()
+
+    def duplicates(self) -> dict[str, list[int]]:
+        """External ids held by more than one live contract -> their contract ids."""
+        return self.state.duplicates()
 
     def delete_contract(self, contract: int | str) -> Contract:
         return self.state.delete(contract)
@@ -292,6 +317,7 @@ class SandboxProcess:
         client_secret: str = DEFAULT_CLIENT_SECRET,
         extra_args: list[str] | tuple[str, ...] = (),
         startup_timeout: float = 30.0,
+        duplicate_rule: bool = True,
     ):
         self.client_id, self.client_secret = client_id, client_secret
         self.startup_timeout = startup_timeout
@@ -299,6 +325,8 @@ class SandboxProcess:
                 "--contracts", str(contracts), "--seed", str(seed), "--client-id", client_id]  # fmt: skip
         if http_port is not False and http_port is not None:
             args += ["--http-port", "0" if http_port is True else str(http_port)]
+        if not duplicate_rule:
+            args.append("--no-duplicate-rule")
         self.args = args + fault_args(faults or Faults()) + list(extra_args)
         self.proc: subprocess.Popen[str] | None = None
         self.base_url: str | None = None
@@ -382,8 +410,27 @@ class SandboxProcess:
         body = {"id": contract, "name": name, "status": status, "at": at}
         return self.admin("POST", "touch", {k: v for k, v in body.items() if v is not None})
 
-    def add_contracts(self, count: int) -> list[dict[str, Any]]:
-        return self.admin("POST", "contracts", {"count": count})["contracts"]
+    def add_contracts(self, count: int, overrides: dict[str, Any] | None = None,
+                      remove: tuple[str, ...] | list[str] = ()) -> list[dict[str, Any]]:  # fmt: skip
+        body = {"count": count, "overrides": overrides or {}, "remove": list(remove)}
+        return self.admin("POST", "contracts", body)["contracts"]
+
+    def poison(self, contract: int | str, *, remove: tuple[str, ...] | list[str] = (), **fields: Any) -> dict[str, Any]:
+        return self.admin("POST", "poison", {"id": contract, "fields": fields, "remove": list(remove)})
+
+    @property
+    def duplicate_rule(self) -> bool:
+        return self.admin("GET", "settings")["duplicate_rule"]
+
+    @duplicate_rule.setter
+    def duplicate_rule(self, value: bool) -> None:
+        self.admin("PUT", "settings", {"duplicate_rule": bool(value)})
+
+    def external_id_counts(self) -> dict[str, int]:
+        return self.admin("GET", "state")["external_ids"]
+
+    def duplicates(self) -> dict[str, list[int]]:
+        return self.admin("GET", "state")["duplicates"]
 
     def delete_contract(self, contract: int | str) -> dict[str, Any]:
         return self.admin("DELETE", f"contracts/{contract}")["deleted"]

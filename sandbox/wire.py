@@ -8,21 +8,27 @@ list answers are the hot path of every benchmark; the stdlib fallback gives the 
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
+
+
+def _std_dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
 
 try:  # pragma: no cover - which branch runs depends on the environment
     import orjson
 
     def dumps(value: Any) -> bytes:
-        return orjson.dumps(value)
+        try:
+            return orjson.dumps(value)
+        except TypeError:  # an integer beyond 64 bits (a poison record): JSON allows it, orjson does not
+            return _std_dumps(value)
 
 except ImportError:  # pragma: no cover
-    import json
-
-    def dumps(value: Any) -> bytes:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    dumps = _std_dumps
 
 
 JSON = b"application/json"

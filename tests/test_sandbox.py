@@ -507,3 +507,147 @@ def test_subprocess_start_admin_stop_and_throughput():
         assert sp.stop() == 0
     killed = SandboxProcess(contracts=3, seed=1).start()
     assert killed.kill() == -9
+
+
+# ---------------------------------------------------------------------------- what the fault matrix needs
+
+
+def test_without_the_duplicate_rule_a_second_create_makes_a_second_contract():
+    with Sandbox(contracts=3, seed=4, duplicate_rule=False) as sb, _client(sb) as c:
+        first = c.post(LIST, json=_create_body("crm-dup"))
+        second = c.post(LIST, json=_create_body("crm-dup"))
+        assert first.status_code == second.status_code == 201
+        assert first.json()["contract_id"] != second.json()["contract_id"]
+        found = c.get(f"{V21}/contracts/by_external_metadata/crm-dup").json()
+        assert [x["id"] for x in found] == [first.json()["contract_id"], second.json()["contract_id"]]
+        assert sb.external_id_counts()["crm-dup"] == 2
+        assert sb.duplicates() == {"crm-dup": [first.json()["contract_id"], second.json()["contract_id"]]}
+        sb.duplicate_rule = True  # switched live: the rule holds again
+        assert c.post(LIST, json=_create_body("crm-dup")).status_code == 409
+    with Sandbox(contracts=3, seed=4) as sb:
+        assert sb.duplicate_rule is True and sb.duplicates() == {}
+
+
+def test_contradictory_pages_scripted_and_random():
+    with Sandbox(contracts=25, seed=2) as sb, _client(sb) as c:
+        sb.script("GET", r"/contracts/$", "empty_page")
+        sb.script("GET", r"/contracts/$", "short_page")
+        empty = c.get(LIST, params={"limit": 10}).json()
+        assert empty["results"] == [] and empty["total_results"] == 25
+        short = c.get(LIST, params={"limit": 10}).json()
+        assert len(short["results"]) == 5 and short["total_results"] == 25
+        assert sb.requests[-1].fault == "script:short_page"
+        assert len(c.get(LIST, params={"limit": 10}).json()["results"]) == 10
+        sb.script("GET", r"/status$", "empty_page")  # not a list answer: passes unchanged
+        assert c.get(f"{V21}/contracts/T-1000/status").json()["contract_status"]
+        sb.script("GET", r"/counter_parties/$", "empty_page")
+        parties = c.get(f"{V21}/counter_parties/").json()
+        assert parties["results"] == [] and parties["total_results"] > 0
+
+    def run(seed):
+        with Sandbox(contracts=25, seed=2, faults=Faults(p_contradictory_page=0.5, seed=seed)) as sb, \
+                _client(sb) as c:
+            return [len(c.get(LIST, params={"limit": 10}).json()["results"]) for _ in range(30)]
+
+    first = run(5)
+    assert first == run(5) and set(first) == {0, 5, 10}
+
+
+def test_poison_records_lie_in_list_answers_only():
+    with Sandbox(contracts=5, seed=3) as sb, _client(sb) as c:
+        before = sb.snapshot()[1]
+        sb.poison(before["id"], contract_name={"en": "Name", "fr": "Nom"}, contract_type_id="abc",
+                  counter_party_name="Nul\x00Byte", remove=["contract_status"])
+        added = sb.add_contracts(2, overrides={"contract_type_id": 2**70, "contract_status": None})
+        nameless = sb.add_contracts(1, remove=["id"])[0]
+        page = c.get(LIST).json()
+        assert page["total_results"] == 8
+        items = {x.get("id"): x for x in page["results"]}
+        bad = items[before["composite_id"]]
+        assert bad["contract_name"] == {"en": "Name", "fr": "Nom"} and bad["contract_type_id"] == "abc"
+        assert bad["counter_party_name"] == "Nul\x00Byte" and "contract_status" not in bad
+        for contract in added:
+            item = items[contract.composite_id]
+            assert item["contract_type_id"] == 2**70 and item["contract_status"] is None
+        assert None in items and items[None]["reference_id"] == nameless.reference_id
+        # the truth stays: the snapshot and the per-contract answers are sane, and say how the list lies
+        truth = next(x for x in sb.snapshot() if x["id"] == before["id"])
+        assert truth["contract_name"] == before["contract_name"] and truth["contract_status"]
+        assert truth["poison"] == {"fields": {"contract_name": {"en": "Name", "fr": "Nom"}, "contract_type_id": "abc",
+                                              "counter_party_name": "Nul\x00Byte"}, "removed": ["contract_status"]}
+        assert truth["last_updated_on"] > before["last_updated_on"]  # an incremental sync reads it
+        status = c.get(f"{V21}/contracts/{before['composite_id']}/status").json()
+        assert status["contract_name"] == before["contract_name"]
+        assert "poison" not in sb.snapshot()[0]
+
+
+def test_429_storms_with_and_without_retry_after():
+    with Sandbox(contracts=3, seed=1, faults=Faults(p_429=1.0, retry_after_s=2)) as sb, _client(sb) as c:
+        limited = c.get(f"{V21}/templates/")
+        assert limited.status_code == 429 and limited.headers["retry-after"] == "2"
+        sb.set_faults(p_429=0.0, p_429_bare=1.0)
+        bare = c.get(f"{V21}/templates/")
+        assert bare.status_code == 429 and "retry-after" not in bare.headers and bare.json()["detail"]
+        sb.set_faults(p_429_bare=0.0)
+        sb.script("GET", "templates", 429, headers={"Retry-After": None})
+        scripted = c.get(f"{V21}/templates/")
+        assert scripted.status_code == 429 and "retry-after" not in scripted.headers
+
+
+def test_slow_answers_are_carried_out_then_answered_after_the_read_timeout():
+    with Sandbox(contracts=3, seed=1, faults=Faults(timeout_sleep_s=1.0)) as sb, _client(sb) as c:
+        sb.script("POST", r"/contracts/$", "slow")
+        with pytest.raises(httpx.ReadTimeout):
+            c.post(LIST, json=_create_body("crm-slow"), timeout=0.3)
+        assert len(c.get(f"{V21}/contracts/by_external_metadata/crm-slow").json()) == 1  # it committed
+        sb.script("GET", r"/status$", "slow")
+        started = time.perf_counter()
+        assert c.get(f"{V21}/contracts/T-1000/status", timeout=5).status_code == 200
+        assert time.perf_counter() - started >= 0.95
+        sb.set_faults(p_slow=1.0, timeout_sleep_s=30)
+        with pytest.raises(httpx.ReadTimeout):
+            c.get(f"{V21}/templates/", timeout=0.3)
+        stopping = time.perf_counter()
+    assert time.perf_counter() - stopping < 5
+
+
+def test_the_existing_fault_kinds_the_matrix_uses_are_all_there():
+    """5xx, HTML 502, drop, timeout, truncated and invalid JSON, ambiguous 504 and drop, a 403 for one
+    contract only (by path), and draws that stay where they were for the seeds older tests rely on."""
+    with Sandbox(contracts=5, seed=1) as sb, _client(sb) as c:
+        sb.script("*", r"/contracts/T-1001/", 403, times=3)
+        assert c.get(f"{V21}/contracts/T-1001/status").status_code == 403
+        assert c.get(f"{V21}/contracts/T-1000/status").status_code == 200
+        assert c.get(f"{V21}/contracts/T-1001/key_pointers").status_code == 403
+        sb.set_faults(p_bad_json=1.0)
+        bodies = {c.get(LIST).content for _ in range(12)}
+        assert any(b.startswith(b"<!DOCTYPE html>") for b in bodies)  # not JSON at all
+        assert any(b.startswith(b'{"page"') for b in bodies)  # JSON cut short
+    old = Faults(p_5xx=0.2, p_html_502=0.1, p_bad_json=0.1, seed=9)
+    new = Faults(p_5xx=0.2, p_html_502=0.1, p_bad_json=0.1, p_429=0.0, p_contradictory_page=0.0, seed=9)
+
+    def codes(faults):
+        with Sandbox(contracts=3, seed=1, faults=faults) as sb, _client(sb) as c:
+            return [c.get(f"{V21}/templates/").status_code for _ in range(30)]
+
+    assert codes(old) == codes(new)
+
+
+def test_subprocess_duplicate_rule_poison_and_counts():
+    with SandboxProcess(contracts=4, seed=9, duplicate_rule=False) as sp, \
+            httpx.Client(base_url=sp.base_url, headers=sp.headers, timeout=10) as c:
+        assert sp.duplicate_rule is False
+        assert c.post(LIST, json=_create_body("crm-p")).status_code == 201
+        assert c.post(LIST, json=_create_body("crm-p")).status_code == 201
+        assert sp.external_id_counts()["crm-p"] == 2 and len(sp.duplicates()["crm-p"]) == 2
+        sp.duplicate_rule = True
+        assert c.post(LIST, json=_create_body("crm-p")).status_code == 409
+        poisoned = sp.poison(1000, contract_name={"x": 1}, remove=["contract_status"])
+        assert poisoned["poison"]["removed"] == ["contract_status"]
+        added = sp.add_contracts(1, overrides={"contract_type_id": "abc"})
+        assert added[0]["poison"]["fields"] == {"contract_type_id": "abc"}
+        items = {x["id"]: x for x in c.get(LIST).json()["results"]}
+        assert items[poisoned["composite_id"]]["contract_name"] == {"x": 1}
+        assert "contract_status" not in items[poisoned["composite_id"]]
+        sp.set_faults(p_contradictory_page=1.0)
+        assert c.get(LIST, params={"limit": 2}).json()["total_results"] == 7
