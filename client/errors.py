@@ -5,7 +5,8 @@
     ├── TransportError              no complete answer arrived
     │   ├── ConnectError            the connection never opened: the request was not sent
     │   ├── RequestTimeout          no answer in time (NOT a TimeoutError: Prefect would mark TimedOut)
-    │   └── ConnectionDropped       the connection broke after the request went out
+    │   ├── ConnectionDropped       the connection broke after the request may have gone out
+    │   └── ExchangeFailed          the HTTP exchange failed otherwise (protocol, proxy, unknown): may have gone out
     ├── RedirectError               any 3xx: never followed, names the Location and the likely cause
     ├── MalformedResponseError      a 2xx that is not the JSON promised (an HTML page from a proxy)
     └── HTTPStatusError             an error status, one type per class of the guide's table
@@ -20,7 +21,9 @@
         └── UnexpectedStatusError   any other error status
 
 `transient` on a class says whether the failure may go away by itself; whether it is *retried* also
-depends on the operation (see client.retry). Nothing here holds a secret: bodies are redacted
+depends on the operation (see client.retry). `TransportError.request_sent` is the one place that says
+whether a request may have reached the server: only `ConnectError` says no, and only the httpx errors
+that prove nothing went out map to it (the table in client.transport). Nothing here holds a secret: bodies are redacted
 before they are stored, and no header is kept.
 """
 
@@ -121,6 +124,10 @@ class ConnectionDropped(TransportError):
     advice = "The connection to SpotDraft broke before the answer arrived"
 
 
+class ExchangeFailed(TransportError):
+    advice = "The HTTP exchange with SpotDraft failed (protocol, proxy or transport error); it may have been sent"
+
+
 class RedirectError(SpotDraftError):
     advice = "Unexpected redirect, not followed (credentials would be replayed to the Location)"
 
@@ -219,6 +226,7 @@ __all__ = [
     "ConnectError",
     "ConnectionDropped",
     "ErrorContext",
+    "ExchangeFailed",
     "HTTPStatusError",
     "InvalidRequestError",
     "MalformedResponseError",

@@ -1,17 +1,17 @@
 """The SpotDraft client: one pooled httpx.Client per credentials, and one `send` every request goes through.
 
-`call()` checks the input against the operation's catalog entry (nothing bad reaches the wire),
-builds the request, and runs it under the retry policy; `send()` is the single place a request
-meets the network, turns any non-2xx or broken answer into a typed error with its full context,
-and counts the attempt. A future rate limiter belongs in `send()`.
+`call()` has the input checked against the operation's catalog entry (client.checks: nothing bad
+reaches the wire), and runs the request under the retry policy (client.retry); `send()` is the single
+place a request meets the network: it turns any httpx failure into our typed error by one table
+(client.transport), any non-2xx answer into the error of its status with the full context (the body
+read by client.answers, scrubbed by client.redaction), and counts the attempt. A future rate limiter
+belongs in `send()`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -19,27 +19,25 @@ from dataclasses import replace
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
+from client import answers, checks, files, pages, transport
 from client import errors as E
-from client import files
 from client.catalog import OPERATIONS_BY_NAME
 from client.files import FileInput
 from client.operation import Operation
-from client.redaction import redact, register_secret, scrub_text
+from client.redaction import install_log_filter, register_secret, secret_answer_fields, without_query
+from client.redaction import scrub_signed as _scrub_signed  # noqa: F401  (old home; tests/test_transfers.py)
 from client.regions import Region, check_base_url, check_signed_url
-from client.retry import AttemptBudget, BackoffWait, is_retryable, parse_retry_after
+from client.retry import AttemptBudget, BackoffWait, is_retryable, may_wait, parse_retry_after
 from client.settings import RetrySettings, TimeoutSettings
 
 log = logging.getLogger("spotdraft.client")
+install_log_filter()  # httpx's INFO line "HTTP Request: GET <url>" never shows a signed URL's key
 
-_REQUEST_ID_HEADERS = ("x-request-id", "x-sd-request-id", "x-amzn-requestid", "x-correlation-id")
-_WORKSPACE_HEADERS = ("x-sd-workspace-id", "x-workspace-id")
-_BODY_KEEP = 4000  # characters of an error body kept in the error context
-_FILTER_SUFFIX = re.compile(r"^(?P<base>.+?)__(?P<op>eq|ne|gt|gte|lt|lte|in)$")
-# Query parameters whose names are open-ended in the spec (custom fields).
-_OPEN_QUERY = re.compile(r"^filter_custom__[A-Za-z0-9_]+(\[\$(eq|ne|gt|gte|lt|lte|in)\])?$")
+# A check of a decoded answer (see `SpotDraftClient.call`): raises MalformedResponseError to refuse it.
+AnswerCheck = Callable[[Any], Any]
 
 
 class SpotDraftClient:
@@ -133,6 +131,7 @@ class SpotDraftClient:
         logger: logging.Logger | logging.LoggerAdapter | None = None,
         reconcile: Callable[[AttemptBudget], Any] | None = None,
         stream_to: str | os.PathLike[str] | None = None,
+        check: AnswerCheck | None = None,
     ) -> Any:
         """Run one operation: validate, send under the retry policy, return the JSON SpotDraft sent.
 
@@ -140,6 +139,9 @@ class SpotDraftClient:
         when it returns something other than None, that is the result and nothing is sent again.
         `stream_to`, for a file answer, is where to write it (see `client.files.download_to`); a
         body that breaks off midway fails that attempt like a dropped connection, so it is retried.
+        `check`, given the decoded answer inside each attempt, refuses an answer that contradicts
+        itself by raising MalformedResponseError (e.g. `client.pages.page_of`): that attempt fails
+        like any malformed answer (retried for operations safe to repeat), with the full context.
         """
         op = self.operation(operation)
         if stream_to is not None and (op.response_kind != "binary" or reconcile is not None):
@@ -148,7 +150,7 @@ class SpotDraftClient:
         request = self.build_request(op, path_params=path_params, query=query, body=body, files=files,
                                      headers=headers)
         budget = budget or self.new_budget()
-        external_ids = _external_ids(op, path_params, body)
+        external_ids = checks.external_ids(op, path_params, body)
 
         last_error: list[E.SpotDraftError] = []
 
@@ -164,7 +166,11 @@ class SpotDraftClient:
                 response = self.send(op, request, budget, external_ids)
                 if stream_to is not None and op.response_kind == "binary":
                     return self._stream(op, request, response, budget, stream_to)
-                return self._decode(op, request, response, budget, external_ids)
+                answer = self._decode(op, request, response, budget, external_ids)
+                self._remember_secrets(op, answer)
+                if check is not None:
+                    self._check(op, request, response, budget, external_ids, check, answer)
+                return answer
             except E.SpotDraftError as error:
                 last_error.append(error)
                 raise
@@ -174,15 +180,26 @@ class SpotDraftClient:
     def iter_pages(
         self, operation: str | Operation, *, limit: int = 100, page: int = 1, **kwargs: Any
     ) -> Iterator[dict[str, Any]]:
-        """Each page of a list operation in turn, walking `page` until `total_results` is covered."""
+        """Each page of a list operation in turn, until the totals say the last page was read.
+
+        Every answer is checked against itself (`client.pages.page_of`) inside its attempt, so a
+        page that contradicts its own total is retried, then raised: never taken for the last page.
+        """
         op = self.operation(operation)
         query = dict(kwargs.pop("query", None) or {})
+        own_check: AnswerCheck | None = kwargs.pop("check", None)
         while True:
-            answer = self.call(op, query={**query, "page": page, "limit": limit}, **kwargs)
+            number = page
+
+            def check(answer: Any, number: int = number) -> None:
+                pages.page_of(answer, page=number, limit=limit)
+                if own_check is not None:
+                    own_check(answer)
+
+            answer = self.call(op, query={**query, "page": number, "limit": limit}, check=check, **kwargs)
+            _, total = pages.page_of(answer, page=number, limit=limit)
             yield answer
-            results = answer.get("results") or []
-            total = answer.get("total_results")
-            if not results or len(results) < limit or (isinstance(total, int) and page * limit >= total):
+            if pages.is_last(total, page=number, limit=limit):
                 return
             page += 1
 
@@ -199,7 +216,7 @@ class SpotDraftClient:
         except KeyError:
             raise E.InvalidRequestError(f"unknown operation {operation!r}") from None
 
-    # -- building a request (all checks happen here, before anything is sent) ------------------------
+    # -- building a request (all checks happen in client.checks, before anything is sent) -------------
     def build_request(
         self,
         op: Operation,
@@ -210,72 +227,8 @@ class SpotDraftClient:
         files: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Request:
-        def refuse(detail: str) -> E.InvalidRequestError:
-            return E.InvalidRequestError(detail, E.ErrorContext(operation=op.name, method=op.method,
-                                                                host=self.host, path=op.path))
-
-        path_params = dict(path_params or {})
-        try:
-            path = op.render_path(path_params)
-        except KeyError as missing:
-            raise refuse(f"missing path parameter {missing.args[0]}") from None
-        for name in op.path_params:
-            spec = op.param(name)
-            if spec and spec.pattern and not re.fullmatch(spec.pattern, str(path_params[name])):
-                raise refuse(f"path parameter {name}={path_params[name]!r} does not match {spec.pattern}")
-        params = self._check_query(op, query or {}, refuse)
-        json_body, data, upload = self._check_body(op, body, files, refuse)
-        return self._http.build_request(op.method, path, params=params, json=json_body, data=data,
-                                        files=upload, headers=dict(headers or {}))
-
-    def _check_query(self, op: Operation, query: Mapping[str, Any], refuse) -> list[tuple[str, str]]:
-        declared = {p.name: p for p in op.params if p.location == "query"}
-        params: list[tuple[str, str]] = []
-        for name, value in query.items():
-            if value is None:
-                continue
-            wire = name
-            if wire not in declared and (m := _FILTER_SUFFIX.match(name)):
-                wire = f"{m['base']}[${m['op']}]"  # filter__x__gte=... is filter__x[$gte]=...
-            if wire not in declared and not _OPEN_QUERY.match(wire):
-                raise refuse(f"unknown query parameter {name!r}")
-            spec = declared.get(wire)
-            if spec and spec.type == "integer":
-                try:
-                    value = int(value)
-                except (TypeError, ValueError):
-                    raise refuse(f"query parameter {name} must be an integer, got {value!r}") from None
-                if wire in ("page", "limit") and value < 1:
-                    raise refuse(f"query parameter {name} must be >= 1, got {value}")
-            if isinstance(value, bool):
-                value = "true" if value else "false"
-            elif isinstance(value, list | tuple | set):
-                value = ",".join(str(v).replace(",", "\\,") for v in value)
-            params.append((wire, str(value)))
-        missing = [p.name for p in declared.values() if p.required and p.name not in dict(params)]
-        if missing:
-            raise refuse(f"missing query parameter {', '.join(missing)}")
-        return params
-
-    def _check_body(self, op: Operation, body: Any, files: Mapping[str, Any] | None, refuse):
-        if body is None and not files:
-            if op.body_required:
-                raise refuse("a request body is required")
-            return None, None, None
-        if op.body_kind is None:
-            raise refuse(f"{op.method} {op.path} takes no request body")
-        if isinstance(body, BaseModel):
-            body = body.model_dump(mode="json", exclude_none=True, by_alias=True)
-        if op.body_model is not None and body is not None:
-            try:
-                checked = op.body_model.model_validate(body)
-            except ValidationError as exc:
-                raise refuse(_describe_validation(exc)) from None
-            body = checked.model_dump(mode="json", exclude_unset=True, by_alias=True)
-        if op.body_kind == "multipart":
-            data = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (body or {}).items()}
-            return None, data, dict(files or {})
-        return body, None, None
+        return checks.build_request(self._http, op, host=self.host, path_params=path_params, query=query,
+                                    body=body, files=files, headers=headers)
 
     # -- sending ---------------------------------------------------------------------------------------
     def send(
@@ -292,37 +245,30 @@ class SpotDraftClient:
         context = self._context(op, request, budget, external_ids)
         try:
             response = (self._storage if to_storage else self._http).send(request, stream=op.response_kind == "binary")
-        except httpx.TimeoutException as exc:
-            cls = E.ConnectError if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout) else E.RequestTimeout
-            raise cls(type(exc).__name__, context) from None
-        except httpx.ConnectError as exc:
-            raise E.ConnectError(scrub_text(str(exc)) or type(exc).__name__, context) from None
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            raise E.ConnectionDropped(scrub_text(str(exc)) or type(exc).__name__, context) from None
-        except httpx.DecodingError as exc:  # a body that does not decode (bad gzip): the answer is unusable
-            raise E.MalformedResponseError(scrub_text(str(exc)) or type(exc).__name__, context) from None
-        except httpx.HTTPError as exc:  # anything else httpx raises (proxy, protocol) is still ours, typed
-            raise E.ConnectError(f"{type(exc).__name__}: {scrub_text(str(exc))}", context) from None
+        except transport.HTTPX_EXCEPTIONS as exc:
+            raise transport.translate(exc, context) from None
         context = self._context(op, request, budget, external_ids, response)
         if response.is_success:
             return response
         if op.response_kind == "binary":
             try:
                 response.read()
-            except httpx.HTTPError:
-                pass  # the status says enough; a broken error body must not hide it
+            except (*transport.HTTPX_EXCEPTIONS, OSError):
+                pass  # the status says enough; a broken error body must not hide it (answers reads it as None)
             finally:
                 response.close()
         if response.is_redirect or 300 <= response.status_code < 400:
             location = response.headers.get("location")
             url = str(request.url)
             if to_storage:  # a signed URL's query is its key: neither ours nor the Location's is repeated
-                url, location = _without_query(url), _without_query(location)
+                url, location = without_query(url), without_query(location)
             raise E.RedirectError(E.RedirectError.likely_cause(url, location), replace(context, location=location))
-        body = _storage_body(response) if to_storage else _safe_body(response)
+        body = answers.storage_body(response) if to_storage else answers.safe_body(response)
         cls = E.error_for_status(response.status_code)
-        retry_after = parse_retry_after(response.headers.get("retry-after")) if cls is E.RateLimitedError else None
-        raise cls(_short_detail(body), replace(context, body=body, retry_after=retry_after))
+        # The server's ask is honoured on a 429 and on any 5xx we may retry (a 503 with Retry-After).
+        honoured = cls is E.RateLimitedError or response.status_code in E.RETRYABLE_5XX
+        retry_after = parse_retry_after(response.headers.get("retry-after")) if honoured else None
+        raise cls(answers.short_detail(body), replace(context, body=body, retry_after=retry_after))
 
     # -- signed storage URLs (workspace files) -------------------------------------------------------
     def upload_to_signed_url(
@@ -375,7 +321,7 @@ class SpotDraftClient:
         """Write a streamed file answer to disk; a body broken off midway is a dropped connection."""
         try:
             return files.download_to(response, destination)
-        except httpx.HTTPError as exc:  # nothing was left under the final name (download_to's temp file)
+        except transport.HTTPX_EXCEPTIONS as exc:  # nothing was left under the final name (download_to's temp file)
             context = self._context(op, request, budget, response=response)
             raise E.ConnectionDropped(f"the file broke off midway ({type(exc).__name__})", context) from None
 
@@ -389,8 +335,9 @@ class SpotDraftClient:
         )
         if response is None:
             return context
-        return replace(context, status=response.status_code, request_id=_first_header(response, _REQUEST_ID_HEADERS),
-                       workspace=_first_header(response, _WORKSPACE_HEADERS))
+        return replace(context, status=response.status_code,
+                       request_id=answers.first_header(response, answers.REQUEST_ID_HEADERS),
+                       workspace=answers.first_header(response, answers.WORKSPACE_HEADERS))
 
     def _decode(self, op, request, response: httpx.Response, budget, external_ids) -> Any:
         if op.response_kind == "binary":
@@ -400,11 +347,31 @@ class SpotDraftClient:
                 return None
             return response.json()
         except (ValueError, httpx.DecodingError):
-            context = replace(self._context(op, request, budget, external_ids, response), body=_safe_body(response),
+            context = replace(self._context(op, request, budget, external_ids, response),
+                              body=answers.safe_body(response),
                               extra={"content_type": response.headers.get("content-type")})
             raise E.MalformedResponseError(
                 f"expected JSON, got {response.headers.get('content-type') or 'no content type'}", context
             ) from None
+
+    def _check(self, op, request, response: httpx.Response, budget, external_ids, check: AnswerCheck,
+               answer: Any) -> None:
+        """Run the caller's check of a decoded answer; a refusal becomes a malformed answer with context."""
+        try:
+            check(answer)
+        except E.MalformedResponseError as refused:
+            context = self._context(op, request, budget, external_ids, response)
+            extra = {**context.extra, **refused.context.extra, "check": "the answer contradicts itself"}
+            raise E.MalformedResponseError(refused.detail, replace(context, extra=extra)) from None
+
+    @staticmethod
+    def _remember_secrets(op: Operation, answer: Any) -> None:
+        """Secrets an answer hands out (an embedded signing URL) are scrubbed from any text from now on."""
+        fields = secret_answer_fields(op.name)
+        if fields and isinstance(answer, dict):
+            for name in fields:
+                if isinstance(answer.get(name), str):
+                    register_secret(answer[name])
 
     def _run_with_retries(self, op: Operation, attempt, budget: AttemptBudget, logger, safe: bool) -> Any:
         logger = logger or log
@@ -414,10 +381,9 @@ class SpotDraftClient:
             return is_retryable(error, safe)
 
         def stop(state: RetryCallState) -> bool:
-            wait = state.upcoming_sleep
-            if wait > settings.max_delay:  # a Retry-After beyond our cap: give up rather than hammer
-                return True
-            return not budget.can_wait(wait)
+            # max_delay caps our own backoff (BackoffWait); a server's Retry-After is honoured as
+            # given, so only the window and the attempt budget decide whether we can wait for it.
+            return not may_wait(budget, state.upcoming_sleep)
 
         def before_sleep(state: RetryCallState) -> None:
             self._count("retries")
@@ -461,83 +427,3 @@ def _checked_signed_url(url: str, op: Operation) -> str:
         return check_signed_url(url)
     except ValueError as exc:
         raise E.InvalidRequestError(str(exc), E.ErrorContext(operation=op.name, method=op.method)) from None
-
-
-def _first_header(response: httpx.Response, names: tuple[str, ...]) -> str | None:
-    return next((response.headers[n] for n in names if n in response.headers), None)
-
-
-def _safe_body(response: httpx.Response) -> Any:
-    """The error body, parsed when it is JSON, cut to a readable size, with any secret masked."""
-    text = response.text[:_BODY_KEEP]
-    try:
-        return redact(json.loads(text))
-    except ValueError:
-        return scrub_text(text) or None
-
-
-_XML_FIELD = re.compile(r"<(Code|Message)>([^<]{0,300})</\1>")
-# Any query string (after a URL or a bare path), and the signing parameters of S3, GCS, CloudFront
-# and Azure wherever they appear: what could repeat a signed URL's key in an error text.
-_SIGNED_QUERY = re.compile(r"([^\s?\"'<>]+)\?[^\s\"'<>]*")
-_SIGNING_PARAM = re.compile(
-    r"(?i)\b(x-amz-[a-z-]+|x-goog-[a-z-]+|signature|sig|googleaccessid|key-pair-id|policy|se|sp|sv|sr)=[^&\s\"'<>]*"
-)
-
-
-def _without_query(url: str | None) -> str | None:
-    return url.split("?", 1)[0] if url else url
-
-
-def _storage_body(response: httpx.Response) -> Any:
-    """What a storage host's error says, without what could repeat the signature.
-
-    S3 and GCS error bodies echo the signature and the string signed (`SignatureProvided`,
-    `StringToSign`, `CanonicalRequest`); only their `Code` and `Message` are kept, and any URL
-    in them loses its query.
-    """
-    body = _safe_body(response)
-    if isinstance(body, dict):
-        kept = {k: body[k] for k in ("code", "detail", "message", "error") if isinstance(body.get(k), str)}
-    elif isinstance(body, str):
-        kept = {k.lower(): v for k, v in _XML_FIELD.findall(body)} or {"detail": body[:200]}
-    else:
-        return None
-    return {k: _scrub_signed(v) for k, v in kept.items()} or None
-
-
-def _scrub_signed(text: str) -> str:
-    return _SIGNING_PARAM.sub(r"\1=[removed]", _SIGNED_QUERY.sub(r"\1?[query removed]", text))
-
-
-def _short_detail(body: Any) -> str | None:
-    if isinstance(body, dict):
-        for key in ("detail", "message", "error", "code"):
-            if body.get(key):
-                return str(body[key])[:300]
-        return json.dumps(body)[:300]
-    if isinstance(body, str):
-        return " ".join(body.split())[:200] or None
-    return None
-
-
-def _describe_validation(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        parts.append(f"{where}: {err['msg']}")
-    return "invalid body: " + "; ".join(parts)
-
-
-def _external_ids(op: Operation, path_params: Mapping[str, Any] | None, body: Any) -> tuple[str, ...]:
-    """The external metadata keys a call involves, for the error context."""
-    ids = []
-    if path_params and path_params.get("external_metadata_id"):
-        ids.append(str(path_params["external_metadata_id"]))
-    if isinstance(body, BaseModel):
-        body = body.model_dump(mode="json", exclude_none=True)
-    if isinstance(body, dict) and isinstance(body.get("external_metadata"), dict):
-        ext = body["external_metadata"].get("id")
-        if ext:
-            ids.append(str(ext))
-    return tuple(ids)

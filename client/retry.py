@@ -1,14 +1,18 @@
 """When to try again, how long to wait, and when to stop: the guide's retry model, in one place.
 
 - Retried: 429 (after its Retry-After), timeouts, dropped connections, 500/502/503/504 and malformed
-  2xx answers, but the last four only for operations safe to repeat. A connection that never opened
-  and a 429 prove the request was not acted on, so they are retried for every operation.
-- Never retried: 400, 401, 402, 403, 404, 409, other statuses, redirects, bad input.
-- Waits: exponential backoff with full jitter (tenacity's `wait_random_exponential`), each wait capped
-  at `max_delay`; a Retry-After longer than that cap ends the retries instead of hammering early.
+  2xx answers, but the last four only for operations safe to repeat. A 429, and a request that
+  provably never went out (`TransportError.request_sent` is False: only `ConnectError`, see
+  client.transport), are retried for every operation: the server did not act on them.
+- Never retried: 400, 401, 402, 403, 404, 409, other statuses, redirects, bad input, and any
+  ambiguous failure (timeout, drop, protocol error, 5xx) of a write that is not safe to repeat.
+- Waits: our own backoff is exponential with full jitter (tenacity's `wait_random_exponential`),
+  each wait capped at `max_delay`. A server's `Retry-After` (on a 429, or on a retryable 5xx such
+  as a 503) is honoured as given, plus a little jitter: `max_delay` does not cap it.
 - Bounds: one `AttemptBudget` per operation counts every request of every layer (client retries,
   reconciliation look-ups, Prefect task retries) against `max_attempts`, and the whole operation
-  against `window` seconds.
+  against `window` seconds. A wait that what is left of the window cannot hold ends the retries at
+  once, without sleeping: the server's Retry-After is never cut short, and never outlives the window.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from tenacity import RetryCallState, wait_random_exponential
 
 from client.errors import (
     RETRYABLE_5XX,
-    ConnectError,
     MalformedResponseError,
     RateLimitedError,
     ServerError,
@@ -68,8 +71,10 @@ def is_retryable(error: BaseException, safe_to_retry: bool) -> bool:
     """Whether `error` may be retried for an operation that is (or is not) safe to repeat."""
     if not isinstance(error, SpotDraftError):
         return False
-    if isinstance(error, ConnectError | RateLimitedError):
-        return True  # provably not acted on by the server
+    if isinstance(error, RateLimitedError):
+        return True  # refused before processing
+    if isinstance(error, TransportError) and not error.request_sent:
+        return True  # provably never sent
     if not safe_to_retry:
         return False
     if isinstance(error, ServerError):
@@ -77,8 +82,14 @@ def is_retryable(error: BaseException, safe_to_retry: bool) -> bool:
     return isinstance(error, TransportError | MalformedResponseError)
 
 
+def may_wait(budget: AttemptBudget, seconds: float) -> bool:
+    """Whether to wait `seconds` and try again: only when the budget and the window can hold it."""
+    return budget.can_wait(seconds)
+
+
 class BackoffWait:
-    """tenacity wait strategy: jittered exponential backoff, or the server's Retry-After when given."""
+    """tenacity wait strategy: our jittered exponential backoff (capped at `max_delay`), or the
+    server's Retry-After when given (not capped: only the window decides whether it can be honoured)."""
 
     def __init__(self, settings: RetrySettings) -> None:
         self.settings = settings
