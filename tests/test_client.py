@@ -117,16 +117,49 @@ def test_429_is_retried_after_retry_after(client, sandbox):
     assert count(sandbox, "GET", "/templates/") == 2
 
 
-def test_retry_after_beyond_the_cap_gives_up_instead_of_hammering(sandbox):
+def _client(sandbox, **settings):
     from client import RetrySettings
 
-    settings = RetrySettings(max_attempts=5, base_delay=0.01, max_delay=0.5, window=10)
+    return SpotDraftClient(sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url,
+                           retry=RetrySettings(**{"max_attempts": 5, "base_delay": 0.01, **settings}))
+
+
+@pytest.mark.parametrize("retry_after", ["1", "1.5"])  # exactly max_delay, and above it
+def test_a_retry_after_at_or_above_max_delay_is_honoured_when_the_window_holds_it(sandbox, retry_after):
+    sandbox.script("GET", r"/templates/$", 429, times=1, headers={"Retry-After": retry_after})
+    with _client(sandbox, max_delay=1, window=10) as c:
+        started = time.monotonic()
+        assert c.call("list_templates")["items"]
+    assert time.monotonic() - started >= float(retry_after)
+    assert count(sandbox, "GET", "/templates/") == 2
+
+
+def test_a_retry_after_the_window_cannot_hold_fails_at_once_without_sleeping(sandbox):
     sandbox.script("GET", r"/templates/$", 429, times=5, headers={"Retry-After": "30"})
-    with SpotDraftClient(sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url, retry=settings) as c:
+    with _client(sandbox, max_delay=0.5, window=10) as c:
+        started = time.monotonic()
         with pytest.raises(errors.RateLimitedError) as caught:
             c.call("list_templates")
+    assert time.monotonic() - started < 1
     assert caught.value.context.retry_after == 30
     assert count(sandbox, "GET", "/templates/") == 1
+
+
+def test_a_503_with_retry_after_waits_that_long(sandbox):
+    sandbox.script("GET", r"/templates/$", 503, times=1, headers={"Retry-After": "1"})
+    with _client(sandbox, max_delay=2, window=10) as c:
+        started = time.monotonic()
+        assert c.call("list_templates")["items"]
+    assert time.monotonic() - started >= 1.0  # the server's ask, not our 10 ms backoff
+    assert count(sandbox, "GET", "/templates/") == 2
+
+
+def test_a_503_with_retry_after_on_an_unsafe_write_is_still_not_repeated(client, sandbox):
+    sandbox.script("POST", r"/contracts/$", 503, times=1, headers={"Retry-After": "1"})
+    with pytest.raises(errors.ServerError) as caught:
+        client.call("create_contract", body=create_body(template_id(client)))
+    assert caught.value.context.retry_after == 1
+    assert count(sandbox, "POST", "/api/v2.1/public/contracts/") == 1
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
