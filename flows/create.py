@@ -27,14 +27,26 @@ from pydantic import Field
 from blocks import SpotDraftCredentials
 from client import SpotDraftError, writes
 from flows import dead_letters
+from flows.common import DEFAULT_DATABASE_URL, check_database_url, composite_id_of, emit_dead_letters
 from flows.params import form
 from flows.records import RecordError, load_records, validate_record
 from flows.store import created_contracts, engine_for, upsert, utcnow
-from flows.sync import DEFAULT_DATABASE_URL, composite_id_of, emit_dead_letters
 
 BATCH_SIZE = 50
 SEND_BODY = {"attachment_formats": ["PDF"]}  # what the counterparties receive: the contract as a PDF
 DRAFT = "DRAFT"  # ContractDisplayStatusEnum: a contract not yet sent out
+
+
+def record_created(conn, *, external_id: str, contract: dict[str, Any], template_id: int | None,
+                   outcome: str) -> None:
+    """Keep SpotDraft's contract for an external id, and close the create's dead letter: it is done."""
+    upsert(conn, created_contracts, [{
+        "external_id": external_id, "contract_id": str(contract["id"]), "template_id": template_id,
+        "contract_name": contract.get("contract_name"), "outcome": outcome, "record": contract,
+        "flow_run_id": dead_letters.current_flow_run()[1], "created_at": utcnow(),
+    }])
+    dead_letters.resolve(conn, operation="create_contract", targets=[external_id],
+                         outcome={"resolved_by": outcome, "contract_id": str(contract["id"])})
 
 
 def _already_created(database_url: str, external_ids: list[str]) -> dict[str, sa.Row]:
@@ -98,25 +110,21 @@ def create_contracts_batch(
             if send_to_counterparties and row.sent_at is None:
                 return ["already_recorded", *send_if_still_draft(external_id, row.record)]
             return ["already_recorded"]
-        try:
-            existing = writes.find_by_external_id(client, external_id, logger=logger)
-            contract = existing or writes.create_contract(client, body, logger=logger)
+        try:  # looks the external id up first: an earlier run, attempt or person may have created it
+            contract, created = writes.create_or_find(client, body, logger=logger)
         except SpotDraftError as error:
             logger.warning("Dead-lettered record %s: %s", external_id, error)
             with engine.begin() as conn:
                 dead_letters.record(conn, operation="create_contract", target=external_id,
                                     inputs={"template_id": template_id, "body": body}, error=error)
             return ["dead_lettered"]
-        outcome = "found" if existing is not None else "created"
+        outcome = "created" if created else "found"
         with engine.begin() as conn:  # recorded before anything else can fail: the contract exists now
-            upsert(conn, created_contracts, [{
-                "external_id": external_id, "contract_id": str(contract["id"]), "template_id": template_id,
-                "contract_name": contract.get("contract_name"), "outcome": outcome, "record": contract,
-                "flow_run_id": dead_letters.current_flow_run()[1], "created_at": utcnow(),
-            }])
+            record_created(conn, external_id=external_id, contract=contract, template_id=template_id,
+                           outcome=outcome)
         # One found in SpotDraft is sent only while still in DRAFT: most likely this flow created it in
         # a run that died before recording and sending it; any later status means it went out.
-        unsent = existing is None or contract.get("contract_status") == DRAFT
+        unsent = created or contract.get("contract_status") == DRAFT
         return [outcome, *(send(external_id, contract) if send_to_counterparties and unsent else [])]
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
@@ -166,7 +174,7 @@ def create_contracts(
     """Create SpotDraft contracts from upstream records, once per external id, recording SpotDraft's ids."""
     logger = get_run_logger()
     started = time.monotonic()
-    engine = engine_for(database_url)
+    engine = engine_for(check_database_url(database_url))
     raw = load_records(records, records_file)
     valid: list[dict[str, Any]] = []
     refused = 0

@@ -7,6 +7,7 @@ one line per problem.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -88,3 +89,62 @@ def resolve(conn: Connection, *, operation: str, targets: list[str], outcome: di
                 outcome=outcome)
     )
     return result.rowcount or 0
+
+
+# -- one review at a time per letter ------------------------------------------------------------------
+# A review run claims the letters it offers, so a second review (started by a later failure while the
+# first waits for a person) offers only the others, and a decision is carried out only by the review
+# holding the claim. A claim lapses when its review run has ended (however it ended) or at
+# `claimed_until`, so a review that crashed while waiting never keeps its letters from the next one.
+
+
+def claim(engine, *, claimer: str, until, limit: int, first_from_run: str | None,
+          claimer_alive: Callable[[str], bool]) -> list[dict[str, Any]]:
+    """Claim up to `limit` pending letters nobody else holds; returns them, the triggering run's first."""
+    now = utcnow()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(dead_letters).where(dead_letters.c.status == "pending").order_by(dead_letters.c.id)
+        ).all()
+    candidates = [dict(r._mapping) for r in rows]
+    candidates.sort(key=lambda r: r["flow_run_id"] != first_from_run)
+    held: dict[str, bool] = {}
+    claimed = []
+    for letter in candidates:
+        if len(claimed) >= limit:
+            break
+        holder = letter["claimed_by"]
+        if holder and holder != claimer and letter["claimed_until"] and letter["claimed_until"] > now:
+            if holder not in held:
+                held[holder] = claimer_alive(holder)
+            if held[holder]:
+                continue
+        with engine.begin() as conn:  # compare-and-set: two reviews starting together cannot both win
+            won = conn.execute(
+                dead_letters.update()
+                .where(dead_letters.c.id == letter["id"], dead_letters.c.status == "pending",
+                       dead_letters.c.claimed_by.is_(None) if holder is None else dead_letters.c.claimed_by == holder)
+                .values(claimed_by=claimer, claimed_until=until)
+            ).rowcount
+        if won == 1:
+            claimed.append({**letter, "claimed_by": claimer, "claimed_until": until})
+    return claimed
+
+
+def take(conn: Connection, letter_id: int, *, claimer: str, who: str) -> bool:
+    """Whether the claimer may act on this letter now: still pending and still claimed by it."""
+    return conn.execute(
+        dead_letters.update()
+        .where(dead_letters.c.id == letter_id, dead_letters.c.status == "pending",
+               dead_letters.c.claimed_by == claimer)
+        .values(decided_by=who, decided_at=utcnow())
+    ).rowcount == 1
+
+
+def release(engine, *, claimer: str) -> int:
+    """Give back the letters a review still holds (left pending, failed again, or not answered)."""
+    with engine.begin() as conn:
+        return conn.execute(
+            dead_letters.update().where(dead_letters.c.claimed_by == claimer)
+            .values(claimed_by=None, claimed_until=None)
+        ).rowcount or 0

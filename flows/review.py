@@ -13,6 +13,10 @@ rerun the flow from the top on resume, which needs persisted results for no gain
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -29,14 +33,17 @@ from pydantic import BaseModel, Field
 import tasks
 from blocks import SpotDraftCredentials
 from client import SpotDraftError, writes
-from client.redaction import redact
+from client.errors import NotFoundError
+from client.redaction import MASK, redact
 from flows import dead_letters
-from flows.create import DRAFT
+from flows.common import DEFAULT_DATABASE_URL, check_database_url
+from flows.create import DRAFT, record_created
 from flows.params import form
 from flows.records import RecordError, validate_record
-from flows.store import contracts, created_contracts, engine_for, upsert, utcnow
+from flows.store import contracts, created_contracts, engine_for, utcnow
 from flows.store import dead_letters as letters_table
-from flows.sync import DEFAULT_DATABASE_URL
+
+FLOW_RUN = "flow_run"  # the operation of a dead letter for a run that failed without recording one
 
 
 class Action(StrEnum):
@@ -60,16 +67,6 @@ class ReviewDecisions(RunInput):
     decisions: list[Decision] = Field(description="One entry per dead letter to act on.")
 
 
-def pending_letters(database_url: str, limit: int, first_from_run: str | None) -> list[dict[str, Any]]:
-    with engine_for(database_url).connect() as conn:
-        rows = conn.execute(
-            sa.select(letters_table).where(letters_table.c.status == "pending").order_by(letters_table.c.id)
-        ).all()
-    letters = [dict(r._mapping) for r in rows]
-    letters.sort(key=lambda r: r["flow_run_id"] != first_from_run)  # the triggering run's first
-    return letters[:limit]
-
-
 def _target_label(letter: dict[str, Any]) -> str:
     return letter["target"] or "-"
 
@@ -85,60 +82,159 @@ def _table(letters: list[dict[str, Any]]) -> list[dict[str, str]]:
     ]
 
 
+# -- replays: one function per operation, chosen from a table --------------------------------------------
+Replay = Callable[[SpotDraftCredentials, str, dict[str, Any], dict[str, Any] | None], dict[str, Any]]
+
+
+def _exact(inputs: dict[str, Any], payload: dict[str, Any] | None) -> dict[str, Any]:
+    """The inputs a replay sends: the person's edit, or exactly what the first attempt sent.
+
+    A secret in the inputs (a field the spec marks secret, a credential) was not kept when the letter
+    was written, so such a letter can only be replayed with the value given again as an edit.
+    """
+    if payload is not None:
+        return payload
+    if MASK in json.dumps(inputs, default=str):
+        raise ValueError("these inputs held a secret that was not kept; retry_with_edits with the full inputs")
+    return inputs
+
+
+def _replay_create(credentials, database_url, inputs, payload) -> dict[str, Any]:
+    template_id = int((payload or {}).get("template_id") or inputs["template_id"])
+    if "record" in inputs or (payload and "external_id" in payload):
+        _, body = validate_record(payload if payload is not None else _exact(inputs, None)["record"], 0, template_id)
+    else:
+        body = _exact(inputs["body"], payload)
+    external_id = writes.external_id_of(body)
+    if external_id is None:  # without it a create cannot be looked up first, nor recorded against its record
+        raise ValueError("the body has no external_metadata.id; add the upstream record's id")
+    contract = tasks.create_contract(credentials, body)  # looks the external id up before any POST
+    with engine_for(database_url).begin() as conn:
+        record_created(conn, external_id=external_id, contract=contract, template_id=template_id,
+                       outcome="created by review")
+    return {"contract_id": str(contract.get("id")), "external_id": external_id}
+
+
+def _replay_key_pointers(credentials, database_url, inputs, payload) -> dict[str, Any]:
+    composite_id = _exact(inputs, payload)["composite_id"]
+    key_pointers = tasks.get_contract_key_pointers(credentials, composite_id)
+    with engine_for(database_url).begin() as conn:
+        conn.execute(contracts.update().where(contracts.c.composite_id == composite_id)
+                     .values(key_pointers=key_pointers, synced_at=utcnow()))
+    return {"composite_id": composite_id, "key_pointers": len(key_pointers or [])}
+
+
+def _replay_send(credentials, database_url, inputs, payload) -> dict[str, Any]:
+    composite_id = (payload or inputs)["composite_id"]
+    body = (payload or {}).get("body") or _exact(inputs, None)["body"]
+    # Sending is not safe to repeat: a send that landed despite its error (or one made since)
+    # has taken the contract out of DRAFT, and is not sent again.
+    status = tasks.get_contract_status(credentials, composite_id).get("contract_status")
+    if status == DRAFT:
+        tasks.send_contract_to_counterparties(credentials, composite_id, body)
+    with engine_for(database_url).begin() as conn:  # either way it went out: create_contracts must not send again
+        conn.execute(created_contracts.update()
+                     .where(created_contracts.c.contract_id.in_([composite_id, composite_id.split("-")[-1]]))
+                     .values(sent_at=utcnow()))
+    return {"composite_id": composite_id, "sent": status == DRAFT, "status_before": status}
+
+
+def _replay_deletion_check(credentials, database_url, inputs, payload) -> dict[str, Any]:
+    """Ask again whether a contract a full refresh did not see is gone: a 404 marks it deleted."""
+    composite_id = _exact(inputs, payload)["composite_id"]
+    try:
+        status = tasks.get_contract_status(credentials, composite_id).get("contract_status")
+    except NotFoundError:
+        with engine_for(database_url).begin() as conn:
+            conn.execute(contracts.update().where(contracts.c.composite_id == composite_id,
+                                                  contracts.c.deleted_at.is_(None)).values(deleted_at=utcnow()))
+        return {"composite_id": composite_id, "deleted": True}
+    return {"composite_id": composite_id, "deleted": False, "status": status}
+
+
+def _replay_sync(credentials, database_url, inputs, payload) -> dict[str, Any]:
+    from flows.sync import sync_contracts
+
+    summary = sync_contracts(credentials, database_url=database_url, return_state=True).result()
+    return {"sync": summary["pass"], "contracts_read": summary["contracts_read"]}
+
+
+def _replay_flow_run(credentials, database_url, inputs, payload) -> dict[str, Any]:
+    """Start the failed run's deployment again with the same parameters (read from Prefect, not stored here)."""
+    from prefect.deployments import run_deployment
+
+    original = _read_flow_run(inputs["flow_run_id"])
+    if original is None or original.deployment_id is None:
+        raise ValueError("that run was not started from a deployment; run it again by hand, then discard this")
+    run = run_deployment(original.deployment_id, parameters=original.parameters, timeout=0, as_subflow=False)
+    return {"new_flow_run_id": str(run.id), "deployment_id": str(original.deployment_id)}
+
+
+REPLAYS: dict[str, Replay] = {
+    "create_contract": _replay_create,
+    "get_contract_key_pointers": _replay_key_pointers,
+    "send_contract_to_counterparties": _replay_send,
+    "get_contract_status": _replay_deletion_check,
+    "list_contracts": _replay_sync,
+    FLOW_RUN: _replay_flow_run,
+}
+
+
 def replay(credentials: SpotDraftCredentials, database_url: str, letter: dict[str, Any],
            payload: dict[str, Any] | None) -> dict[str, Any]:
     """Carry out a dead letter's operation again (edited when `payload` is given); returns the outcome."""
-    operation, inputs = letter["operation"], letter["inputs"] or {}
-    engine = engine_for(database_url)
-    if operation == "create_contract":
-        template_id = int((payload or {}).get("template_id") or inputs["template_id"])
-        if "record" in inputs or (payload and "external_id" in payload):
-            _, body = validate_record(payload if payload is not None else inputs["record"], 0, template_id)
-        else:
-            body = payload if payload is not None else inputs["body"]
-        external_id = writes.external_id_of(body)
-        if external_id is None:  # without it a create cannot be reconciled, nor recorded against its record
-            raise ValueError("the body has no external_metadata.id; add the upstream record's id")
-        contract = tasks.create_contract(credentials, body)
-        with engine.begin() as conn:
-            upsert(conn, created_contracts, [{
-                "external_id": external_id, "contract_id": str(contract.get("id")), "template_id": template_id,
-                "contract_name": contract.get("contract_name"), "outcome": "created by review", "record": contract,
-                "flow_run_id": dead_letters.current_flow_run()[1], "created_at": utcnow(),
-            }])
-        return {"contract_id": str(contract.get("id")), "external_id": external_id}
-    if operation == "get_contract_key_pointers":
-        composite_id = (payload or inputs)["composite_id"]
-        key_pointers = tasks.get_contract_key_pointers(credentials, composite_id)
-        with engine.begin() as conn:
-            conn.execute(contracts.update().where(contracts.c.composite_id == composite_id)
-                         .values(key_pointers=key_pointers, synced_at=utcnow()))
-        return {"composite_id": composite_id, "key_pointers": len(key_pointers or [])}
-    if operation == "send_contract_to_counterparties":
-        composite_id = (payload or inputs)["composite_id"]
-        body = (payload or {}).get("body") or inputs["body"]
-        # Sending is not safe to repeat: a send that landed despite its error (or one made since)
-        # has taken the contract out of DRAFT, and is not sent again.
-        status = tasks.get_contract_status(credentials, composite_id).get("contract_status")
-        if status == DRAFT:
-            tasks.send_contract_to_counterparties(credentials, composite_id, body)
-        with engine.begin() as conn:  # either way it went out: create_contracts must not send it again
-            conn.execute(created_contracts.update()
-                         .where(created_contracts.c.contract_id.in_([composite_id, composite_id.split("-")[-1]]))
-                         .values(sent_at=utcnow()))
-        return {"composite_id": composite_id, "sent": status == DRAFT, "status_before": status}
-    if operation == "list_contracts":
-        from flows.sync import sync_contracts
-
-        summary = sync_contracts(credentials, database_url=database_url, return_state=True).result()
-        return {"sync": summary["pass"], "contracts_read": summary["contracts_read"]}
-    raise ValueError(f"no replay is defined for {operation}; discard it once handled by hand")
+    run = REPLAYS.get(letter["operation"])
+    if run is None:
+        raise ValueError(f"no replay is defined for {letter['operation']}; discard it once handled by hand")
+    return run(credentials, database_url, letter["inputs"] or {}, payload)
 
 
-def _still_pending(engine, letter_id: int) -> bool:
-    with engine.connect() as conn:
-        status = conn.execute(sa.select(letters_table.c.status).where(letters_table.c.id == letter_id)).scalar()
-    return status == "pending"
+# -- Prefect runs: whose claim is alive, and failed runs that left no dead letter -------------------------
+_LIVE_STATES = {"SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"}
+
+
+def _read_flow_run(flow_run_id: str):
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as api:
+            return api.read_flow_run(flow_run_id)
+    except Exception:  # unknown id, or no API: treated as unknown by the callers
+        return None
+
+
+def _run_alive(flow_run_id: str) -> bool:
+    run = _read_flow_run(flow_run_id)
+    return run is None or run.state is None or run.state.type.value in _LIVE_STATES
+
+
+class FlowRunFailed(Exception):
+    """A run of a data flow failed or crashed without recording what it gave up on."""
+
+
+def _letter_for_failed_run(engine, triggered_by: str | None) -> None:
+    """A Failed or Crashed run that left no dead letter (killed, out of memory, a bug) gets one.
+
+    Every failure is offered to a person: the flows record what they give up on, but a run that dies
+    cannot, so the review it triggered records it, once (the letter is keyed by the run's id).
+    """
+    if not triggered_by:
+        return
+    run = _read_flow_run(triggered_by)
+    if run is None or run.state is None or run.state.type.value not in ("FAILED", "CRASHED"):
+        return
+    with engine.begin() as conn:
+        known = conn.execute(sa.select(sa.func.count()).select_from(letters_table)
+                             .where(letters_table.c.flow_run_id == str(run.id))).scalar()
+        if known:
+            return
+        error = FlowRunFailed(f"flow run {run.name} ended {run.state.type.value}: {run.state.message or 'no message'}")
+        letter_id = dead_letters.record(conn, operation=FLOW_RUN, target=f"flow run {run.id}",
+                                        inputs={"flow_run_id": str(run.id), "deployment_id":
+                                                str(run.deployment_id) if run.deployment_id else None},
+                                        error=error)
+        conn.execute(letters_table.update().where(letters_table.c.id == letter_id)
+                     .values(flow_run_id=str(run.id), flow_name=run.name))
 
 
 def _decide(conn, letter_id: int, **values: Any) -> None:
@@ -188,10 +284,30 @@ def review_failed_operations(
 ):
     """List pending dead letters, wait for a person's decisions, carry them out and record each outcome."""
     logger = get_run_logger()
-    letters = pending_letters(database_url, limit, triggered_by)
+    engine = engine_for(check_database_url(database_url))
+    me = _this_run_id()
+    _letter_for_failed_run(engine, triggered_by)
+    claimed_until = utcnow() + timedelta(minutes=timeout_minutes + 5)
+    letters = dead_letters.claim(engine, claimer=me, until=claimed_until, limit=limit, first_from_run=triggered_by,
+                                 claimer_alive=_run_alive)
     if not letters:
-        logger.info("No pending dead letters")
+        logger.info("No pending dead letters that another review is not already offering")
         return Completed(message="nothing to review", data={"pending": 0})
+    try:
+        return _review(credentials, database_url, engine, me, letters, triggered_by, timeout_minutes, poll_seconds)
+    finally:  # whatever happened, what is still pending is free for the next review
+        dead_letters.release(engine, claimer=me)
+
+
+def _this_run_id() -> str:
+    from prefect.runtime import flow_run
+
+    return str(flow_run.id) if flow_run.id else f"local-{uuid.uuid4()}"
+
+
+def _review(credentials, database_url: str, engine, me: str, letters: list[dict[str, Any]],
+            triggered_by: str | None, timeout_minutes: float, poll_seconds: int) -> Any:
+    logger = get_run_logger()
     create_table_artifact(key="dead-letters-pending", table=_table(letters),
                           description=f"{len(letters)} pending dead letters" +
                           (f", first those of run {triggered_by}" if triggered_by else ""))
@@ -215,18 +331,24 @@ def review_failed_operations(
         return Completed(message=f"no decision; {len(letters)} left pending", data={"pending": len(letters)})
 
     by_id = {r["id"]: r for r in letters}
-    engine = engine_for(database_url)
     results = []
     decided: set[int] = set()
+    who = answer.reviewer or "unknown"
     for decision in answer.decisions:
         letter = by_id.get(decision.dead_letter_id)
-        if letter is None or decision.action is Action.leave or letter["id"] in decided:
-            continue  # unknown, left alone, or listed twice (the first decision stands)
+        if decision.action is Action.leave or (letter is not None and letter["id"] in decided):
+            continue  # left alone, or listed twice (the first decision stands)
+        if letter is None:  # not offered by this review: another review's, or no such letter
+            results.append({"id": str(decision.dead_letter_id), "action": decision.action.value,
+                            "outcome": "refused: not offered by this review"})
+            continue
         decided.add(letter["id"])
-        if not _still_pending(engine, letter["id"]):  # resolved meanwhile (a later sync, another review)
+        with engine.begin() as conn:  # resolved meanwhile (a later sync), or its claim lapsed to another review
+            taken = dead_letters.take(conn, letter["id"], claimer=me, who=who)
+        if not taken:
             results.append({"id": str(letter["id"]), "action": decision.action.value, "outcome": "no longer pending"})
             continue
-        when, who = utcnow(), answer.reviewer or "unknown"
+        when = utcnow()
         if decision.action is Action.discard:
             with engine.begin() as conn:
                 _decide(conn, letter["id"], status="discarded", decided_by=who, decided_at=when,
@@ -251,17 +373,19 @@ def review_failed_operations(
         results.append({"id": str(letter["id"]), "action": decision.action.value, "outcome": "replayed"})
 
     create_table_artifact(key="dead-letters-review", table=results or [{"id": "-", "action": "-", "outcome": "-"}],
-                          description=f"Decisions of {answer.reviewer or 'unknown'}")
+                          description=f"Decisions of {who}")
     create_markdown_artifact(
         key="dead-letters-review-summary",
-        markdown=f"**{answer.reviewer or 'unknown'}** decided on {len(results)} of {len(letters)} dead letters.",
+        markdown=f"**{who}** decided on {len(results)} of {len(letters)} dead letters.",
     )
-    replayed = sum(r["outcome"] == "replayed" for r in results)
-    discarded = sum(r["outcome"] == "discarded" for r in results)
-    stale = sum(r["outcome"] == "no longer pending" for r in results)
-    failed = len(results) - replayed - discarded - stale
-    message = f"{replayed} replayed, {discarded} discarded, {failed} failed again, {len(letters) - len(results)} left"
-    if stale:
-        message += f", {stale} no longer pending"
+    counts = {k: sum(r["outcome"].startswith(k) for r in results)
+              for k in ("replayed", "discarded", "failed again", "no longer pending", "refused")}
+    acted = counts["replayed"] + counts["discarded"] + counts["failed again"] + counts["no longer pending"]
+    message = (f"{counts['replayed']} replayed, {counts['discarded']} discarded, "
+               f"{counts['failed again']} failed again, {len(letters) - acted} left")
+    if counts["no longer pending"]:
+        message += f", {counts['no longer pending']} no longer pending"
+    if counts["refused"]:
+        message += f", {counts['refused']} refused (not offered by this review)"
     logger.info(message)
     return Completed(message=message, data={"results": results})

@@ -8,6 +8,7 @@ sync's checkpoint is written in the same transaction as the page it describes.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -104,6 +105,8 @@ dead_letters = sa.Table(
     sa.Column("decided_by", sa.Text),
     sa.Column("decided_at", sa.DateTime),
     sa.Column("outcome", sa.JSON, comment="the replay's result or its new error"),
+    sa.Column("claimed_by", sa.Text, comment="the review run offering this letter now; one review at a time"),
+    sa.Column("claimed_until", sa.DateTime, comment="when that claim lapses if the review never answers"),
     sa.Index("ix_dead_letters_status", "status"),
 )
 
@@ -169,6 +172,79 @@ def upsert(conn: Connection, table: sa.Table, rows: Iterable[Mapping[str, Any]])
     update = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys and c.name in rows[0]}
     conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=update), rows)
     return len(rows)
+
+
+# The largest value a column of each kind holds everywhere we run (PostgreSQL's INTEGER is 32 bits).
+_INT_RANGE = (-(2**31), 2**31 - 1)
+
+
+def fit_row(table: sa.Table, row: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """`row` with each value made to fit its column, and what had to change (empty when nothing).
+
+    SpotDraft's answers are data we do not control: a dict where a name belongs, "abc" or 10**12
+    where an integer belongs, a NUL character PostgreSQL refuses in text. Each table keeps the
+    record as received in its JSON column; the typed columns get the nearest fitting value (JSON
+    text for a structure, NULL for a number that is not one), so one odd record cannot fail a page.
+    """
+    fitted, changes = dict(row), []
+    for name, value in row.items():
+        column = table.c.get(name)
+        if column is None or value is None or isinstance(column.type, sa.JSON | sa.DateTime):
+            continue
+        new = _fit(column.type, value)
+        if new is not value and new != value:
+            fitted[name] = new
+            changes.append(f"{name}: {type(value).__name__} {_preview(value)} stored as {_preview(new)}")
+    return fitted, changes
+
+
+def _fit(kind: sa.types.TypeEngine, value: Any) -> Any:
+    if isinstance(kind, sa.Boolean):
+        return value if isinstance(value, bool) else None
+    if isinstance(kind, sa.Integer):
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        ok = isinstance(value, int) and not isinstance(value, bool) and _INT_RANGE[0] <= value <= _INT_RANGE[1]
+        return value if ok else None
+    if isinstance(kind, sa.String):  # Text too
+        text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+        return text.replace("\x00", "\ufffd")
+    return value
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def upsert_each(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> list[tuple[dict, Exception]]:
+    """Upsert rows together, or, when the database refuses the batch, one by one: returns the refused rows.
+
+    Each attempt runs in a savepoint, so a refused row rolls back alone and the rest of the page
+    (and its checkpoint, written in the same transaction) still commits. Rows are grouped by the
+    columns they set (a row may leave a column out to keep its stored value).
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    return [refused for group in groups.values() for refused in _upsert_group(conn, table, group)]
+
+
+def _upsert_group(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> list[tuple[dict, Exception]]:
+    try:
+        with conn.begin_nested():
+            upsert(conn, table, rows)
+        return []
+    except sa.exc.DBAPIError:
+        pass
+    refused = []
+    for row in rows:
+        try:
+            with conn.begin_nested():
+                upsert(conn, table, [row])
+        except sa.exc.DBAPIError as error:
+            refused.append((row, error))
+    return refused
 
 
 def _merge_rows(conn: Connection, table: sa.Table, rows: list[Mapping[str, Any]]) -> int:

@@ -18,21 +18,24 @@ import sqlalchemy as sa
 from prefect import flow, task
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.events import emit_event
 from prefect.logging import get_run_logger
 from prefect.states import Completed
 from pydantic import Field
 
 from blocks import SpotDraftCredentials
-from client import SpotDraftError
-from client.errors import MalformedResponseError, NotFoundError
+from client import SpotDraftError, pages
+from client.errors import AuthenticationError, MalformedResponseError, NotFoundError, RedirectError
 from flows import dead_letters, sync_state
+from flows.common import (
+    DEFAULT_DATABASE_URL,
+    check_database_url,
+    composite_id_of,
+    emit_dead_letters,
+    shown_database_url,
+)
 from flows.params import form
-from flows.store import contracts, counterparties, engine_for, templates, upsert, utcnow
+from flows.store import contracts, counterparties, engine_for, fit_row, templates, upsert_each, utcnow
 from flows.sync_state import Pass
-
-DEFAULT_DATABASE_URL = "sqlite:///spotdraft.db"
-DEAD_LETTER_EVENT = "spotdraft.dead-letters.recorded"
 
 
 @dataclass
@@ -43,28 +46,19 @@ class PageResult:
     total: int
     next_page: int | None  # None when the pass has read its last page
     ids: list[str] = field(default_factory=list)
+    written: int = 0  # contract rows stored (a row the database refuses is a dead letter instead)
+    coerced: int = 0  # records stored with a field made to fit its column
 
 
-def composite_id_of(record: dict[str, Any]) -> str:
-    """The T-/H- id the per-contract endpoints take; a bare number is a template (T-) contract."""
-    raw = str(record.get("composite_id") or record["id"])
-    return raw if raw[:2] in ("T-", "H-") else f"T-{raw}"
+def _page_of(answer: Any, page: int, limit: int) -> tuple[list[Any], int]:
+    """The records and total of a list answer, refusing one that contradicts itself.
 
-
-def _page_of(answer: Any, page: int) -> tuple[list[dict[str, Any]], int]:
-    """The records and total of a list answer, refusing one whose shape would end a pass early.
-
-    An answer without a results list or a total would look like the last page: a full refresh
-    would then mark every unread contract deleted and move the watermark past them.
+    An answer without a results list or a total, or with fewer records than its own total promises
+    for this page, would look like the last page: a full refresh would then mark every unread
+    contract deleted and move the watermark past them. Raised inside the client's attempt (its
+    `check`), such an answer is retried like any malformed one, then fails the page.
     """
-    results = answer.get("results") if isinstance(answer, dict) else None
-    total = answer.get("total_results") if isinstance(answer, dict) else None
-    if not isinstance(results, list) or not isinstance(total, int) or isinstance(total, bool):
-        raise MalformedResponseError(f"list page {page} has no results list or total_results")
-    bad = [r for r in results if not isinstance(r, dict) or r.get("id") in (None, "")]
-    if bad:
-        raise MalformedResponseError(f"list page {page} has {len(bad)} record(s) without an id")
-    return results, total
+    return pages.page_of(answer, page=page, limit=limit)
 
 
 def _window(since: datetime | None, until: datetime) -> dict[str, str]:
@@ -80,6 +74,10 @@ def _window(since: datetime | None, until: datetime) -> dict[str, str]:
 
 def _without_key_pointers(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "key_pointers"}
+
+
+def _has_id(record: Any) -> bool:
+    return isinstance(record, dict) and isinstance(record.get("id"), int | str) and str(record["id"]).strip() != ""
 
 
 def _contract_row(record: dict[str, Any], key_pointers: Any, pass_id: str) -> dict[str, Any]:
@@ -105,7 +103,11 @@ def _contract_row(record: dict[str, Any], key_pointers: Any, pass_id: str) -> di
 def sync_contracts_page(
     credentials: SpotDraftCredentials, database_url: str, pass_: Pass, page: int, limit: int, concurrency: int
 ) -> PageResult:
-    """List one page, enrich each contract with its key pointers, write rows and checkpoint together."""
+    """List one page, enrich each contract with its key pointers, write rows and checkpoint together.
+
+    Whatever is wrong with one record (no id, fields that do not fit, key pointers refused) is that
+    record's dead letter or a fitted row; the rest of the page is written and the checkpoint moves.
+    """
     logger = get_run_logger()
     client = credentials.get_client()
     # The window ends where the pass started: a contract that changes while the pass runs leaves it
@@ -113,7 +115,10 @@ def sync_contracts_page(
     # every shrink shows in total_results, which next_page_after answers by stepping back (see
     # flows/sync_state.py for the one assumption this rests on).
     query = {"page": page, "limit": limit, **_window(pass_.since, pass_.started_at)}
-    records, total = _page_of(client.call("list_contracts", query=query, logger=logger), page)
+    answer = client.call("list_contracts", query=query, logger=logger,
+                         check=lambda a: _page_of(a, page, limit))
+    records, total = _page_of(answer, page, limit)
+    usable = [r for r in records if _has_id(r)]
 
     def enrich(record: dict[str, Any]) -> tuple[dict[str, Any], Any, SpotDraftError | None]:
         try:
@@ -123,25 +128,68 @@ def sync_contracts_page(
             return record, None, error
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        enriched = list(pool.map(enrich, records))
+        enriched = list(pool.map(enrich, usable))
 
-    engine = engine_for(database_url)
-    failed = [(record, error) for record, _, error in enriched if error is not None]
-    with engine.begin() as conn:
-        upsert(conn, contracts, [_contract_row(r, kp, pass_.id) for r, kp, e in enriched if e is None])
+    rows, coerced = [], 0
+    for record, key_pointers, error in enriched:
+        row = _contract_row(record, key_pointers, pass_.id)
         # A failed enrichment keeps the key pointers a previous pass stored (the column is left out).
-        upsert(conn, contracts, [_without_key_pointers(_contract_row(r, None, pass_.id)) for r, _, e in enriched if e])
-        for record, error in failed:
-            target = composite_id_of(record)
-            logger.warning("Dead-lettered key pointers of %s: %s", target, error)
-            dead_letters.record(conn, operation="get_contract_key_pointers", target=target,
-                                inputs={"composite_id": target}, error=error)
+        row, changes = fit_row(contracts, _without_key_pointers(row) if error else row)
+        if changes:
+            coerced += 1
+            logger.warning("Contract %s stored with fields fitted to their columns (raw record kept): %s",
+                           row["composite_id"], "; ".join(changes))
+        rows.append(row)
+    dead = 0
+    with engine_for(database_url).begin() as conn:
+        for index, record in enumerate(records):
+            if not _has_id(record):
+                dead += 1
+                target = f"list page {page} record {index + 1}"
+                logger.warning("Dead-lettered %s: it has no usable id", target)
+                dead_letters.record(conn, operation="store_contract", target=target, inputs={"record": record},
+                                    error=MalformedResponseError(f"{target} has no usable id"))
+        refused = upsert_each(conn, contracts, rows)
+        for row, error in refused:
+            dead += 1
+            logger.warning("Dead-lettered contract %s: the database refused it: %s", row["composite_id"], error)
+            dead_letters.record(conn, operation="store_contract", target=row["composite_id"],
+                                inputs={"record": row["record"]}, error=error)
+        for record, _, error in enriched:
+            if error is not None:
+                dead += 1
+                target = composite_id_of(record)
+                logger.warning("Dead-lettered key pointers of %s: %s", target, error)
+                dead_letters.record(conn, operation="get_contract_key_pointers", target=target,
+                                    inputs={"composite_id": target}, error=error)
         done = [composite_id_of(r) for r, _, e in enriched if e is None]
         dead_letters.resolve(conn, operation="get_contract_key_pointers", targets=done,
                              outcome={"resolved_by": "sync_contracts"})
+        # Seen alive and stored: an open question about it (deleted? storable?) is settled.
+        stored = [row["composite_id"] for row in rows if all(row is not r for r, _ in refused)]
+        for operation in ("get_contract_status", "store_contract"):
+            dead_letters.resolve(conn, operation=operation, targets=stored, outcome={"resolved_by": "sync_contracts"})
         next_page = sync_state.next_page_after(page, limit, total, pass_.page_total, len(records))
         sync_state.checkpoint(conn, pass_, next_page=next_page or page + 1, page_total=total)
-    return PageResult(page, len(records), len(failed), total, next_page, [str(r["id"]) for r in records])
+    return PageResult(page, len(records), dead, total, next_page, [str(r["id"]) for r in usable],
+                      len(rows) - len(refused), coerced)
+
+
+def _store_reference(conn, table: sa.Table, rows: list[dict[str, Any]], operation: str) -> int:
+    """Upsert reference rows fitted to their columns; a row the database still refuses is a dead letter."""
+    logger = get_run_logger()
+    fitted = []
+    for row in rows:
+        row, changes = fit_row(table, row)
+        if changes:
+            logger.warning("%s %s stored with fields fitted to their columns: %s", table.name, row["id"],
+                           "; ".join(changes))
+        fitted.append(row)
+    refused = upsert_each(conn, table, fitted)
+    for row, error in refused:
+        dead_letters.record(conn, operation=operation, target=f"{table.name} {row['id']}",
+                            inputs={"record": row["record"]}, error=error)
+    return len(fitted) - len(refused)
 
 
 @task(name="sync-templates", cache_policy=NO_CACHE)
@@ -152,10 +200,10 @@ def sync_templates(credentials: SpotDraftCredentials, database_url: str) -> int:
     rows = [
         {"id": str(t["id"]), "name": t.get("name"), "contract_type_id": t.get("contract_type_id"),
          "record": t, "synced_at": now}
-        for t in answer.get("items") or []
+        for t in answer.get("items") or [] if _has_id(t)
     ]
     with engine_for(database_url).begin() as conn:
-        return upsert(conn, templates, rows)
+        return _store_reference(conn, templates, rows, "list_templates")
 
 
 @task(name="sync-counterparties", cache_policy=NO_CACHE)
@@ -167,10 +215,10 @@ def sync_counterparties(credentials: SpotDraftCredentials, database_url: str, li
         rows = [
             {"id": str(c["id"]), "name": c.get("name"), "is_individual": c.get("is_individual"),
              "record": c, "synced_at": now}
-            for c in answer.get("results") or []
+            for c in answer.get("results") or [] if _has_id(c)
         ]
         with engine_for(database_url).begin() as conn:
-            written += upsert(conn, counterparties, rows)
+            written += _store_reference(conn, counterparties, rows, "list_counterparties")
     return written
 
 
@@ -188,14 +236,14 @@ def _run_pass(
     engine = engine_for(database_url)
     page_size = pass_.page_size
     logger.info("%s %s into %s", "Resuming" if pass_.resumed else "Starting", _describe(pass_), shown_url)
-    page, pages, read, dead = pass_.next_page, 0, 0, 0
+    page, pages, read, written, dead = pass_.next_page, 0, 0, 0, 0
     while True:
         try:
             result = sync_contracts_page(credentials, database_url, pass_, page, page_size, concurrency)
         except Exception as error:  # whatever stops the pass is recorded; the checkpoint lets the next run resume
-            with engine.begin() as conn:
+            with engine.begin() as conn:  # one letter per pass: a page failing again refreshes it
                 dead_letters.record(
-                    conn, operation="list_contracts", target=f"sync pass {pass_.id[:8]} page {page}",
+                    conn, operation="list_contracts", target=_pass_target(pass_),
                     inputs={"page": page, "limit": page_size,
                             "since": pass_.since.isoformat() if pass_.since else None},
                     error=error,
@@ -203,6 +251,7 @@ def _run_pass(
             emit_dead_letters(1)
             raise
         pages, read, dead = pages + 1, read + result.read, dead + result.dead_lettered
+        written += result.written
         expected_pages = max(1, -(-result.total // page_size))
         update_progress_artifact(progress_id, progress=min(100.0, 100.0 * min(page, expected_pages) / expected_pages))
         if result.next_page is None:
@@ -215,30 +264,56 @@ def _run_pass(
         # Pages read before an interruption cannot show what was deleted since; a census can.
         present = list_contract_ids(credentials, page_size) if pass_.resumed else None
         candidates = sync_state.vanished(engine, pass_, present_ids=present)
-        gone = confirm_deleted(credentials, candidates) if candidates else []
+        if candidates:
+            gone, unsure = confirm_deleted(credentials, database_url, candidates)
+            dead += unsure
     deleted = sync_state.finish(engine, pass_, deleted_ids=gone)
-    return {"pages": pages, "read": read, "dead": dead, "deleted": deleted}
+    with engine.begin() as conn:  # the pass read every page: a page failure of it is settled
+        dead_letters.resolve(conn, operation="list_contracts", targets=[_pass_target(pass_)],
+                             outcome={"resolved_by": "sync_contracts", "pass": pass_.id})
+    return {"pages": pages, "read": read, "written": written, "dead": dead, "deleted": deleted}
+
+
+def _pass_target(pass_: Pass) -> str:
+    return f"sync pass {pass_.id[:8]}"
+
+
+# Errors that are not about one contract: every other contract would get the same answer.
+_NOT_ABOUT_ONE_CONTRACT = (AuthenticationError, RedirectError)
 
 
 @task(name="confirm-deleted", cache_policy=NO_CACHE)
-def confirm_deleted(credentials: SpotDraftCredentials, composite_ids: list[str]) -> list[str]:
+def confirm_deleted(
+    credentials: SpotDraftCredentials, database_url: str, composite_ids: list[str]
+) -> tuple[list[str], int]:
     """Of the contracts a full pass did not see, those SpotDraft answers 404 for: really deleted.
 
     Paging is not a snapshot: a contract deleted and another created while the pass ran can shift
     a live contract past the pages read. Asking for each one keeps a live contract from ever
-    being marked deleted; one the pass missed is read again by the next pass instead.
+    being marked deleted; one the pass missed is read again by the next pass instead. Any other
+    answer about one contract (403, 5xx after retries...) is that contract's dead letter: it is
+    not marked deleted, and the pass still closes. Returns (deleted ids, dead letters recorded).
     """
     client, logger = credentials.get_client(), get_run_logger()
-    gone = []
+    gone, unsure = [], []
     for composite_id in composite_ids:
         try:
             client.call("get_contract_status", path_params={"composite_id": composite_id}, logger=logger)
         except NotFoundError:
             gone.append(composite_id)
-    if len(gone) < len(composite_ids):
-        logger.warning("%d contract(s) not seen by this pass still exist upstream; the next pass reads them",
-                       len(composite_ids) - len(gone))
-    return gone
+        except _NOT_ABOUT_ONE_CONTRACT:
+            raise
+        except SpotDraftError as error:
+            logger.warning("Could not tell whether %s was deleted: %s", composite_id, error)
+            unsure.append((composite_id, error))
+    with engine_for(database_url).begin() as conn:
+        for composite_id, error in unsure:
+            dead_letters.record(conn, operation="get_contract_status", target=composite_id,
+                                inputs={"composite_id": composite_id}, error=error)
+    alive = len(composite_ids) - len(gone) - len(unsure)
+    if alive:
+        logger.warning("%d contract(s) not seen by this pass still exist upstream; the next pass reads them", alive)
+    return gone, len(unsure)
 
 
 @task(name="list-contract-ids", cache_policy=NO_CACHE)
@@ -300,10 +375,10 @@ def sync_contracts(
     """Copy SpotDraft contracts (with key pointers), templates and counterparties into a SQL database."""
     logger = get_run_logger()
     started = time.monotonic()
+    engine = engine_for(check_database_url(database_url))
     client = credentials.get_client()
     stats_before = client.stats()
-    engine = engine_for(database_url)
-    shown_url = sa.engine.make_url(database_url).render_as_string(hide_password=True)
+    shown_url = shown_database_url(database_url)
     overlap = timedelta(minutes=overlap_minutes)
     progress_id = create_progress_artifact(progress=0.0, description="Contract pages synced")
 
@@ -317,7 +392,7 @@ def sync_contracts(
         more = _run_pass(credentials, database_url, catch_up, concurrency, progress_id, shown_url)
         totals = {k: totals[k] + more[k] for k in totals}
         passes.append(catch_up)
-    pages, read, dead, deleted = totals["pages"], totals["read"], totals["dead"], totals["deleted"]
+    pages, read, written, dead, deleted = (totals[k] for k in ("pages", "read", "written", "dead", "deleted"))
     if first.resumed and first.page_size != page_size:
         logger.info("The resumed pass kept its page size of %d (asked: %d)", first.page_size, page_size)
 
@@ -336,7 +411,7 @@ def sync_contracts(
         "resumed": first.resumed,
         "pages": pages,
         "contracts_read": read,
-        "contracts_written": read,
+        "contracts_written": written,
         "contracts_in_database": stored,
         "marked_deleted": deleted,
         "dead_lettered": dead,
@@ -361,13 +436,3 @@ def sync_contracts(
         logger.info(message)
     return Completed(message=message, data=summary)
 
-
-def emit_dead_letters(count: int) -> None:
-    """Tell Prefect something was given up on; automations route it to the review flow."""
-    from prefect.runtime import flow_run
-
-    emit_event(
-        event=DEAD_LETTER_EVENT,
-        resource={"prefect.resource.id": f"prefect.flow-run.{flow_run.id}", "prefect.resource.name": flow_run.name},
-        payload={"flow_run_id": str(flow_run.id), "flow_name": flow_run.flow_name, "count": count},
-    )

@@ -1,0 +1,65 @@
+"""What the flows share: the default database, contract ids, the database URL rule, the dead-letter event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from prefect.events import emit_event
+
+DEFAULT_DATABASE_URL = "sqlite:///spotdraft.db"
+DEAD_LETTER_EVENT = "spotdraft.dead-letters.recorded"
+
+# Query parameters through which a database URL can carry a password (libpq, psycopg, MySQL drivers).
+_PASSWORD_QUERY = frozenset({"password", "passwd", "pwd", "sslpassword", "sslkey_password", "ssl_key_password"})
+
+
+def composite_id_of(record: dict[str, Any]) -> str:
+    """The T-/H- id the per-contract endpoints take; a bare number is a template (T-) contract."""
+    raw = str(record.get("composite_id") or record["id"])
+    return raw if raw[:2] in ("T-", "H-") else f"T-{raw}"
+
+
+def check_database_url(database_url: str) -> str:
+    """Refuse a database URL that carries a password, before anything is connected or written.
+
+    A flow's parameters are stored by Prefect, shown in the UI and copied into the review runs its
+    failures start: a password there is a password everywhere. libpq reads it from PGPASSWORD or
+    ~/.pgpass on the worker instead; other drivers have their own equivalents. The error does not
+    repeat the URL.
+    """
+    try:
+        url = sa.engine.make_url(database_url)
+    except (sa.exc.ArgumentError, ValueError):
+        raise ValueError("database_url is not a SQLAlchemy URL (e.g. sqlite:///spotdraft.db or "
+                         "postgresql+psycopg://user@host/db)") from None
+    in_query = sorted(k for k in url.query if k.lower() in _PASSWORD_QUERY)
+    if url.password or in_query:
+        where = "after the user name" if url.password else f"in its query ({', '.join(in_query)}=)"
+        raise ValueError(
+            f"database_url carries a password {where}; flow parameters are stored and shown by Prefect, so give "
+            "the password to the worker instead: PGPASSWORD or ~/.pgpass for PostgreSQL (the URL keeps user, "
+            f"host and database: {shown_database_url(database_url)})"
+        )
+    return database_url
+
+
+def shown_database_url(database_url: str) -> str:
+    """The URL as it may appear in logs and artifacts: any password, in any place, masked."""
+    try:
+        url = sa.engine.make_url(database_url)
+    except (sa.exc.ArgumentError, ValueError):
+        return "(unparsable database URL)"
+    masked = {k: ("***" if k.lower() in _PASSWORD_QUERY else v) for k, v in url.query.items()}
+    return url.set(query=masked).render_as_string(hide_password=True)
+
+
+def emit_dead_letters(count: int) -> None:
+    """Tell Prefect something was given up on; automations route it to the review flow."""
+    from prefect.runtime import flow_run
+
+    emit_event(
+        event=DEAD_LETTER_EVENT,
+        resource={"prefect.resource.id": f"prefect.flow-run.{flow_run.id}", "prefect.resource.name": flow_run.name},
+        payload={"flow_run_id": str(flow_run.id), "flow_name": flow_run.flow_name, "count": count},
+    )
