@@ -21,7 +21,7 @@ import logging
 import re
 import threading
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote
 
 MASK = "[redacted]"
 
@@ -112,26 +112,30 @@ def hide_url_secrets(url: str) -> str:
     Everything else (scheme, user, host, port, path, ordinary parameters) is kept as written, so a
     person still recognises the URL: `postgresql://app:[redacted]@db/prod?sslmode=require&password=[redacted]`.
     """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return without_query(url) or url
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, colon, _password = userinfo.partition(":")
-        netloc = f"{user}:{MASK}@{hostport}" if colon else netloc
-    query = "&".join(
-        f"{piece.partition('=')[0]}={MASK}" if _is_secret_param(piece.partition("=")[0]) else piece
-        for piece in parts.query.split("&")
-    ) if parts.query else ""
-    fragment = parts.fragment
+    head, rest = "", url
+    if "://" in url:
+        scheme, _, after = url.partition("://")
+        end = next((i for i, ch in enumerate(after) if ch in "/?#"), len(after))
+        authority, rest = after[:end], after[end:]
+        if "@" in authority:
+            userinfo, _, hostport = authority.rpartition("@")
+            user, colon, _password = userinfo.partition(":")
+            authority = f"{user}:{MASK}@{hostport}" if colon else authority
+        head = f"{scheme}://{authority}"
+    rest, hash_, fragment = rest.partition("#")
+    path, question, query = rest.partition("?")
+    if query:
+        query = _hide_params(query)
     if fragment and "=" in fragment:  # some signers put parameters in the fragment
-        fragment = "&".join(
-            f"{p.partition('=')[0]}={MASK}" if _is_secret_param(p.partition("=")[0]) else p
-            for p in fragment.split("&")
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+        fragment = _hide_params(fragment)
+    return f"{head}{path}{question}{query}{hash_}{fragment}"
+
+
+def _hide_params(query: str) -> str:
+    return "&".join(
+        f"{piece.partition('=')[0]}={MASK}" if _is_secret_param(piece.partition("=")[0]) else piece
+        for piece in query.split("&")
+    )
 
 
 def without_query(url: str | None) -> str | None:
