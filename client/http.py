@@ -135,8 +135,9 @@ class SpotDraftClient:
     ) -> Any:
         """Run one operation: validate, send under the retry policy, return the JSON SpotDraft sent.
 
-        `reconcile`, for writes that are not safe to repeat, is called before any second attempt;
-        when it returns something other than None, that is the result and nothing is sent again.
+        `reconcile`, for writes that are not safe to repeat, is called before any second attempt of
+        this call; when it returns something other than None, that is the result and nothing is sent
+        again. (Whether an earlier call already did the write is the caller's look-up to make first.)
         `stream_to`, for a file answer, is where to write it (see `client.files.download_to`); a
         body that breaks off midway fails that attempt like a dropped connection, so it is retried.
         `check`, given the decoded answer inside each attempt, refuses an answer that contradicts
@@ -156,8 +157,9 @@ class SpotDraftClient:
 
         def attempt() -> Any:
             try:
-                # Any earlier attempt of this operation (here or in an earlier Prefect try) may have landed.
-                if reconcile is not None and budget.used > 0:
+                # An earlier attempt of this call may have landed. (Attempts before this call, e.g. an
+                # earlier Prefect try, are the caller's to look up first: client.writes does.)
+                if reconcile is not None and last_error:
                     found = reconcile(budget)
                     if found is not None:
                         return found
