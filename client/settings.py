@@ -18,7 +18,8 @@ class RetrySettings(BaseSettings):
 
     max_attempts: int = Field(5, ge=1, le=50, description="Total attempts per operation, all layers together.")
     base_delay: float = Field(0.5, ge=0, le=60, description="First backoff wait in seconds; doubles each time.")
-    max_delay: float = Field(30.0, ge=0, le=600, description="Cap on any single wait, Retry-After included.")
+    max_delay: float = Field(30.0, ge=0, le=600, description="Cap on each of our own backoff waits; a server's "
+                             "Retry-After is honoured as given while the window can hold it.")
     window: float = Field(120.0, ge=0, le=3600, description="Cap on the whole retry window of one operation.")
 
     @model_validator(mode="after")
