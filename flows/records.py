@@ -8,7 +8,8 @@ template's fields), `counter_party_details` (a list, as in the API's create body
     external_id                          the upstream id (required)
     contract_name                        optional
     contract_data.<field>                one column per template field; dots nest deeper
-                                         (contract_data.billing_address.city)
+                                         (contract_data.billing_address.city); or instead one
+    contract_data                        column holding them all as a JSON object
     counter_party_details                the whole list as JSON text, or instead, for one counterparty:
     counterparty.is_individual           true/false (default false)
     counterparty.organization_name       required when not an individual
@@ -271,6 +272,9 @@ def _check_columns(name: str, columns: list[str]) -> None:
 def _check_conflicts(columns: list[str], error) -> None:
     """Two columns that would put a value and an object at the same place of the record."""
     names = [c for c in columns if c.startswith("contract_data.")]
+    if "contract_data" in columns and names:
+        raise error("contract_data", names[0], "conflict: both give contract_data; keep contract_data (a JSON "
+                    "object in its cells) or the contract_data.* columns, not both")
     for column in names:
         for other in names:
             if other.startswith(column + "."):
@@ -293,12 +297,13 @@ def _cell(value: str) -> Any:
     return value if isinstance(parsed, str) else parsed
 
 
-def _put(target: dict[str, Any], dotted: str, value: Any) -> None:
+def _put(target: Any, dotted: str, value: Any) -> None:
     *parents, leaf = dotted.split(".")
     for name in parents:
-        target = target.setdefault(name, {})
-        if not isinstance(target, dict):  # _check_conflicts refuses such columns first; never a TypeError
-            raise RecordsFileError(None, f"column 'contract_data.{dotted}'", f"{name} is a value, not an object")
+        target = target.setdefault(name, {}) if isinstance(target, dict) else None
+    if not isinstance(target, dict):  # _check_conflicts refuses such columns first: never a TypeError here
+        raise RecordsFileError(None, f"column 'contract_data.{dotted}'",
+                               "conflicts with another column: a value where an object must go")
     target[leaf] = value
 
 
@@ -319,7 +324,7 @@ def _row_to_record(row: dict[str, Any], name: str | None, where: str | None) -> 
         column, value = column.strip(), value.strip()
         if column in ("external_id", "contract_name"):
             record[column] = value
-        elif column == "counter_party_details":
+        elif column in ("contract_data", "counter_party_details"):
             record[column] = _cell(value)
         elif column.startswith("contract_data."):
             _put(record["contract_data"], column.removeprefix("contract_data."), _cell(value))

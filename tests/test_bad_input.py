@@ -317,6 +317,7 @@ CSV_COLUMNS = st.sampled_from([
     "external_id", "contract_name", "contract_data.a", "contract_data.a.b", "contract_data.b", "contract_data.",
     "contract_data.a..b", "counter_party_details", "counterparty.is_individual", "counterparty.organization_name",
     "counterparty.first_name", "counterparty.email", "counterparty.poc_details", "other", "", " external_id ",
+    "contract_data", "counterparty", "counterparty.poc_details.email", "external_id.x",
 ])
 CSV_CELLS = st.one_of(st.text(max_size=10), st.sampled_from(
     ["12000", "true", "null", "NaN", "-Infinity", '{"type": "USD", "value": 5}', "[1, 2]", '"quoted"', "[" * 50,
@@ -373,13 +374,25 @@ def test_any_bytes_as_a_records_file(content, suffix):
     check_records(None, in_file(f"records{suffix}", content))
 
 
+@st.composite
+def csv_documents(draw) -> list[list[str]]:
+    """A header of plausible (and implausible) columns, and rows mostly as wide as it, cells mostly filled."""
+    header = draw(st.lists(CSV_COLUMNS, max_size=6))
+    width = st.integers(max(0, len(header) - 1), len(header) + 1)
+    rows = draw(st.lists(width.flatmap(lambda n: st.lists(CSV_CELLS, min_size=n, max_size=n)), max_size=4))
+    return [header, *rows]
+
+
 @FILES
-@given(header=st.lists(CSV_COLUMNS, min_size=0, max_size=6), rows=st.lists(st.lists(CSV_CELLS, max_size=7), max_size=4),
-       encoding=ENCODINGS, quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_NONE]))
-def test_any_csv_text_as_a_records_file(header, rows, encoding, quoting):
+@given(lines=csv_documents(), encoding=ENCODINGS, quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_NONE]))
+@example(lines=[["external_id", "contract_data", "contract_data.a"], ["x", "text", "1"]], encoding="utf-8",
+         quoting=csv.QUOTE_MINIMAL).via("a value and its fields as columns")
+@example(lines=[["external_id", "counterparty.email", "counterparty.poc_details"], ["x", "a@x.io", "text"]],
+         encoding="utf-8", quoting=csv.QUOTE_MINIMAL).via("a point of contact given twice")
+def test_any_csv_text_as_a_records_file(lines, encoding, quoting):
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=quoting, escapechar="\\")
-    for line in [header, *rows]:
+    for line in lines:
         try:
             writer.writerow(line)
         except csv.Error:

@@ -122,6 +122,14 @@ def test_conflicting_cells_of_one_row_are_a_clear_error(row):
         csv_row_to_record(row)
 
 
+def test_contract_data_as_one_json_column_and_as_field_columns_is_a_conflict(tmp_path):
+    for header in ("external_id,contract_data,contract_data.a", "external_id,contract_data.a,contract_data"):
+        error = refused(write(tmp_path, "deals.csv", f"{header}\ncrm-1,text,1\n"))
+        assert error.where == "columns 'contract_data' and 'contract_data.a'" and "not both" in str(error)
+    one_column = write(tmp_path, "one.csv", 'external_id,contract_data\ncrm-1,"{""a"": {""b"": 1}}"\n')
+    assert load_records(None, one_column) == [{"external_id": "crm-1", "contract_data": {"a": {"b": 1}}}]
+
+
 def test_a_point_of_contact_given_twice_is_a_conflict(tmp_path):
     for header in ("external_id,counterparty.poc_details,counterparty.first_name",
                    "external_id,counterparty.first_name,counterparty.poc_details"):
