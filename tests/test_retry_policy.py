@@ -28,6 +28,9 @@ def error(cls, status=None, **extra):
         (error(E.RequestTimeout), True, True),
         (error(E.RequestTimeout), False, False),
         (error(E.ConnectionDropped), False, False),
+        (error(E.ConnectionDropped), True, True),
+        (error(E.ExchangeFailed), False, False),  # protocol/proxy/unknown transport error: may have been sent
+        (error(E.ExchangeFailed), True, True),
         (error(E.MalformedResponseError, 200), True, True),
         (error(E.BadRequestError, 400), True, False),
         (error(E.AuthenticationError, 401), True, False),
@@ -42,6 +45,12 @@ def error(cls, status=None, **extra):
 )
 def test_what_is_retried(exc, safe, expected):
     assert is_retryable(exc, safe) is expected
+
+
+def test_may_have_been_sent_is_said_by_one_class_attribute():
+    never_sent = {cls for cls in vars(E).values() if isinstance(cls, type) and issubclass(cls, E.TransportError)
+                  and not cls.request_sent}
+    assert never_sent == {E.ConnectError}
 
 
 def test_retry_after_forms():
