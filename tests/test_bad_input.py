@@ -426,16 +426,28 @@ def refused_run(state, sandbox, parameter: str) -> None:
     assert sandbox.requests == [], f"sent despite a bad {parameter}"
 
 
+BAD_CREATE_PARAMETERS = st.one_of(
+    st.tuples(st.just("template_id"), st.one_of(st.integers(max_value=0), NOT_A_NUMBER, st.just(1.5))),
+    st.tuples(st.just("concurrency"), st.one_of(st.integers(max_value=0), st.integers(min_value=17))),
+)
+BAD_SYNC_PARAMETERS = st.one_of(
+    st.tuples(st.just("page_size"), st.one_of(st.integers(max_value=0), st.integers(min_value=101), NOT_A_NUMBER)),
+    st.tuples(st.just("concurrency"), st.one_of(st.integers(max_value=0), st.integers(min_value=33))),
+    st.tuples(st.just("overlap_minutes"), st.one_of(st.floats(max_value=-1e-6, allow_infinity=False),
+                                                    st.just(math.nan), NOT_A_NUMBER)),
+)
+
+
 @FLOWS
-@given(data=st.data())
+@given(case=BAD_CREATE_PARAMETERS)
+@example(case=("template_id", 0))
+@example(case=("template_id", "abc"))
+@example(case=("concurrency", 0))
 def test_create_contracts_refuses_a_bad_parameter_before_any_request(prefect_api, sandbox, credentials, tmp_path,
-                                                                      data):
+                                                                      case):
     from flows import create_contracts
 
-    parameter, bad = data.draw(st.one_of(
-        st.tuples(st.just("template_id"), st.one_of(st.integers(max_value=0), NOT_A_NUMBER, st.just(1.5))),
-        st.tuples(st.just("concurrency"), st.one_of(st.integers(max_value=0), st.integers(min_value=17))),
-    ), label="parameter, value")
+    parameter, bad = case
     arguments = {"template_id": next(iter(sandbox.state.templates)), "concurrency": 1, parameter: bad}
     sandbox.reset_log()
     state = create_contracts(credentials, records=[_record()], database_url=f"sqlite:///{tmp_path / 'c.db'}",
@@ -444,17 +456,16 @@ def test_create_contracts_refuses_a_bad_parameter_before_any_request(prefect_api
 
 
 @FLOWS
-@given(data=st.data())
+@given(case=BAD_SYNC_PARAMETERS)
+@example(case=("page_size", 0))
+@example(case=("page_size", 101))
+@example(case=("concurrency", 0))
+@example(case=("overlap_minutes", -1))
 def test_sync_contracts_refuses_a_bad_parameter_before_any_request(prefect_api, sandbox, credentials, tmp_path,
-                                                                    data):
+                                                                    case):
     from flows import sync_contracts
 
-    parameter, bad = data.draw(st.one_of(
-        st.tuples(st.just("page_size"), st.one_of(st.integers(max_value=0), st.integers(min_value=101), NOT_A_NUMBER)),
-        st.tuples(st.just("concurrency"), st.one_of(st.integers(max_value=0), st.integers(min_value=33))),
-        st.tuples(st.just("overlap_minutes"), st.one_of(st.floats(max_value=-1e-6, allow_infinity=False),
-                                                        st.just(math.nan), NOT_A_NUMBER)),
-    ), label="parameter, value")
+    parameter, bad = case
     sandbox.reset_log()
     state = sync_contracts(credentials, database_url=f"sqlite:///{tmp_path / 's.db'}", return_state=True,
                            **{parameter: bad})
