@@ -134,9 +134,10 @@ def rows_of(database_url: str, table: sa.Table) -> list[dict[str, Any]]:
 
 
 def letter_text(letter: dict[str, Any]) -> str:
-    return " ".join(str(letter.get(k) or "") for k in ("target", "error_message")) + " " + json.dumps(
-        letter.get("inputs"), default=str
-    )
+    """What a dead letter says, as one text: target, error, inputs and context."""
+    parts = [str(letter.get(k) or "") for k in ("target", "error_message")]
+    parts += [json.dumps(letter.get(k), default=str) for k in ("inputs", "context")]
+    return " ".join(parts)
 
 
 def letters_about(letters: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
