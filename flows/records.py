@@ -33,6 +33,7 @@ import csv
 import io
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -108,11 +109,21 @@ def _not_json_text(value: Any, where: str) -> str | None:
     return None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _storable(text: str) -> str:
+    """The text with unpaired surrogates and control characters written as escapes (\\ud800, \\x00)."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def validate_record(raw: Any, index: int, template_id: int) -> tuple[ContractRecord, dict[str, Any]]:
     """The record and its create body, both checked (the body against the API's request model)."""
     if not isinstance(raw, dict):
         raise RecordError(index, None, f"expected an object, got {type(raw).__name__}")
-    external_id = str(raw["external_id"]) if raw.get("external_id") else None
+    # As the error (and the dead letter's target) names it: text any database and log can hold.
+    external_id = _storable(str(raw["external_id"])) if raw.get("external_id") else None
     try:
         record = ContractRecord.model_validate(raw)
         body = record.create_body(template_id)
@@ -124,6 +135,8 @@ def validate_record(raw: Any, index: int, template_id: int) -> tuple[ContractRec
     if record.external_id.strip() in ("", ".", ".."):
         # Looked up as a path segment, "." and ".." would be normalised away and find something else.
         raise RecordError(index, external_id, f"external_id: {record.external_id!r} is not an id")
+    if _CONTROL.search(record.external_id):
+        raise RecordError(index, external_id, f"external_id: {record.external_id!r} holds a control character")
     for name in ("external_id", "contract_name", "contract_data", "counter_party_details"):
         try:
             problem = _not_json_text(getattr(record, name), name)

@@ -184,6 +184,8 @@ def test_items_that_are_not_objects_are_each_a_record_error(tmp_path):
         ({"contract_data": {"amount": math.nan}}, "contract_data.amount: nan is not a JSON number"),
         ({"contract_data": {"a": [1, math.inf]}}, "contract_data.a.1: inf is not a JSON number"),
         ({"contract_name": "bad \ud800"}, "contract_name: text with an unpaired surrogate"),
+        ({"external_id": "crm\x00-1"}, "holds a control character"),
+        ({"external_id": "crm-1\ncrm-2"}, "holds a control character"),
     ],
 )
 def test_records_that_could_not_be_sent_as_they_are_are_record_errors(change, problem):
@@ -205,3 +207,32 @@ def test_a_bad_file_ends_the_create_run_with_its_message_before_any_request(
     assert "save it as UTF-8" in state.message and "deals.csv" in state.message and "line 2" in state.message
     assert isinstance(state.result(raise_on_failure=False), RecordsFileError)
     assert sandbox.requests == []
+
+
+def test_the_external_id_an_error_names_is_text_a_database_can_store():
+    for bad, shown in [("x\ud800", "x\\ud800"), ("a\x00b", "a\\x00b")]:
+        with pytest.raises(RecordError) as caught:
+            validate_record({**GOOD, "external_id": bad}, 0, 1)
+        assert caught.value.external_id == shown
+        str(caught.value).encode("utf-8")
+
+
+def test_a_record_file_with_an_unpaired_surrogate_is_a_dead_letter_not_a_crash(
+    prefect_api, sandbox, credentials, tmp_path
+):
+    import sqlalchemy as sa
+
+    from flows import create_contracts
+    from flows.store import dead_letters, engine_for
+
+    records = [{**GOOD, "external_id": "crm-\ud800"}, {**GOOD, "external_id": "crm-2", "contract_name": "\udc80"}]
+    bad = write(tmp_path, "deals.json", json.dumps(records))  # escaped as \ud800 in the file: valid JSON
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    sandbox.reset_log()
+    state = create_contracts(credentials, next(iter(sandbox.state.templates)), records_file=bad,
+                             database_url=database_url, return_state=True)
+    assert state.is_completed(), state.message
+    assert state.result()["dead_lettered"] == 2 and sandbox.requests == []
+    with engine_for(database_url).connect() as conn:
+        targets = sorted(r.target for r in conn.execute(sa.select(dead_letters)))
+    assert targets == ["crm-2", "crm-\\ud800"]
