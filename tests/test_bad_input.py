@@ -339,6 +339,8 @@ def check_records(records: Any, records_file: str | None) -> None:
             _, body = validate_record(item, index, 1)
         except RecordError as error:
             assert str(error).startswith(f"record {index}"), str(error)
+            str(error).encode("utf-8")  # logged, and stored as the dead letter's error and target
+            (error.external_id or "").encode("utf-8")
             continue
         except Exception as error:
             pytest.fail(f"validate_record raised {type(error).__name__} (not RecordError): {error}")
