@@ -16,19 +16,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pydantic import BaseModel
-
+from client.checks import external_id_of
 from client.errors import ConflictError, MalformedResponseError, NotFoundError, SpotDraftError
 from client.http import SpotDraftClient
 from client.retry import AttemptBudget
-
-
-def external_id_of(body: Any) -> str | None:
-    if isinstance(body, BaseModel):
-        body = body.model_dump(mode="json", exclude_none=True)
-    ext = body.get("external_metadata") if isinstance(body, dict) else None
-    value = ext.get("id") if isinstance(ext, dict) else None
-    return str(value) if value not in (None, "") else None
 
 
 def find_by_external_id(
@@ -79,7 +70,9 @@ def create_or_find(
     def look_up(b: AttemptBudget) -> dict[str, Any] | None:
         return find_by_external_id(client, external_id, budget=b, logger=logger)
 
-    existing = look_up(budget)
+    # The look-up is an operation of its own, with its own budget: the create's budget counts the
+    # POST and what reconciles it (the client looks up before any attempt after the first).
+    existing = look_up(client.new_budget())
     if existing is not None:
         return existing, False
 

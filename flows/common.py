@@ -7,6 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 from prefect.events import emit_event
 
+from client.redaction import hide_url_secrets
+
 DEFAULT_DATABASE_URL = "sqlite:///spotdraft.db"
 DEAD_LETTER_EVENT = "spotdraft.dead-letters.recorded"
 
@@ -46,12 +48,7 @@ def check_database_url(database_url: str) -> str:
 
 def shown_database_url(database_url: str) -> str:
     """The URL as it may appear in logs and artifacts: any password, in any place, masked."""
-    try:
-        url = sa.engine.make_url(database_url)
-    except (sa.exc.ArgumentError, ValueError):
-        return "(unparsable database URL)"
-    masked = {k: ("***" if k.lower() in _PASSWORD_QUERY else v) for k, v in url.query.items()}
-    return url.set(query=masked).render_as_string(hide_password=True)
+    return hide_url_secrets(database_url)
 
 
 def emit_dead_letters(count: int) -> None:

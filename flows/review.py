@@ -163,7 +163,7 @@ def _replay_flow_run(credentials, database_url, inputs, payload) -> dict[str, An
     """Start the failed run's deployment again with the same parameters (read from Prefect, not stored here)."""
     from prefect.deployments import run_deployment
 
-    original = _read_flow_run(inputs["flow_run_id"])
+    original = _read_flow_run(inputs["flow_run_id"])  # raises when Prefect cannot be asked: failed again
     if original is None or original.deployment_id is None:
         raise ValueError("that run was not started from a deployment; run it again by hand, then discard this")
     run = run_deployment(original.deployment_id, parameters=original.parameters, timeout=0, as_subflow=False)
@@ -194,18 +194,24 @@ _LIVE_STATES = {"SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"}
 
 
 def _read_flow_run(flow_run_id: str):
+    """The flow run, or None when Prefect does not know it; raises when Prefect cannot be asked."""
     from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
 
     try:
         with get_client(sync_client=True) as api:
-            return api.read_flow_run(flow_run_id)
-    except Exception:  # unknown id, or no API: treated as unknown by the callers
+            return api.read_flow_run(uuid.UUID(str(flow_run_id)))
+    except (ObjectNotFound, ValueError):  # no such run (or not a run id at all)
         return None
 
 
 def _run_alive(flow_run_id: str) -> bool:
-    run = _read_flow_run(flow_run_id)
-    return run is None or run.state is None or run.state.type.value in _LIVE_STATES
+    """Whether a claim's review run may still answer; when Prefect cannot say, the claim's own expiry decides."""
+    try:
+        run = _read_flow_run(flow_run_id)
+    except Exception:
+        return True
+    return run is not None and (run.state is None or run.state.type.value in _LIVE_STATES)
 
 
 class FlowRunFailed(Exception):
@@ -220,7 +226,11 @@ def _letter_for_failed_run(engine, triggered_by: str | None) -> None:
     """
     if not triggered_by:
         return
-    run = _read_flow_run(triggered_by)
+    try:
+        run = _read_flow_run(triggered_by)
+    except Exception as error:  # the review goes on with the letters there are; say why this one is missing
+        get_run_logger().warning("Could not read run %s to check how it ended: %s", triggered_by, error)
+        return
     if run is None or run.state is None or run.state.type.value not in ("FAILED", "CRASHED"):
         return
     with engine.begin() as conn:

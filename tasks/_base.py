@@ -85,7 +85,7 @@ def call_operation(credentials: SpotDraftCredentials, operation: str, **request:
     ctx = TaskRunContext.get()
     if ctx is not None:
         _forget_budget(ctx.task_run.id)
-    return protect_secrets(result)
+    return protect_secrets(result, operation)
 
 
 def _as_task(fn: F, name: str, summary: str, operations: list[Operation], **retries: Any) -> F:

@@ -460,10 +460,10 @@ def test_base64_upload_reads_the_file(tmp_path):
 
 
 def test_secret_named_fields_come_back_wrapped():
-    answer = {"hmac_key": "c2VjcmV0", "items": [{"access_token": "tok-123", "name": "n"}], "key_pointers": [1]}
+    answer = {"hmac_key": "c2VjcmV0", "items": [{"token": "tok-123", "name": "n"}], "key_pointers": [1]}
     protected = protect_secrets(answer)
     assert isinstance(protected["hmac_key"], SecretStr)
     assert protected["hmac_key"].get_secret_value() == "c2VjcmV0"
-    assert isinstance(protected["items"][0]["access_token"], SecretStr)
+    assert isinstance(protected["items"][0]["token"], SecretStr)
     assert protected["items"][0]["name"] == "n" and protected["key_pointers"] == [1]
     assert "c2VjcmV0" not in repr(protected) and "tok-123" not in repr(protected)

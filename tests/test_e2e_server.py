@@ -3,10 +3,11 @@
 `prefect server start` (SQLite, a free port) and the sandbox on loopback; the Block type registered
 and a credentials document created; `prefect deploy --all` from the repository; a process worker;
 the sync deployment run through the API as the UI does and its database compared with the sandbox;
-two create runs that dead-letter records, which must start exactly one review run through the
-deployment trigger; that paused review resumed with a person's input through the API, and the
-outcome checked in the database and in SpotDraft; then a failing sync run, which must start a
-second review once the trigger's debounce window is over. Everything started here is stopped, also on failure.
+two create runs that dead-letter records, each of which starts a review through the deployment
+trigger, every letter offered by exactly one paused review; a sync run failing while those wait,
+which starts its own review offering only its letter; each review resumed with a person's input
+through the API, and the outcome checked in the database and in SpotDraft. Everything started here
+is stopped, also on failure.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -30,7 +30,7 @@ from tools.prefect_server import local_prefect_server, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[1]
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-TRIGGER_WITHIN_S = 60  # the review trigger's debounce window in deployments/prefect.yaml
+TRIGGER_WITHIN_S = 60  # the review trigger's debounce window (per failing run) in deployments/prefect.yaml
 
 
 def cli(env: dict, *args: str, timeout: float = 180) -> str:
@@ -124,6 +124,7 @@ def wait_for(env: dict, flow_run_id: UUID, states: set[str], timeout: float = 18
 
 
 def review_runs(env: dict) -> list:
+    """The review runs started by the trigger (not the sweep's scheduled ones)."""
     async def read(client):
         deployment = await client.read_deployment_by_name("review-failed-operations/review-failed-operations")
         from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
@@ -132,7 +133,7 @@ def review_runs(env: dict) -> list:
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
         )
 
-    return api(env, read)
+    return [r for r in api(env, read) if r.parameters.get("triggered_by")]
 
 
 def test_deploy_sync_dead_letter_review_and_resume(stack, tmp_path):
@@ -146,7 +147,7 @@ def test_deploy_sync_dead_letter_review_and_resume(stack, tmp_path):
     found = api(env, deployments)
     config = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())
     [trigger] = next(d for d in config["deployments"] if d["name"] == "review-failed-operations")["triggers"]
-    assert trigger["within"] == TRIGGER_WITHIN_S
+    assert trigger["within"] == TRIGGER_WITHIN_S and trigger["for_each"] == ["prefect.resource.id"]
     assert {"sync-contracts-hourly", "create-contracts", "review-failed-operations"} <= set(found)
     for deployment in found.values():
         for name, prop in deployment.parameter_openapi_schema["properties"].items():
@@ -158,7 +159,9 @@ def test_deploy_sync_dead_letter_review_and_resume(stack, tmp_path):
     assert schedules["hourly-incremental"].schedule.cron == "0 * * * *"
     assert schedules["hourly-incremental"].parameters == {}
     assert schedules["weekly-full-refresh"].parameters == {"full_refresh": True}
-    assert found["review-failed-operations"].global_concurrency_limit.limit == 1
+    # No concurrency limit on reviews (claims keep them apart); a sweep offers what is left pending.
+    assert found["review-failed-operations"].global_concurrency_limit is None
+    assert [s.slug for s in found["review-failed-operations"].schedules] == ["pending-sweep"]
     assert found["sync-contracts-hourly"].concurrency_options.collision_strategy == "ENQUEUE"
 
     # 1. The scheduled sync, run now through the API as the UI's Run button does.
@@ -168,7 +171,8 @@ def test_deploy_sync_dead_letter_review_and_resume(stack, tmp_path):
         stored = {r.id for r in conn.execute(sa.select(contracts.c.id))}
     assert stored == {c["composite_id"] for c in sb.snapshot()}
 
-    # 2. Two create runs close together, each dead-lettering a bad record: one review run, not two.
+    # 2. Two create runs close together, each dead-lettering a bad record: each failing run gets a
+    #    review at once (no shared debounce window), and each letter is offered by exactly one of them.
     template = next(iter(sb.state.templates))
 
     def record(external_id: str, email: str | None) -> dict:
@@ -193,57 +197,63 @@ def test_deploy_sync_dead_letter_review_and_resume(stack, tmp_path):
     ]
     for run_id in creates:
         wait_for(env, run_id, {"COMPLETED"})
-
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not any(r.state and r.state.is_paused() for r in review_runs(env)):
-        time.sleep(0.5)
-    time.sleep(3)  # room for a second, unwanted review run to appear
+    claims = wait_for_claims(env, database_url, {"e2e-bad-0", "e2e-bad-1"})
     reviews = review_runs(env)
-    assert len(reviews) == 1, [(r.name, r.state.type.value) for r in reviews]
-    review = wait_for(env, reviews[0].id, {"PAUSED"})
-    assert review.parameters["triggered_by"] in {str(r) for r in creates}
-    assert review.parameters["database_url"] == database_url
+    assert len(reviews) <= len(creates), [(r.name, r.state.type.value) for r in reviews]  # one per failing run
+    assert {r.parameters["triggered_by"] for r in reviews} <= {str(r) for r in creates}
+    assert all(r.parameters["database_url"] == database_url for r in reviews)
 
-    # 3. A person answers in the form behind Resume: fix one record, discard the other.
+    # 3. A sync run that fails while those reviews wait: its own review starts within seconds and
+    #    offers only the new letter.
+    sb.script("GET", r"/api/v2.1/public/contracts/$", 401, times=1)
+    failing = run_deployment(env, "sync-contracts/sync-contracts-hourly", {"database_url": database_url})
+    wait_for(env, failing, {"FAILED"})
+    with engine_for(database_url).connect() as conn:
+        sync_letter = conn.execute(sa.select(dead_letters.c.target)
+                                   .where(dead_letters.c.operation == "list_contracts")).scalar_one()
+    claims = wait_for_claims(env, database_url, {"e2e-bad-0", "e2e-bad-1", sync_letter}, timeout=60)
+    third = next(r for r in review_runs(env) if r.parameters["triggered_by"] == str(failing))
+    assert claims[sync_letter] == third.id and third.id not in {claims["e2e-bad-0"], claims["e2e-bad-1"]}
+
+    # 4. A person answers in the form behind Resume of each review: fix one record, discard the others.
     with engine_for(database_url).connect() as conn:
         letters = {r.target: r for r in conn.execute(sa.select(dead_letters))}
-    assert set(letters) == {"e2e-bad-0", "e2e-bad-1"}
+    decisions = {
+        "e2e-bad-0": {"action": "retry_with_edits", "payload": record("e2e-bad-0", "fixed@acme.example")},
+        "e2e-bad-1": {"action": "discard", "note": "duplicate in the CRM"},
+        sync_letter: {"action": "discard", "note": "credentials fixed"},
+    }
     from prefect.flow_runs import resume_flow_run
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
-        resume_flow_run(
-            review.id,
-            run_input={
+    for review_id in set(claims.values()):
+        mine = [t for t, holder in claims.items() if holder == review_id]
+        with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
+            resume_flow_run(review_id, run_input={
                 "reviewer": "ops@example.com",
-                "decisions": [
-                    {
-                        "dead_letter_id": letters["e2e-bad-0"].id,
-                        "action": "retry_with_edits",
-                        "payload": record("e2e-bad-0", "fixed@acme.example"),
-                    },
-                    {"dead_letter_id": letters["e2e-bad-1"].id, "action": "discard", "note": "duplicate in the CRM"},
-                ],
-            },
-        )
-    wait_for(env, review.id, {"COMPLETED"})
+                "decisions": [{"dead_letter_id": letters[t].id, **decisions[t]} for t in mine],
+            })
+    for review_id in set(claims.values()):
+        wait_for(env, review_id, {"COMPLETED"})
 
     with engine_for(database_url).connect() as conn:
         after = {r.target: r for r in conn.execute(sa.select(dead_letters))}
     assert after["e2e-bad-0"].status == "replayed" and after["e2e-bad-0"].decided_by == "ops@example.com"
-    assert after["e2e-bad-1"].status == "discarded"
-    created = sb.state.by_external_id("e2e-bad-0")
-    assert len(created) == 1  # the contract exists once
-    assert len(review_runs(env)) == 1
+    assert after["e2e-bad-1"].status == "discarded" and after[sync_letter].status == "discarded"
+    assert len(sb.state.by_external_id("e2e-bad-0")) == 1  # the contract exists once
+    assert all(r.state.type.value == "COMPLETED" for r in review_runs(env))  # none stuck
 
-    # 4. A sync run that fails also starts a review, once the trigger's 60 s debounce window is over.
-    wait_s = (review.created + timedelta(seconds=TRIGGER_WITHIN_S + 3) - datetime.now(UTC)).total_seconds()
-    time.sleep(max(0.0, wait_s))
-    sb.script("GET", r"/api/v2.1/public/contracts/$", 401, times=1)
-    failing = run_deployment(env, "sync-contracts/sync-contracts-hourly", {"database_url": database_url})
-    wait_for(env, failing, {"FAILED"})
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(review_runs(env)) < 2:
+
+def wait_for_claims(env: dict, database_url: str, targets: set[str], timeout: float = 90) -> dict[str, UUID]:
+    """Wait until each target's letter is claimed by a paused review run; returns target -> review run id."""
+    deadline = time.monotonic() + timeout
+    claims: dict[str, UUID] = {}
+    while time.monotonic() < deadline:
+        with engine_for(database_url).connect() as conn:
+            claims = {r.target: UUID(r.claimed_by) for r in conn.execute(sa.select(dead_letters))
+                      if r.target in targets and r.claimed_by}
+        paused = {r.id for r in review_runs(env) if r.state and r.state.is_paused()}
+        if set(claims) == targets and set(claims.values()) <= paused:
+            return claims
         time.sleep(0.5)
-    second = next(r for r in review_runs(env) if r.id != review.id)
-    assert second.parameters["triggered_by"] == str(failing)
+    raise AssertionError(f"not every letter was offered by a paused review: {claims}")

@@ -212,7 +212,7 @@ def test_a_catalog_download_broken_off_midway_is_retried_then_given_up_typed(cre
     "Signature=c4fe does not match",
 ])
 def test_signing_parameters_are_removed_from_storage_error_text(text):
-    from client.http import _scrub_signed
+    from client.redaction import scrub_signed as _scrub_signed
 
     scrubbed = _scrub_signed(text)
     assert "c4fe" not in scrubbed and "AKIA" not in scrubbed
