@@ -210,21 +210,20 @@ def scan_files(place: Place, directory: Path, skip: set[Path] = frozenset()) -> 
             place.scan(str(path.relative_to(directory)), path.read_bytes())
 
 
-def sqlite_dump(database: Path) -> tuple[int, str]:
-    """Every row of every table of the server's database as text (a canary split across raw pages
-    would escape the byte scan), read from a copy so the original and its WAL are left as found."""
+def sqlite_dump(database: Path) -> dict[str, list[str]]:
+    """Every row of every table of the server's database as text, per table (a canary split across
+    raw pages would escape the byte scan), read from a copy so the original and its WAL stay as found."""
     copy_dir = Path(tempfile.mkdtemp(prefix="canary-prefect-db-"))
     try:
         for suffix in ("", "-wal", "-shm"):
             if Path(f"{database}{suffix}").exists():
                 shutil.copy(f"{database}{suffix}", copy_dir / f"prefect.db{suffix}")
+        tables: dict[str, list[str]] = {}
         with contextlib.closing(sqlite3.connect(copy_dir / "prefect.db")) as conn:
-            rows = 0
-            lines = []
             for line in conn.iterdump():
-                rows += line.startswith("INSERT")
-                lines.append(line)
-        return rows, "\n".join(lines)
+                found = re.match(r'INSERT INTO "?([^" (]+)', line)
+                tables.setdefault(found.group(1) if found else "(schema)", []).append(line)
+        return tables
     finally:
         shutil.rmtree(copy_dir, ignore_errors=True)
 
@@ -283,22 +282,18 @@ def test_no_secret_leaves_a_full_run_on_a_real_prefect_server(tmp_path):
             "PREFECT_WORKER_PREFETCH_SECONDS": "5",
         }
 
-        # The server as an operator sets it up: the Block type, the credentials document, a pool,
-        # the deployments, a worker.
-        cli(env, "block", "register", "-m", "blocks")
-        save = ("from blocks import SpotDraftCredentials as C; import os; "
-                "C(client_id=os.environ['SB_ID'], client_secret=os.environ['SB_SECRET'], "
-                "base_url=os.environ['SB_URL']).save('spotdraft', overwrite=True)")
-        subprocess.run([sys.executable, "-c", save], cwd=ROOT, check=True, timeout=120,
-                       env={**env, "SB_ID": sb.client_id, "SB_SECRET": CLIENT_SECRET, "SB_URL": sb.base_url})
-        cli(env, "work-pool", "create", "spotdraft", "--type", "process", "--overwrite")
-        deployed = cli(env, "deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
+        # The server as an operator sets it up: the Block type, the credentials document, a pool, a
+        # worker, the deployments.
+        subprocess.run([sys.executable, "-m", "tools.secret_canary_runs", "setup"], cwd=ROOT, check=True,
+                       timeout=120, env={**env, "CANARY_CLIENT_ID": sb.client_id, "CANARY_CLIENT_SECRET": CLIENT_SECRET,
+                                         "CANARY_BASE_URL": sb.base_url})
         worker_log_path = home.parent / "worker.log"
         worker_log = stack.enter_context(open(worker_log_path, "wb"))  # closed by the stack
         worker = subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", "--pool", "spotdraft"],
                                   cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT,
                                   start_new_session=True)
         stack.callback(stop_process_group, worker)
+        deployed = cli(env, "deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
         print(f"[canary] server, deployments and worker up after {time.monotonic() - started:.1f}s")
 
         # 1. In-process runs: a sync with one dead letter, a file up and down, the refused URLs.
@@ -336,6 +331,7 @@ def test_no_secret_leaves_a_full_run_on_a_real_prefect_server(tmp_path):
                         record("canary-ok", "ok@acme.example")],
         })
         wait_for(env, create, {"COMPLETED"})
+        print(f"[canary] create run completed after {time.monotonic() - started:.1f}s")
 
         # 3. Its dead letters start the review through the trigger; a person resumes it through the API.
         deadline, review = time.monotonic() + 90, None
@@ -344,6 +340,7 @@ def test_no_secret_leaves_a_full_run_on_a_real_prefect_server(tmp_path):
                            if (r.get("state") or {}).get("type") == "PAUSED"), None)
             time.sleep(0.5)
         assert review is not None, "the create run's dead letters started no review that paused"
+        print(f"[canary] review paused after {time.monotonic() - started:.1f}s")
         assert review["parameters"].get("triggered_by") == str(create)
         with pg_connect(pg_port, "canary_sync") as conn:
             letters = {(op, target): i for i, op, target in conn.execute(
@@ -361,21 +358,41 @@ def test_no_secret_leaves_a_full_run_on_a_real_prefect_server(tmp_path):
         api(env, lambda client: client.resume_flow_run(
             review["id"], run_input={"reviewer": "ops@acme.example", "decisions": decisions}))
         wait_for(env, review["id"], {"COMPLETED"})
+        print(f"[canary] review completed after {time.monotonic() - started:.1f}s")
         with pg_connect(pg_port, "canary_sync") as conn:
             statuses = dict(conn.execute("SELECT target, status FROM dead_letters").fetchall())
         decided = {"canary-refused": "replayed", "canary-fail": "replayed", target: "discarded"}
         assert {k: statuses.get(k) for k in decided} == decided, statuses
 
-        # 4. The review deployment given a database URL with its password: refused as well.
-        bad_review: dict = {"kind": "review deployment run, password in query"}
-        try:
-            bad_run = run_deployment(env, "review-failed-operations/review-failed-operations", {
-                "database_url": bad_urls[1]["url"], "timeout_minutes": 0.05, "poll_seconds": 1})
-        except Exception as error:  # a refusal by the server counts; its text is checked
-            bad_review.update(refused_by="server", message=str(error))
-        else:
-            run = wait_for(env, bad_run, TERMINAL, timeout=120)
-            bad_review.update(refused_by="flow", state=run["state"]["type"], message=run["state"].get("message") or "")
+        # 4. Deployment runs given a database URL with its password: refused as well. The failing
+        # sync run also starts a review through the trigger, which copies its database_url.
+        refused_runs: list[dict] = []
+        started_runs = {}
+        for kind, name, params in [
+            ("sync deployment run, password in userinfo", "sync-contracts/sync-contracts-hourly",
+             {"database_url": bad_urls[0]["url"]}),
+            ("review deployment run, password in query", "review-failed-operations/review-failed-operations",
+             {"database_url": bad_urls[1]["url"], "timeout_minutes": 0.05, "poll_seconds": 1}),
+        ]:
+            try:
+                started_runs[kind] = run_deployment(env, name, params)
+            except Exception as error:  # a refusal by the server counts; its text is checked
+                refused_runs.append({"kind": kind, "refused_by": "server", "message": str(error)})
+        bad_sync = started_runs.get("sync deployment run, password in userinfo")
+        if bad_sync is not None:
+            deadline, triggered = time.monotonic() + 60, None
+            while triggered is None and time.monotonic() < deadline:
+                triggered = next((r["id"] for r in runs_of(env, "review-failed-operations/review-failed-operations")
+                                  if r["parameters"].get("triggered_by") == str(bad_sync)), None)
+                time.sleep(0.5)
+            if triggered is None:
+                problems.append("the failing sync deployment run started no review")
+            else:
+                started_runs["review triggered by that failing sync (URL copied by the trigger)"] = triggered
+        for kind, run_id in started_runs.items():
+            run = wait_for(env, run_id, TERMINAL, timeout=120)
+            refused_runs.append({"kind": kind, "refused_by": "flow", "state": run["state"]["type"],
+                                 "message": run["state"].get("message") or ""})
         print(f"[canary] deployment runs done after {time.monotonic() - started:.1f}s")
 
         # Everything has settled: nothing running, pending or paused (future scheduled runs aside).
@@ -422,8 +439,7 @@ def test_no_secret_leaves_a_full_run_on_a_real_prefect_server(tmp_path):
         places["events (API)"].scan("events", "\n".join(json.dumps(e) for e in events), count=len(events))
         exception_texts = failures + [f"{r['flow']} ({r['kind']}): {r.get('message', '')}\n{r.get('traceback', '')}"
                                       for r in refusals if r["refused"]]
-        if "message" in bad_review:
-            exception_texts.append(f"{bad_review['kind']}: {bad_review['message']}")
+        exception_texts += [f"{r['kind']}: {r['message']}" for r in refused_runs]
         places["exception texts (failed runs, refused calls)"].scan(
             "exceptions", "\n".join(exception_texts), count=len(exception_texts))
         with pg_connect(pg_port, "canary_sync") as conn:
@@ -443,8 +459,9 @@ def test_no_secret_leaves_a_full_run_on_a_real_prefect_server(tmp_path):
         if Path(f"{database}{suffix}").exists():
             places["server database file + WAL (raw bytes)"].scan(database.name + suffix,
                                                                   Path(f"{database}{suffix}").read_bytes())
-    rows, dump = sqlite_dump(database)
-    places["server database (SQL dump of every table)"].scan("prefect.db dump", dump, count=rows)
+    for table, lines in sqlite_dump(database).items():
+        places["server database (SQL dump of every table)"].scan(f"prefect.db table {table}", "\n".join(lines),
+                                                                 count=len(lines))
     scan_files(places["PREFECT_HOME files"], home)
     if (home / "storage").is_dir():
         scan_files(places["local result storage (PREFECT_HOME/storage)"], home / "storage")
@@ -460,7 +477,7 @@ def test_no_secret_leaves_a_full_run_on_a_real_prefect_server(tmp_path):
     for place in places.values():
         print(f"  {place.name.ljust(width)}  {place.items:>7}  {place.size:>10}  {len(place.hits)}")
     print(f"  sync database rows per table: {sync_tables}; refused-URL database: {refused_tables or 'no tables'}")
-    for step in [*refusals, bad_review]:
+    for step in [*refusals, *refused_runs]:
         print(f"  refused: {step.get('flow', '')} {step['kind']}: {step.get('error_type', '')} "
               f"{step.get('message', '(accepted)')[:200]!r}")
     print(f"  httpx log records on the server: {httpx_lines} ({storage_lines} about the signed store); "
@@ -479,10 +496,11 @@ def test_no_secret_leaves_a_full_run_on_a_real_prefect_server(tmp_path):
             problems.append(f"{step['flow']} accepted a database URL with the password ({step['kind']})")
         elif "password" not in step["message"].lower():
             problems.append(f"{step['flow']} refused the URL ({step['kind']}) without saying why: {step['message']}")
-    if bad_review.get("refused_by") == "flow" and bad_review.get("state") != "FAILED":
-        problems.append(f"the review deployment ran with a password in its URL: ended {bad_review.get('state')}")
-    elif "password" not in bad_review.get("message", "").lower():
-        problems.append(f"the review deployment's refusal does not say why: {bad_review.get('message')}")
+    for run in refused_runs:
+        if run["refused_by"] == "flow" and run["state"] != "FAILED":
+            problems.append(f"{run['kind']}: ran with a password in its database URL and ended {run['state']}")
+        elif "password" not in run["message"].lower():
+            problems.append(f"{run['kind']}: the refusal does not say why: {run['message']}")
     if not httpx_lines:
         problems.append("no httpx log record reached the server: the httpx INFO path was not exercised")
     if refused_tables:
