@@ -89,6 +89,8 @@ class CellState:
     duplicated: int = 0
     wrong: int = 0
     stuck: int = 0
+    letters: int = 0  # dead letters written in the cell
+    left: int = 0  # of them still pending at the end (allowed only for poison and for-good 403s)
 
     def problem(self, text: str) -> None:
         self.problems.append(text)
@@ -231,9 +233,12 @@ def check_pending_letters(cs: CellState, database_url: str) -> None:
     """After the replay with the faults cleared, only letters about poison/forbidden data may stay pending."""
     from flows.store import dead_letters
 
-    for letter in rows_of(database_url, dead_letters):
+    letters = rows_of(database_url, dead_letters)
+    cs.letters = len(letters)
+    for letter in letters:
         if letter["status"] != "pending":
             continue
+        cs.left += 1
         if letters_about([letter], *cs.lenient):
             continue
         cs.stuck += 1
@@ -257,7 +262,8 @@ def record_result(cell: Cell, cs: CellState, seconds: float) -> None:
     row = {
         "flow": cell.flow, "cell": cell.name, "faults": cell.describe(), "injected": cs.faults_injected,
         "runs": cs.runs, "records": cs.records, "lost": cs.lost, "duplicated": cs.duplicated, "wrong": cs.wrong,
-        "stuck": cs.stuck, "result": "ok" if not cs.problems else "FAIL", "seconds": round(seconds, 1),
+        "stuck": cs.stuck, "letters": cs.letters, "left": cs.left, "result": "ok" if not cs.problems else "FAIL",
+        "seconds": round(seconds, 1),
     }  # fmt: skip
     RESULTS[:] = [r for r in RESULTS if (r["flow"], r["cell"]) != (cell.flow, cell.name)] + [row]
 
@@ -266,16 +272,18 @@ def render_table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
     columns = ["flow", "cell", "faults", "injected", "runs", "records", "lost", "duplicated", "wrong", "stuck",
-               "result", "seconds"]  # fmt: skip
-    titles = {"faults": "faults (settings)", "injected": "faults injected"}
+               "letters", "left", "result", "seconds"]  # fmt: skip
+    titles = {"faults": "faults (settings)", "injected": "faults injected", "letters": "dead letters",
+              "left": "left pending"}
     widths = {c: max(len(titles.get(c, c)), *(len(str(r[c])) for r in rows)) for c in columns}
     line = "  ".join(titles.get(c, c).ljust(widths[c]) for c in columns)
     out = [line, "  ".join("-" * widths[c] for c in columns)]
     out += ["  ".join(str(r[c]).ljust(widths[c]) for c in columns) for r in rows]
     total = {c: sum(r[c] for r in rows) for c in ("injected", "runs", "records", "lost", "duplicated", "wrong",
-                                                  "stuck")}  # fmt: skip
+                                                  "stuck", "letters", "left")}  # fmt: skip
     failed = sum(r["result"] != "ok" for r in rows)
     out.append(f"cells {len(rows)} ({failed} failing), faults injected {total['injected']}, runs {total['runs']}, "
                f"records {total['records']}, lost {total['lost']}, duplicated {total['duplicated']}, "
-               f"wrong {total['wrong']}, stuck {total['stuck']}")  # fmt: skip
+               f"wrong {total['wrong']}, stuck {total['stuck']}, dead letters {total['letters']} "
+               f"({total['left']} left pending)")  # fmt: skip
     return "\n".join(out)
