@@ -78,6 +78,22 @@ def check_path(op: Operation, path_params: Mapping[str, Any], refuse: Refuse) ->
     return op.render_path(values)
 
 
+def _integer(value: Any) -> int | None:
+    """`value` as an integer when it is one (an int, an integral float, digits), else None.
+
+    int() would turn 2.9 into 2 and True into 1, and raise OverflowError on infinity.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    return None
+
+
 def check_query(op: Operation, query: Mapping[str, Any], refuse: Refuse) -> list[tuple[str, str]]:
     """The query as (wire name, text) pairs: declared names only, integers checked, arrays repeated."""
     declared = {p.name: p for p in op.params if p.location == "query"}
@@ -92,10 +108,9 @@ def check_query(op: Operation, query: Mapping[str, Any], refuse: Refuse) -> list
             raise refuse(f"unknown query parameter {name!r}")
         spec = declared.get(wire)
         if spec and spec.type == "integer":
-            try:
-                value = int(value)
-            except (TypeError, ValueError):
-                raise refuse(f"query parameter {name} must be an integer, got {value!r}") from None
+            value = _integer(value)
+            if value is None:
+                raise refuse(f"query parameter {name} must be an integer, got {query[name]!r}")
             if wire in ("page", "limit") and value < 1:
                 raise refuse(f"query parameter {name} must be >= 1, got {value}")
         if isinstance(value, list | tuple | set | frozenset):

@@ -203,11 +203,13 @@ def _hidden(arg: Any) -> Any:
 
 
 _FILTER = _HideUrlSecrets()
-LOGGERS_THAT_PRINT_URLS = ("httpx", "httpcore")
+# httpx and httpcore print request URLs; Prefect's flow module prints every parameter of a run whose
+# parameters fail validation (a database URL among them).
+LOGGERS_THAT_PRINT_URLS = ("httpx", "httpcore", "prefect.flows")
 
 
 def install_log_filter() -> None:
-    """Attach the URL filter to httpx's (and httpcore's) loggers, once; the client does it on import."""
+    """Attach the URL filter to the loggers that print URLs, once; the client does it on import."""
     for name in LOGGERS_THAT_PRINT_URLS:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:

@@ -359,10 +359,10 @@ def sync_contracts(
     page_size: Annotated[int, Field(ge=1, le=100)] = form(
         "Page size", "Contracts per page, and so per task run (1-100).", 100
     ),
-    overlap_minutes: Annotated[float, Field(ge=0)] = form(
+    overlap_minutes: Annotated[float, Field(ge=0, le=7 * 24 * 60)] = form(
         "Overlap (minutes)",
         "How far before the previous pass's start an incremental pass reads from: room for a clock difference "
-        "with SpotDraft and for changes stamped before they became visible.",
+        "with SpotDraft and for changes stamped before they became visible (at most a week).",
         10.0,
     ),
     concurrency: Annotated[int, Field(ge=1, le=32)] = form(
