@@ -9,13 +9,17 @@ The run, on `prefect server start` (its own PREFECT_HOME and SQLite database, a 
 the deployments of deployments/prefect.yaml and a process worker:
 - in a separate process, as a user composing the flows would (tools/secret_canary_runs.py): a sync
   into PostgreSQL where one contract's key pointers answer 403 (a dead letter); a workspace file up
-  and down with httpx's INFO request log turned on and sent to Prefect; and every flow called with
-  the password inside its database URL (`user:PASSWORD@host` and `?password=`), which must be
-  refused with an error that does not repeat it;
+  and down with httpx's INFO request log turned on and sent to Prefect, with credentials built in
+  code (an unsaved Block as a flow run parameter); and every flow called with the password inside
+  its database URL (`user:PASSWORD@host` and `?password=`; the password is right, so a flow that
+  accepted it would connect), which must be refused with an error that does not repeat it;
 - through the create-contracts deployment (worker): one record refused, one create failing (402),
   one created; its dead letters start the review deployment through its trigger; the paused review
   is resumed through the API with a person's decisions and carries them out;
-- the review deployment run with the password in its database URL, which must fail the same way.
+- the sync and the review deployments run with the password in their database URL, which must fail
+  the same way, and the review that the failing sync starts through the trigger (which copies the
+  failing run's database_url into its parameters).
+The deployments' schedules are turned off first, so no cron run falls due during the test.
 
 Then every place that run wrote is read and searched for the three canaries, and each place must
 be non-empty (so a place that silently holds nothing cannot pass) and hold none of them: the
@@ -138,7 +142,18 @@ def run_deployment(env: dict, name: str, parameters: dict) -> UUID:
 def rest(env: dict, method: str, path: str, body: dict | None = None):
     answer = httpx.request(method, env["PREFECT_API_URL"] + path, json=body, timeout=30)
     answer.raise_for_status()
-    return answer.json()
+    return answer.json() if answer.content else None
+
+
+def pause_schedules(env: dict) -> int:
+    """Turn the deployments' schedules off (their pending runs go too): a cron run falling due during
+    the test would sync the deployment's default database, sqlite:///spotdraft.db in the repository."""
+    paused = 0
+    for deployment in rest(env, "POST", "/deployments/filter", {}):
+        for schedule in deployment.get("schedules") or []:
+            rest(env, "PATCH", f"/deployments/{deployment['id']}/schedules/{schedule['id']}", {"active": False})
+            paused += 1
+    return paused
 
 
 def flow_run(env: dict, run_id) -> dict:
@@ -294,6 +309,7 @@ def test_no_secret_leaves_a_full_run_on_a_real_prefect_server(tmp_path):
                                   start_new_session=True)
         stack.callback(stop_process_group, worker)
         deployed = cli(env, "deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
+        assert pause_schedules(env) >= 2
         print(f"[canary] server, deployments and worker up after {time.monotonic() - started:.1f}s")
 
         # 1. In-process runs: a sync with one dead letter, a file up and down, the refused URLs.
@@ -395,11 +411,11 @@ def test_no_secret_leaves_a_full_run_on_a_real_prefect_server(tmp_path):
                                  "message": run["state"].get("message") or ""})
         print(f"[canary] deployment runs done after {time.monotonic() - started:.1f}s")
 
-        # Everything has settled: nothing running, pending or paused (future scheduled runs aside).
+        # Everything has settled: nothing running, pending or paused.
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             busy = [r["name"] for r in paged(env, "/flow_runs/filter")
-                    if (r.get("state") or {}).get("type") in {"RUNNING", "PENDING", "PAUSED", "CANCELLING"}]
+                    if (r.get("state") or {}).get("type") not in TERMINAL]
             if not busy:
                 break
             time.sleep(0.5)
