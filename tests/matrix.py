@@ -84,6 +84,7 @@ class CellState:
     problems: list[str] = field(default_factory=list)
     runs: int = 0
     faults_injected: int = 0
+    data_faults: int = 0  # poison records and the like: faults in the data, not in the requests
     records: int = 0
     lost: int = 0
     duplicated: int = 0

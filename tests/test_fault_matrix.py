@@ -76,6 +76,7 @@ def poison_records(sb: Sandbox, cs: CellState) -> None:
     nameless = sb.add_contracts(1, remove=["id"])[0]  # a record without an id on its page
     cs.lenient[nameless.composite_id] = "poison: no id"
     cs.lenient[nameless.reference_id] = "poison: no id"
+    cs.data_faults = len(cases) + 1
 
 
 def one_forbidden_contract(sb: Sandbox, cs: CellState) -> None:
@@ -268,7 +269,7 @@ def test_sync_matrix(cell: Cell, tmp_path):
             last = run_flow(cs, sync_contracts, credentials, **params)
             final_states_ok(cs, last)
         finally:
-            cs.faults_injected = max(cs.faults_injected, faults_seen(sb))
+            cs.faults_injected = max(cs.faults_injected, faults_seen(sb)) + cs.data_faults
             _sync_truth(cs, sb, database_url)
             check_not_stuck(cs, database_url)
             check_pending_letters(cs, database_url)
@@ -365,7 +366,7 @@ def test_create_matrix(cell: Cell, tmp_path):
             last = run_flow(cs, create_contracts, credentials, template, **params)
             final_states_ok(cs, last)
         finally:
-            cs.faults_injected = max(cs.faults_injected, faults_seen(sb))
+            cs.faults_injected = max(cs.faults_injected, faults_seen(sb)) + cs.data_faults
             _create_truth(cs, sb, database_url, external_ids)
             check_not_stuck(cs, database_url)
             check_pending_letters(cs, database_url)
