@@ -140,7 +140,13 @@ def run_deployment(env: dict, name: str, parameters: dict) -> UUID:
 
 
 def rest(env: dict, method: str, path: str, body: dict | None = None):
-    answer = httpx.request(method, env["PREFECT_API_URL"] + path, json=body, timeout=30)
+    """A call to the server's REST API, answered as raw JSON. Retried on 503 and 429 as Prefect's
+    own client does: under load the server's SQLite database is sometimes locked for a moment."""
+    for attempt in range(20):
+        answer = httpx.request(method, env["PREFECT_API_URL"] + path, json=body, timeout=30)
+        if answer.status_code not in (429, 503) or attempt == 19:
+            break
+        time.sleep(min(0.25 * 2**attempt, 3))
     answer.raise_for_status()
     return answer.json() if answer.content else None
 
@@ -191,9 +197,7 @@ def read_events(env: dict) -> list[dict]:
     page = rest(env, "POST", "/events/filter", {"limit": 50})
     events = list(page["events"])
     while page.get("next_page"):
-        answer = httpx.get(page["next_page"], timeout=30)
-        answer.raise_for_status()
-        page = answer.json()
+        page = rest(env, "GET", page["next_page"].removeprefix(env["PREFECT_API_URL"]))
         events.extend(page["events"])
     return events
 
