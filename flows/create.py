@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from prefect import flow, task
+from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
@@ -27,8 +27,14 @@ from pydantic import Field
 from blocks import SpotDraftCredentials
 from client import SpotDraftError, writes
 from flows import dead_letters
-from flows.common import DEFAULT_DATABASE_URL, check_database_url, composite_id_of, emit_dead_letters
-from flows.params import form
+from flows.common import (
+    DEFAULT_DATABASE_URL,
+    check_database_url,
+    composite_id_of,
+    data_flow,
+    emit_dead_letters,
+)
+from flows.params import database_url_form, form
 from flows.records import RecordError, load_records, validate_record
 from flows.store import created_contracts, engine_for, upsert, utcnow
 
@@ -142,7 +148,7 @@ def _run_name() -> str:
     return f"create-contracts template {params.get('template_id')} from {source}"
 
 
-@flow(name="create-contracts", flow_run_name=_run_name, log_prints=False)
+@data_flow(name="create-contracts", flow_run_name=_run_name, log_prints=False)
 def create_contracts(
     credentials: SpotDraftCredentials = form(
         "SpotDraft credentials", "The credentials Block of the workspace to create contracts in."
@@ -161,10 +167,8 @@ def create_contracts(
         "Path of a .json or .csv file of records, readable by the worker (see the README for the CSV columns).",
         None,
     ),
-    database_url: str = form(
-        "Database URL",
-        "SQLAlchemy URL where created_contracts and dead_letters are kept. Keep passwords out of it.",
-        DEFAULT_DATABASE_URL,
+    database_url: str = database_url_form(
+        "SQLAlchemy URL where created_contracts and dead_letters are kept.", DEFAULT_DATABASE_URL
     ),
     send_to_counterparties: bool = form(
         "Send to counterparties", "Send each newly created contract out to its counterparties.", False

@@ -15,3 +15,11 @@ from pydantic import Field
 def form(title: str, description: str, default: Any = ...) -> Any:
     """The default of a flow parameter, carrying its form title and help text."""
     return Field(default, description=description, json_schema_extra={"title": title})
+
+
+def database_url_form(description: str, default: str) -> Any:
+    """The `database_url` parameter: a URL whose password, if any, is refused by the form and the server."""
+    from flows.common import DATABASE_URL_PATTERN
+
+    return Field(default, description=description + " No password in it: give it to the worker as PGPASSWORD "
+                 "or in ~/.pgpass.", json_schema_extra={"title": "Database URL", "pattern": DATABASE_URL_PATTERN})

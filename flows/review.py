@@ -21,7 +21,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
@@ -36,9 +35,9 @@ from client import SpotDraftError, writes
 from client.errors import NotFoundError
 from client.redaction import MASK, redact
 from flows import dead_letters
-from flows.common import DEFAULT_DATABASE_URL, check_database_url
+from flows.common import DEFAULT_DATABASE_URL, check_database_url, data_flow, shown_database_url
 from flows.create import DRAFT, record_created
-from flows.params import form
+from flows.params import database_url_form, form
 from flows.records import RecordError, validate_record
 from flows.store import contracts, created_contracts, engine_for, utcnow
 from flows.store import dead_letters as letters_table
@@ -214,6 +213,24 @@ def _run_alive(flow_run_id: str) -> bool:
     return run is not None and (run.state is None or run.state.type.value in _LIVE_STATES)
 
 
+def _database_of(triggered_by: str | None, default: str) -> str:
+    """The database of the run that started this review, else `default`.
+
+    Read from Prefect when the review starts rather than copied into its parameters by the trigger:
+    a URL that should never have been given (one with a password) is then not copied anywhere.
+    """
+    if not triggered_by:
+        return default
+    try:
+        run = _read_flow_run(triggered_by)
+    except Exception as error:
+        get_run_logger().warning("Could not read run %s; reviewing %s: %s", triggered_by,
+                                 shown_database_url(default), error)
+        return default
+    url = (run.parameters or {}).get("database_url") if run is not None else None
+    return url if isinstance(url, str) and url else default
+
+
 class FlowRunFailed(Exception):
     """A run of a data flow failed or crashed without recording what it gave up on."""
 
@@ -268,13 +285,14 @@ def _run_name() -> str:
     return f"review-failed-operations{' after ' + str(sender)[-8:] if sender else ''}"
 
 
-@flow(name="review-failed-operations", flow_run_name=_run_name, log_prints=False)
+@data_flow(name="review-failed-operations", flow_run_name=_run_name, log_prints=False)
 def review_failed_operations(
     credentials: SpotDraftCredentials = form(
         "SpotDraft credentials", "The credentials Block used to retry operations."
     ),
-    database_url: str = form(
-        "Database URL", "Where the dead_letters table is (the same URL the sync and create flows use).",
+    database_url: str = database_url_form(
+        "Where the dead_letters table is (the same URL the sync and create flows use). A review started by a "
+        "failing run reads that run's database instead.",
         DEFAULT_DATABASE_URL,
     ),
     triggered_by: str | None = form(
@@ -294,6 +312,7 @@ def review_failed_operations(
 ):
     """List pending dead letters, wait for a person's decisions, carry them out and record each outcome."""
     logger = get_run_logger()
+    database_url = _database_of(triggered_by, database_url)
     engine = engine_for(check_database_url(database_url))
     me = _this_run_id()
     _letter_for_failed_run(engine, triggered_by)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from prefect import flow, task
+from prefect import task
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
@@ -30,10 +30,11 @@ from flows.common import (
     DEFAULT_DATABASE_URL,
     check_database_url,
     composite_id_of,
+    data_flow,
     emit_dead_letters,
     shown_database_url,
 )
-from flows.params import form
+from flows.params import database_url_form, form
 from flows.store import contracts, counterparties, engine_for, fit_row, templates, upsert_each, utcnow
 from flows.sync_state import Pass
 
@@ -339,15 +340,13 @@ def _run_name() -> str:
     return f"sync-contracts{' full refresh' if full else ''} {utcnow():%Y-%m-%d %H:%M}"
 
 
-@flow(name="sync-contracts", flow_run_name=_run_name, log_prints=False)
+@data_flow(name="sync-contracts", flow_run_name=_run_name, log_prints=False)
 def sync_contracts(
     credentials: SpotDraftCredentials = form(
         "SpotDraft credentials", "The credentials Block of the workspace to read from."
     ),
-    database_url: str = form(
-        "Database URL",
-        "SQLAlchemy URL of the database to write, e.g. sqlite:///spotdraft.db or "
-        "postgresql+psycopg://user@host/db. Keep passwords out of it: use PGPASSWORD or ~/.pgpass.",
+    database_url: str = database_url_form(
+        "SQLAlchemy URL of the database to write, e.g. sqlite:///spotdraft.db or postgresql+psycopg://user@host/db.",
         DEFAULT_DATABASE_URL,
     ),
     full_refresh: bool = form(

@@ -324,4 +324,24 @@ def test_a_database_url_with_a_password_is_refused_without_repeating_it(credenti
     assert state.is_failed()
     text = str(state.message) + repr(state.result(raise_on_failure=False))
     assert "PGPASSWORD" in text and "Canary-pw-1" not in text
-    assert sandbox.requests() == []  # nothing was sent
+    assert sandbox.requests == []  # nothing was sent
+    # Prefect stored the run's parameters before the flow refused them: with the password masked.
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as api:
+        stored = api.read_flow_run(state.state_details.flow_run_id).parameters
+    assert "Canary-pw-1" not in json.dumps(stored) and stored["database_url"].startswith("postgresql+psycopg://u")
+
+
+def test_the_deployment_form_and_server_refuse_a_database_url_with_a_password():
+    import re
+
+    from flows.common import DATABASE_URL_PATTERN
+
+    for flow in (sync_contracts, create_contracts, review_failed_operations):
+        schema = flow.parameters.model_dump()["properties"]["database_url"]
+        assert schema["pattern"] == DATABASE_URL_PATTERN
+    allowed = ["sqlite:///spotdraft.db", "postgresql+psycopg://etl@db.internal:5432/contracts?sslmode=require"]
+    refused = ["postgresql+psycopg://etl:pw@db/x", "postgresql://etl@db/x?password=pw", "mysql://u@h/d?PASSWD=pw"]
+    assert all(re.search(DATABASE_URL_PATTERN, u) for u in allowed)
+    assert not any(re.search(DATABASE_URL_PATTERN, u) for u in refused)

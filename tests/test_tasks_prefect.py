@@ -53,10 +53,10 @@ def test_a_task_against_an_always_failing_server_sends_exactly_max_attempts(cred
     assert count(sandbox, "GET", "/templates/") == 4  # client retries + Prefect retries, all layers together
 
 
-def test_a_retry_after_beyond_the_cap_is_not_hammered_by_either_layer(credentials, sandbox):
-    # Retry-After above SPOTDRAFT_RETRY_MAX_DELAY (2 s): the client gives up at once, and the
-    # error says not retryable, so Prefect does not send it again 10 ms later either.
-    sandbox.script("GET", r"/templates/$", 429, times=5, headers={"Retry-After": "5"})
+def test_a_retry_after_beyond_the_window_is_not_hammered_by_either_layer(credentials, sandbox):
+    # Retry-After beyond what is left of SPOTDRAFT_RETRY_WINDOW (30 s): the client gives up at once,
+    # and the error says not retryable, so Prefect does not send it again 10 ms later either.
+    sandbox.script("GET", r"/templates/$", 429, times=5, headers={"Retry-After": "60"})
 
     @flow
     def one_task(creds: SpotDraftCredentials):
