@@ -32,7 +32,6 @@ in-process runs and PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -46,13 +45,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from uuid import UUID
 
 import httpx
 import pytest
 
 from sandbox import Sandbox
 from tests.databases import _as_postgres, postgres_bin
+from tests.test_e2e_server import api, run_deployment
 from tools.prefect_server import free_port, local_prefect_server, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,27 +115,6 @@ def cli(env: dict, *args: str, timeout: float = 180) -> str:
                           capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done.stdout + done.stderr
-
-
-def api(env: dict, coro_fn):
-    """An async Prefect-client call against the real server (not the test harness)."""
-    from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    async def go():
-        async with get_client() as client:
-            return await coro_fn(client)
-
-    with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
-        return asyncio.run(go())
-
-
-def run_deployment(env: dict, name: str, parameters: dict) -> UUID:
-    async def create(client):
-        deployment = await client.read_deployment_by_name(name)
-        return (await client.create_flow_run_from_deployment(deployment.id, parameters=parameters)).id
-
-    return api(env, create)
 
 
 def rest(env: dict, method: str, path: str, body: dict | None = None):
