@@ -167,7 +167,8 @@ def sync_contracts_page(
         dead_letters.resolve(conn, operation="get_contract_key_pointers", targets=done,
                              outcome={"resolved_by": "sync_contracts"})
         # Seen alive and stored: an open question about it (deleted? storable?) is settled.
-        stored = [row["composite_id"] for row in rows if all(row is not r for r, _ in refused)]
+        refused_ids = {row["id"] for row, _ in refused}
+        stored = [row["composite_id"] for row in rows if row["id"] not in refused_ids]
         for operation in ("get_contract_status", "store_contract"):
             dead_letters.resolve(conn, operation=operation, targets=stored, outcome={"resolved_by": "sync_contracts"})
         next_page = sync_state.next_page_after(page, limit, total, pass_.page_total, len(records))
