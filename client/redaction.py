@@ -85,6 +85,24 @@ def scrub_text(text: str) -> str:
     return text
 
 
+def scrub_known_values(value: Any) -> Any:
+    """A copy of `value` (JSON-like) with only the registered secret values masked, wherever they appear.
+
+    For what we sent (a dead letter's inputs): a replay must send exactly that, so nothing is masked
+    for its name or its shape, only the values we know are secrets (the credentials, keys SpotDraft
+    returned).
+    """
+    if isinstance(value, dict):
+        return {k: scrub_known_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub_known_values(v) for v in value]
+    if isinstance(value, str):
+        for known in _known_values.copy():
+            if known in value:
+                value = value.replace(known, MASK)
+    return value
+
+
 def redact(value: Any) -> Any:
     """A copy of `value` (JSON-like) with secret fields masked and secret values scrubbed from strings."""
     if isinstance(value, dict):

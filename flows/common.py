@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,8 +14,9 @@ from client.redaction import hide_url_secrets
 DEFAULT_DATABASE_URL = "sqlite:///spotdraft.db"
 DEAD_LETTER_EVENT = "spotdraft.dead-letters.recorded"
 
-# Query parameters through which a database URL can carry a password (libpq, psycopg, MySQL drivers).
-_PASSWORD_QUERY = frozenset({"password", "passwd", "pwd", "sslpassword", "sslkey_password", "ssl_key_password"})
+# A database URL's query can carry a password under many names (password, sslpassword, PWD inside an
+# odbc_connect string, private_key_file_pwd, "-c password=" in options): any mention is refused.
+_PASSWORD_WORD = re.compile(r"pwd|passw", re.IGNORECASE)
 
 
 def composite_id_of(record: dict[str, Any]) -> str:
@@ -36,9 +38,9 @@ def check_database_url(database_url: str) -> str:
     except (sa.exc.ArgumentError, ValueError):
         raise ValueError("database_url is not a SQLAlchemy URL (e.g. sqlite:///spotdraft.db or "
                          "postgresql+psycopg://user@host/db)") from None
-    in_query = sorted(k for k in url.query if k.lower() in _PASSWORD_QUERY)
+    in_query = _password_params(url)
     if url.password or in_query:
-        where = "after the user name" if url.password else f"in its query ({', '.join(in_query)}=)"
+        where = "after the user name" if url.password else f"in its query ({', '.join(in_query)})"
         raise ValueError(
             f"database_url carries a password {where}; flow parameters are stored and shown by Prefect, so give "
             "the password to the worker instead: PGPASSWORD or ~/.pgpass for PostgreSQL (the URL keeps user, "
@@ -52,8 +54,19 @@ def check_database_url(database_url: str) -> str:
 # none in the query. The server then refuses such a run before storing it.
 DATABASE_URL_PATTERN = (
     r"^(?![^:/?#]+://[^/?#@]*:[^/?#@]*@)"
-    r"(?!.*[?&]([pP][aA][sS][sS][wW]([oO][rR])?[dD]|[pP][wW][dD]|[sS][sS][lL][pP][aA][sS][sS][wW][oO][rR][dD])=).*$"
+    r"(?![^?#]*\?.*([pP][wW][dD]|[pP][aA][sS][sS][wW]))"
+    r".*$"
 )
+
+
+def _password_params(url: sa.engine.URL) -> list[str]:
+    """The query parameters of a database URL whose name or (decoded) value mentions a password."""
+    found = []
+    for key, value in url.query.items():
+        values = value if isinstance(value, tuple) else (value,)
+        if _PASSWORD_WORD.search(key) or any(_PASSWORD_WORD.search(str(v)) for v in values):
+            found.append(key)
+    return sorted(found)
 
 
 class UrlSafeFlow(Flow):
@@ -65,8 +78,12 @@ class UrlSafeFlow(Flow):
     """
 
     def serialize_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
-        return {key: hide_url_secrets(value) if isinstance(value, str) and "://" in value else value
-                for key, value in super().serialize_parameters(parameters).items()}
+        def safe(key: str, value: Any) -> Any:
+            if key == "database_url" and isinstance(value, str):
+                return shown_database_url(value)
+            return hide_url_secrets(value) if isinstance(value, str) and "://" in value else value
+
+        return {key: safe(key, value) for key, value in super().serialize_parameters(parameters).items()}
 
 
 def data_flow(**options: Any):
@@ -75,8 +92,13 @@ def data_flow(**options: Any):
 
 
 def shown_database_url(database_url: str) -> str:
-    """The URL as it may appear in logs and artifacts: any password, in any place, masked."""
-    return hide_url_secrets(database_url)
+    """The URL as it may appear in logs, artifacts and stored parameters: any password, in any place, masked."""
+    try:
+        url = sa.engine.make_url(database_url)
+    except (sa.exc.ArgumentError, ValueError):
+        return hide_url_secrets(database_url)
+    masked = {k: "***" if k in _password_params(url) else v for k, v in url.query.items()}
+    return url.set(query=masked).render_as_string(hide_password=True)
 
 
 def emit_dead_letters(count: int) -> None:

@@ -26,7 +26,7 @@ from pydantic import Field
 
 from blocks import SpotDraftCredentials
 from client import SpotDraftError, writes
-from flows import dead_letters
+from flows import dead_letters, leases
 from flows.common import (
     DEFAULT_DATABASE_URL,
     check_database_url,
@@ -36,7 +36,7 @@ from flows.common import (
 )
 from flows.params import database_url_form, form
 from flows.records import RecordError, load_records, validate_record
-from flows.store import created_contracts, engine_for, upsert, utcnow
+from flows.store import created_contracts, engine_for, fit_row, upsert, utcnow
 
 BATCH_SIZE = 50
 SEND_BODY = {"attachment_formats": ["PDF"]}  # what the counterparties receive: the contract as a PDF
@@ -46,21 +46,21 @@ DRAFT = "DRAFT"  # ContractDisplayStatusEnum: a contract not yet sent out
 def record_created(conn, *, external_id: str, contract: dict[str, Any], template_id: int | None,
                    outcome: str) -> None:
     """Keep SpotDraft's contract for an external id, and close the create's dead letter: it is done."""
-    upsert(conn, created_contracts, [{
+    row, _ = fit_row(created_contracts, {
         "external_id": external_id, "contract_id": str(contract["id"]), "template_id": template_id,
         "contract_name": contract.get("contract_name"), "outcome": outcome, "record": contract,
         "flow_run_id": dead_letters.current_flow_run()[1], "created_at": utcnow(),
-    }])
+    })
+    upsert(conn, created_contracts, [row])
     dead_letters.resolve(conn, operation="create_contract", targets=[external_id],
                          outcome={"resolved_by": outcome, "contract_id": str(contract["id"])})
 
 
-def _already_created(database_url: str, external_ids: list[str]) -> dict[str, sa.Row]:
-    with engine_for(database_url).connect() as conn:
-        rows = conn.execute(
-            sa.select(created_contracts).where(created_contracts.c.external_id.in_(external_ids))
-        )
-        return {r.external_id: r for r in rows}
+def _recorded(engine, external_id: str) -> sa.Row | None:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(created_contracts).where(created_contracts.c.external_id == external_id)
+        ).first()
 
 
 @task(name="create-contracts-batch", task_run_name="create contracts {first}..{last}", cache_policy=NO_CACHE)
@@ -72,8 +72,8 @@ def create_contracts_batch(
     logger = get_run_logger()
     client = credentials.get_client()
     engine = engine_for(database_url)
-    done = _already_created(database_url, [i["external_id"] for i in items])
-    counts = {"created": 0, "found": 0, "already_recorded": 0, "dead_lettered": 0}
+    holder = leases.holder_id()
+    counts = {"created": 0, "found": 0, "already_recorded": 0, "dead_lettered": 0, "left_to_another_run": 0}
 
     def not_sent(external_id: str, composite_id: str, error: SpotDraftError) -> list[str]:
         """Created but not sent: its own dead letter, replayable alone (the review checks DRAFT first)."""
@@ -105,25 +105,42 @@ def create_contracts_batch(
             return not_sent(external_id, composite_id, error)
         if isinstance(status, dict) and status.get("contract_status") == DRAFT:
             return send(external_id, contract)
+        # Out of DRAFT: it went out (a send that landed despite its error, or one made by hand).
+        with engine.begin() as conn:
+            conn.execute(created_contracts.update().where(created_contracts.c.external_id == external_id)
+                         .values(sent_at=utcnow()))
+            dead_letters.resolve(conn, operation="send_contract_to_counterparties", targets=[composite_id],
+                                 outcome={"resolved_by": "create_contracts", "status": status.get("contract_status")
+                                          if isinstance(status, dict) else None})
         return []
 
     def one(item: dict[str, Any]) -> list[str]:
+        """One record, written by this run alone (see flows.leases); anything about it is its dead letter."""
+        external_id = item["external_id"]
+        with leases.lease(engine, leases.create_key(external_id), holder) as held:
+            if not held:  # another run (or a review) is creating or sending it right now: its job
+                logger.info("Record %s is being written by another run; left to it", external_id)
+                return ["left_to_another_run"]
+            try:
+                return create_and_send(item)
+            except Exception as error:  # an answer we cannot store, a bug: this record's, not the run's
+                logger.warning("Dead-lettered record %s: %s", external_id, error)
+                with engine.begin() as conn:
+                    dead_letters.record(conn, operation="create_contract", target=external_id,
+                                        inputs={"template_id": template_id, "body": item["body"]}, error=error)
+                return ["dead_lettered"]
+
+    def create_and_send(item: dict[str, Any]) -> list[str]:
         external_id, body = item["external_id"], item["body"]
-        if external_id in done:
-            row = done[external_id]
+        row = _recorded(engine, external_id)  # read under the lease: what an earlier run recorded
+        if row is not None:
             # Recorded but not marked sent (a run killed before sending, a send that failed or was
             # made by hand): sent now only if SpotDraft still has it in DRAFT, so never twice.
             if send_to_counterparties and row.sent_at is None:
                 return ["already_recorded", *send_if_still_draft(external_id, row.record)]
             return ["already_recorded"]
-        try:  # looks the external id up first: an earlier run, attempt or person may have created it
-            contract, created = writes.create_or_find(client, body, logger=logger)
-        except SpotDraftError as error:
-            logger.warning("Dead-lettered record %s: %s", external_id, error)
-            with engine.begin() as conn:
-                dead_letters.record(conn, operation="create_contract", target=external_id,
-                                    inputs={"template_id": template_id, "body": body}, error=error)
-            return ["dead_lettered"]
+        # Looks the external id up first: an earlier run, attempt or person may have created it.
+        contract, created = writes.create_or_find(client, body, logger=logger)
         outcome = "created" if created else "found"
         with engine.begin() as conn:  # recorded before anything else can fail: the contract exists now
             record_created(conn, external_id=external_id, contract=contract, template_id=template_id,
@@ -198,7 +215,7 @@ def create_contracts(
                                     inputs={"template_id": template_id, "record": item}, error=error)
     logger.info("%d records: %d valid, %d refused before any request", len(raw), len(valid), refused)
 
-    totals = {"created": 0, "found": 0, "already_recorded": 0, "dead_lettered": refused}
+    totals = {"created": 0, "found": 0, "already_recorded": 0, "dead_lettered": refused, "left_to_another_run": 0}
     for start in range(0, len(valid), BATCH_SIZE):
         batch = valid[start:start + BATCH_SIZE]
         counts = create_contracts_batch(credentials, database_url, template_id, batch, start,
@@ -213,6 +230,8 @@ def create_contracts(
         description="What this run created, found already there, and gave up on",
     )
     message = f"created {totals['created']}, found {totals['found'] + totals['already_recorded']} already there"
+    if totals["left_to_another_run"]:
+        message += f", {totals['left_to_another_run']} left to another run writing them at the same time"
     if totals["dead_lettered"]:
         message += f"; {totals['dead_lettered']} dead-lettered, see dead_letters or run review_failed_operations"
         emit_dead_letters(totals["dead_lettered"])

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from client.errors import SpotDraftError
-from client.redaction import redact, scrub_text
-from flows.store import dead_letters, utcnow
+from client.redaction import redact, scrub_known_values, scrub_text
+from flows.store import dead_letters, storable, utcnow
 
 
 def current_flow_run() -> tuple[str | None, str | None]:
@@ -33,14 +33,14 @@ def describe(error: BaseException) -> dict[str, Any]:
     if isinstance(error, SpotDraftError):
         return {
             "error_class": type(error).__name__,
-            "error_message": scrub_text(str(error)),
+            "error_message": storable(scrub_text(str(error))),
             "advice": error.advice,
-            "context": redact(error.context.as_dict()),
+            "context": storable(redact(error.context.as_dict())),
             "attempts": error.context.attempts,
         }
     return {
         "error_class": type(error).__name__,
-        "error_message": scrub_text(str(error))[:2000],
+        "error_message": storable(scrub_text(str(error))[:2000]),
         "advice": "Fix the input and retry it from the review flow",
         "context": None,
         "attempts": 0,
@@ -52,7 +52,8 @@ def record(conn: Connection, *, operation: str, target: str | None, inputs: Any,
     flow_name, flow_run_id = current_flow_run()
     values = {
         **describe(error),
-        "inputs": redact(inputs),
+        # Exactly what was sent, so a retry sends the same; only known secret values are kept out.
+        "inputs": storable(scrub_known_values(inputs)),
         "flow_name": flow_name,
         "flow_run_id": flow_run_id,
         "created_at": utcnow(),
@@ -94,12 +95,14 @@ def resolve(conn: Connection, *, operation: str, targets: list[str], outcome: di
 # -- one review at a time per letter ------------------------------------------------------------------
 # A review run claims the letters it offers, so a second review (started by a later failure while the
 # first waits for a person) offers only the others, and a decision is carried out only by the review
-# holding the claim. A claim lapses when its review run has ended (however it ended) or at
-# `claimed_until`, so a review that crashed while waiting never keeps its letters from the next one.
+# holding the claim. A claim holds while its review run is alive, however long that is (its pause has
+# a timeout), and lapses as soon as Prefect reports that run over, however it ended; only when Prefect
+# cannot be asked does `claimed_until` decide. So a review that crashed while waiting never keeps its
+# letters from the next one, and a live one never loses them mid-decision.
 
 
 def claim(engine, *, claimer: str, until, limit: int, first_from_run: str | None,
-          claimer_alive: Callable[[str], bool]) -> list[dict[str, Any]]:
+          claimer_alive: Callable[[str], bool | None]) -> list[dict[str, Any]]:
     """Claim up to `limit` pending letters nobody else holds; returns them, the triggering run's first."""
     now = utcnow()
     with engine.connect() as conn:
@@ -108,16 +111,17 @@ def claim(engine, *, claimer: str, until, limit: int, first_from_run: str | None
         ).all()
     candidates = [dict(r._mapping) for r in rows]
     candidates.sort(key=lambda r: r["flow_run_id"] != first_from_run)
-    held: dict[str, bool] = {}
+    alive: dict[str, bool | None] = {}  # True, False, or None when Prefect cannot say
     claimed = []
     for letter in candidates:
         if len(claimed) >= limit:
             break
         holder = letter["claimed_by"]
-        if holder and holder != claimer and letter["claimed_until"] and letter["claimed_until"] > now:
-            if holder not in held:
-                held[holder] = claimer_alive(holder)
-            if held[holder]:
+        if holder and holder != claimer:
+            if holder not in alive:
+                alive[holder] = claimer_alive(holder)
+            unexpired = letter["claimed_until"] is not None and letter["claimed_until"] > now
+            if alive[holder] or (alive[holder] is None and unexpired):
                 continue
         with engine.begin() as conn:  # compare-and-set: two reviews starting together cannot both win
             won = conn.execute(

@@ -13,9 +13,10 @@ rerun the flow from the top on resume, which needs persisted results for no gain
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -34,7 +35,7 @@ from blocks import SpotDraftCredentials
 from client import SpotDraftError, writes
 from client.errors import NotFoundError
 from client.redaction import MASK, redact
-from flows import dead_letters
+from flows import dead_letters, leases
 from flows.common import DEFAULT_DATABASE_URL, check_database_url, data_flow, shown_database_url
 from flows.create import DRAFT, record_created
 from flows.params import database_url_form, form
@@ -43,6 +44,7 @@ from flows.store import contracts, created_contracts, engine_for, utcnow
 from flows.store import dead_letters as letters_table
 
 FLOW_RUN = "flow_run"  # the operation of a dead letter for a run that failed without recording one
+MAX_WAIT_MINUTES = 30 * 24 * 60  # a review waits for a person at most 30 days (its letters are held meanwhile)
 
 
 class Action(StrEnum):
@@ -107,11 +109,22 @@ def _replay_create(credentials, database_url, inputs, payload) -> dict[str, Any]
     external_id = writes.external_id_of(body)
     if external_id is None:  # without it a create cannot be looked up first, nor recorded against its record
         raise ValueError("the body has no external_metadata.id; add the upstream record's id")
-    contract = tasks.create_contract(credentials, body)  # looks the external id up before any POST
-    with engine_for(database_url).begin() as conn:
-        record_created(conn, external_id=external_id, contract=contract, template_id=template_id,
-                       outcome="created by review")
+    engine = engine_for(database_url)
+    with _leased(engine, leases.create_key(external_id)):
+        contract = tasks.create_contract(credentials, body)  # looks the external id up before any POST
+        with engine.begin() as conn:
+            record_created(conn, external_id=external_id, contract=contract, template_id=template_id,
+                           outcome="created by review")
     return {"contract_id": str(contract.get("id")), "external_id": external_id}
+
+
+@contextlib.contextmanager
+def _leased(engine, key: str) -> Iterator[None]:
+    """Replay only while no run is writing the same record (see flows.leases); otherwise fail again, later."""
+    with leases.lease(engine, key, leases.holder_id()) as held:
+        if not held:
+            raise ValueError("another run is writing this record right now; retry it once that run has ended")
+        yield
 
 
 def _replay_key_pointers(credentials, database_url, inputs, payload) -> dict[str, Any]:
@@ -126,15 +139,20 @@ def _replay_key_pointers(credentials, database_url, inputs, payload) -> dict[str
 def _replay_send(credentials, database_url, inputs, payload) -> dict[str, Any]:
     composite_id = (payload or inputs)["composite_id"]
     body = (payload or {}).get("body") or _exact(inputs, None)["body"]
-    # Sending is not safe to repeat: a send that landed despite its error (or one made since)
-    # has taken the contract out of DRAFT, and is not sent again.
-    status = tasks.get_contract_status(credentials, composite_id).get("contract_status")
-    if status == DRAFT:
-        tasks.send_contract_to_counterparties(credentials, composite_id, body)
-    with engine_for(database_url).begin() as conn:  # either way it went out: create_contracts must not send again
-        conn.execute(created_contracts.update()
-                     .where(created_contracts.c.contract_id.in_([composite_id, composite_id.split("-")[-1]]))
-                     .values(sent_at=utcnow()))
+    engine = engine_for(database_url)
+    ids = [composite_id, composite_id.split("-")[-1]]
+    with engine.connect() as conn:  # the record it was created for: a create run sends under the same lease
+        external_id = conn.execute(sa.select(created_contracts.c.external_id)
+                                   .where(created_contracts.c.contract_id.in_(ids))).scalar()
+    with _leased(engine, leases.create_key(external_id) if external_id else f"send:{composite_id}"):
+        # Sending is not safe to repeat: a send that landed despite its error (or one made since)
+        # has taken the contract out of DRAFT, and is not sent again.
+        status = tasks.get_contract_status(credentials, composite_id).get("contract_status")
+        if status == DRAFT:
+            tasks.send_contract_to_counterparties(credentials, composite_id, body)
+        with engine.begin() as conn:  # either way it went out: create_contracts must not send again
+            conn.execute(created_contracts.update().where(created_contracts.c.contract_id.in_(ids))
+                         .values(sent_at=utcnow()))
     return {"composite_id": composite_id, "sent": status == DRAFT, "status_before": status}
 
 
@@ -204,12 +222,12 @@ def _read_flow_run(flow_run_id: str):
         return None
 
 
-def _run_alive(flow_run_id: str) -> bool:
-    """Whether a claim's review run may still answer; when Prefect cannot say, the claim's own expiry decides."""
+def _run_alive(flow_run_id: str) -> bool | None:
+    """Whether a claim's review run may still answer; None when Prefect cannot say (the claim's expiry decides)."""
     try:
         run = _read_flow_run(flow_run_id)
     except Exception:
-        return True
+        return None
     return run is not None and (run.state is None or run.state.type.value in _LIVE_STATES)
 
 
@@ -299,9 +317,9 @@ def review_failed_operations(
         "Triggered by flow run", "The run whose failure or dead letters started this review (set by the trigger).",
         None,
     ),
-    timeout_minutes: Annotated[float, Field(gt=0)] = form(
+    timeout_minutes: Annotated[float, Field(gt=0, le=MAX_WAIT_MINUTES)] = form(
         "Wait for a decision (minutes)", "After this long without an answer the run ends and leaves everything "
-        "pending.", 24 * 60,
+        "pending (at most 30 days).", 24 * 60,
     ),
     limit: Annotated[int, Field(ge=1, le=500)] = form(
         "Dead letters per review", "At most this many pending dead letters are offered in one review.", 50

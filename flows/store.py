@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -85,6 +86,13 @@ created_contracts = sa.Table(
     sa.Column("record", sa.JSON),
     sa.Column("flow_run_id", sa.Text),
     sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+record_leases = sa.Table(
+    "record_leases", metadata,
+    sa.Column("key", sa.Text, primary_key=True, comment="what is being written: create:<external id>"),
+    sa.Column("holder", sa.Text, nullable=False, comment="the flow run (or process) writing it now"),
+    sa.Column("expires_at", sa.DateTime, nullable=False, comment="when another run may take it over"),
 )
 
 dead_letters = sa.Table(
@@ -189,9 +197,9 @@ def fit_row(table: sa.Table, row: Mapping[str, Any]) -> tuple[dict[str, Any], li
     fitted, changes = dict(row), []
     for name, value in row.items():
         column = table.c.get(name)
-        if column is None or value is None or isinstance(column.type, sa.JSON | sa.DateTime):
+        if column is None or value is None or isinstance(column.type, sa.DateTime):
             continue
-        new = _fit(column.type, value)
+        new = storable(value) if isinstance(column.type, sa.JSON) else _fit(column.type, value)
         if new is not value and new != value:
             fitted[name] = new
             changes.append(f"{name}: {type(value).__name__} {_preview(value)} stored as {_preview(new)}")
@@ -208,7 +216,26 @@ def _fit(kind: sa.types.TypeEngine, value: Any) -> Any:
         return value if ok else None
     if isinstance(kind, sa.String):  # Text too
         text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-        return text.replace("\x00", "\ufffd")
+        return _UNSTORABLE.sub("\ufffd", text)
+    return value
+
+
+# What no database we support stores in text: NUL (PostgreSQL) and lone surrogates (not UTF-8 at all).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """A JSON-like value every database can store: lone surrogates (valid JSON, not UTF-8) become U+FFFD.
+
+    For JSON columns (the record as received, a dead letter's inputs); NUL stays, as JSON escapes it.
+    """
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value) if _LONE_SURROGATE.search(value) else value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
     return value
 
 
@@ -235,16 +262,20 @@ def _upsert_group(conn: Connection, table: sa.Table, rows: list[dict[str, Any]])
         with conn.begin_nested():
             upsert(conn, table, rows)
         return []
-    except sa.exc.DBAPIError:
+    except _REFUSED:
         pass
     refused = []
     for row in rows:
         try:
             with conn.begin_nested():
                 upsert(conn, table, [row])
-        except sa.exc.DBAPIError as error:
+        except _REFUSED as error:
             refused.append((row, error))
     return refused
+
+
+# A row the database or its driver will not take (a value it cannot encode, a constraint).
+_REFUSED = (sa.exc.DBAPIError, sa.exc.StatementError, UnicodeError, ValueError)
 
 
 def _merge_rows(conn: Connection, table: sa.Table, rows: list[Mapping[str, Any]]) -> int:

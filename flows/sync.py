@@ -24,7 +24,7 @@ from pydantic import Field
 
 from blocks import SpotDraftCredentials
 from client import SpotDraftError, pages
-from client.errors import AuthenticationError, MalformedResponseError, NotFoundError, RedirectError
+from client.errors import AuthenticationError, MalformedResponseError, NotFoundError
 from flows import dead_letters, sync_state
 from flows.common import (
     DEFAULT_DATABASE_URL,
@@ -236,52 +236,76 @@ def _run_pass(
     """Read one pass page by page from its checkpoint, then close it. Returns its counts."""
     logger = get_run_logger()
     engine = engine_for(database_url)
-    page_size = pass_.page_size
     logger.info("%s %s into %s", "Resuming" if pass_.resumed else "Starting", _describe(pass_), shown_url)
-    page, pages, read, written, dead = pass_.next_page, 0, 0, 0, 0
+    counts = {"pages": 0, "read": 0, "written": 0, "dead": 0}
+    try:  # whatever stops the pass is recorded; the checkpoint lets the next run resume
+        pass_, gone = _read_pages_and_deletions(credentials, database_url, pass_, concurrency, progress_id, counts)
+    except Exception as error:
+        position = sync_state.read(engine) or {}
+        with engine.begin() as conn:  # one letter per pass: failing again refreshes it
+            dead_letters.record(
+                conn, operation="list_contracts", target=_pass_target(pass_),
+                inputs={"page": position.get("next_page"), "limit": pass_.page_size,
+                        "since": pass_.since.isoformat() if pass_.since else None},
+                error=error,
+            )
+        emit_dead_letters(1)
+        raise
+    deleted = sync_state.finish(engine, pass_, deleted_ids=gone)
+    with engine.begin() as conn:  # the pass read every page: a page failure of it is settled
+        dead_letters.resolve(conn, operation="list_contracts", targets=[_pass_target(pass_)],
+                             outcome={"resolved_by": "sync_contracts", "pass": pass_.id})
+    return {**counts, "deleted": deleted}
+
+
+def _read_pages_and_deletions(
+    credentials: SpotDraftCredentials, database_url: str, pass_: Pass, concurrency: int, progress_id: Any,
+    counts: dict[str, int],
+) -> tuple[Pass, list[str]]:
+    """Every page of the pass from its checkpoint, then (for a full pass) the deletions it found.
+
+    Step-backs are bounded: a total that keeps changing (each answer true on its own) would
+    otherwise page for ever; past the bound the pass fails and the next run resumes it.
+    """
+    page, page_size, step_backs = pass_.next_page, pass_.page_size, 0
     while True:
-        try:
-            result = sync_contracts_page(credentials, database_url, pass_, page, page_size, concurrency)
-        except Exception as error:  # whatever stops the pass is recorded; the checkpoint lets the next run resume
-            with engine.begin() as conn:  # one letter per pass: a page failing again refreshes it
-                dead_letters.record(
-                    conn, operation="list_contracts", target=_pass_target(pass_),
-                    inputs={"page": page, "limit": page_size,
-                            "since": pass_.since.isoformat() if pass_.since else None},
-                    error=error,
-                )
-            emit_dead_letters(1)
-            raise
-        pages, read, dead = pages + 1, read + result.read, dead + result.dead_lettered
-        written += result.written
+        result = sync_contracts_page(credentials, database_url, pass_, page, page_size, concurrency)
+        for key, value in (("pages", 1), ("read", result.read), ("written", result.written),
+                           ("dead", result.dead_lettered)):
+            counts[key] += value
         expected_pages = max(1, -(-result.total // page_size))
         update_progress_artifact(progress_id, progress=min(100.0, 100.0 * min(page, expected_pages) / expected_pages))
         if result.next_page is None:
             break
+        if result.next_page <= page:
+            step_backs += 1
+            if step_backs > max(MIN_STEP_BACKS, expected_pages):
+                raise MalformedResponseError(f"total_results kept changing between pages ({step_backs} step-backs "
+                                             f"in one run, last total {result.total}); the next run resumes")
         page = result.next_page
         pass_ = Pass(**{**pass_.__dict__, "page_total": result.total})
 
     gone: list[str] = []
     if pass_.full:
         # Pages read before an interruption cannot show what was deleted since; a census can.
+        engine = engine_for(database_url)
         present = list_contract_ids(credentials, page_size) if pass_.resumed else None
         candidates = sync_state.vanished(engine, pass_, present_ids=present)
         if candidates:
             gone, unsure = confirm_deleted(credentials, database_url, candidates)
-            dead += unsure
-    deleted = sync_state.finish(engine, pass_, deleted_ids=gone)
-    with engine.begin() as conn:  # the pass read every page: a page failure of it is settled
-        dead_letters.resolve(conn, operation="list_contracts", targets=[_pass_target(pass_)],
-                             outcome={"resolved_by": "sync_contracts", "pass": pass_.id})
-    return {"pages": pages, "read": read, "written": written, "dead": dead, "deleted": deleted}
+            counts["dead"] += unsure
+    return pass_, gone
+
+
+MIN_STEP_BACKS = 10  # step-backs a run allows a pass at least, however few its pages
 
 
 def _pass_target(pass_: Pass) -> str:
     return f"sync pass {pass_.id[:8]}"
 
 
-# Errors that are not about one contract: every other contract would get the same answer.
-_NOT_ABOUT_ONE_CONTRACT = (AuthenticationError, RedirectError)
+# Not about one contract: with credentials refused, every other check would get the same answer.
+_NOT_ABOUT_ONE_CONTRACT = AuthenticationError
 
 
 @task(name="confirm-deleted", cache_policy=NO_CACHE)
@@ -326,7 +350,7 @@ def list_contract_ids(credentials: SpotDraftCredentials, page_size: int) -> set[
         ids: set[str] = set()
         total = 0
         for answer in client.iter_pages("list_contracts", limit=page_size, logger=logger):
-            ids.update(str(r["id"]) for r in answer.get("results") or [])
+            ids.update(str(r["id"]) for r in answer.get("results") or [] if _has_id(r))
             total = int(answer.get("total_results") or 0)
         if len(ids) == total:
             return ids

@@ -16,7 +16,7 @@ from prefect.flow_runs import resume_flow_run
 
 from flows import create_contracts, review_failed_operations, sync_contracts
 from flows.common import composite_id_of
-from flows.store import contracts, dead_letters, engine_for, sync_state, utcnow
+from flows.store import contracts, created_contracts, dead_letters, engine_for, sync_state, utcnow
 from sandbox import Sandbox
 from tests.test_review import good_record, start_review, wait_until_paused
 
@@ -345,3 +345,144 @@ def test_the_deployment_form_and_server_refuse_a_database_url_with_a_password():
     refused = ["postgresql+psycopg://etl:pw@db/x", "postgresql://etl@db/x?password=pw", "mysql://u@h/d?PASSWD=pw"]
     assert all(re.search(DATABASE_URL_PATTERN, u) for u in allowed)
     assert not any(re.search(DATABASE_URL_PATTERN, u) for u in refused)
+
+
+# -- found by trying to break the above ---------------------------------------------------------------------
+
+def test_two_create_runs_at_once_create_and_send_each_record_once(lax_sandbox, lax_credentials, tmp_path):
+    """Two workers running the same records at the same moment (SpotDraft has no create-if-absent):
+    the database they share holds one lease per record, so one of them writes it."""
+    database_url = f"sqlite:///{tmp_path / 'race.db'}"
+    template = next(iter(lax_sandbox.state.templates))
+    records = [good_record(f"race-{i}") for i in range(60)]
+    barrier, states = threading.Barrier(2), []
+
+    def run():
+        barrier.wait()
+        states.append(create_contracts(lax_credentials, template, records=records, database_url=database_url,
+                                       concurrency=8, send_to_counterparties=True, return_state=True))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=240)
+    assert all(state.is_completed() for state in states)
+    assert lax_sandbox.duplicates() == {}
+    sends = [r.path for r in lax_sandbox.requests if r.method == "POST" and r.path.endswith("/send_to_counterparties")]
+    assert len(sends) == len(set(sends)) == 60  # every contract sent, none twice
+    # A record left to the other run is finished by it; the next run finds everything recorded and sent.
+    again = create_contracts(lax_credentials, template, records=records, database_url=database_url,
+                             send_to_counterparties=True, return_state=True).result()
+    assert again["already_recorded"] == 60 and again["dead_lettered"] == 0
+
+
+def test_a_create_answer_that_cannot_be_stored_is_that_records_problem(sandbox, credentials, database_url):
+    template = next(iter(sandbox.state.templates))
+    raw = b'{"id": 987654, "contract_name": "Acme \\ud800 MSA", "contract_status": "DRAFT"}'  # a lone surrogate
+    sandbox.script("POST", r"/contracts/$", 201, times=1, body=raw, headers={"content-type": "application/json"})
+    state = create_contracts(credentials, template, records=[good_record(f"p-{i}") for i in range(4)],
+                             database_url=database_url, concurrency=1, return_state=True)
+    assert state.is_completed()
+    recorded = {r["external_id"]: r for r in rows(database_url, created_contracts)}
+    assert set(recorded) == {"p-0", "p-1", "p-2", "p-3"}
+    assert recorded["p-0"]["contract_name"] == "Acme \ufffd MSA"
+
+
+def test_a_lone_surrogate_in_a_listed_contract_is_stored_fitted(sandbox, credentials, database_url):
+    page = credentials.get_client().call("list_contracts", query={"page": 1, "limit": 10})
+    target = page["results"][0]["id"]
+    page["results"][0]["contract_name"] = "Acme \ud800 MSA"  # valid JSON (an escape), not UTF-8 text
+    sandbox.script("GET", r"/api/v2.1/public/contracts/$", 200, times=1, body=json.dumps(page).encode(),
+                   headers={"content-type": "application/json"})
+    state = sync_contracts(credentials, database_url=database_url, page_size=10, reference_data=False,
+                           return_state=True)
+    assert state.is_completed(), state.message
+    stored = {r["composite_id"]: r for r in rows(database_url, contracts)}
+    assert len(stored) == 30 and stored[target]["contract_name"] == "Acme \ufffd MSA"
+
+
+def test_a_resumed_full_refresh_with_a_record_without_id_completes(sandbox, credentials, database_url):
+    sync_contracts(credentials, database_url=database_url, page_size=10, reference_data=False)
+    sandbox.poison(sandbox.snapshot()[5]["composite_id"], remove=["id"])
+    sandbox.script("GET", r"/api/v2.1/public/contracts/$", 503, times=8)  # the full refresh dies on its way
+    assert sync_contracts(credentials, database_url=database_url, full_refresh=True, page_size=10,
+                          reference_data=False, return_state=True).is_failed()
+    sandbox.clear_script()
+    state = sync_contracts(credentials, database_url=database_url, full_refresh=True, page_size=10,
+                           reference_data=False, return_state=True)  # resumed: its census meets the id-less one
+    assert state.is_completed(), state.message
+    assert rows(database_url, sync_state)[0]["pass_id"] is None
+
+
+def test_a_redirect_on_one_deletion_check_is_that_contracts_letter(sandbox, credentials, database_url):
+    sync_contracts(credentials, database_url=database_url, page_size=10, reference_data=False)
+    moved = sandbox.snapshot()[2]["composite_id"]
+    sandbox.delete_contract(moved)
+    sandbox.script("GET", rf"/contracts/{moved}/status$", 302, times=20, headers={"Location": "/elsewhere"})
+    state = sync_contracts(credentials, database_url=database_url, full_refresh=True, page_size=10,
+                           reference_data=False, return_state=True)
+    assert state.is_completed(), state.message
+    assert letters_by_target(database_url)[moved]["error_class"] == "RedirectError"
+    assert rows(database_url, sync_state)[0]["pass_id"] is None
+
+
+def test_a_total_that_keeps_changing_cannot_keep_a_run_paging(sandbox, credentials, database_url):
+    client = credentials.get_client()
+    first = client.call("list_contracts", query={"page": 1, "limit": 10})
+    second = client.call("list_contracts", query={"page": 2, "limit": 10})
+    first["total_results"], second["total_results"] = 30, 29  # two replicas a moment apart, each consistent
+    second["results"] = second["results"][:10]
+    for _ in range(60):
+        sandbox.script("GET", r"/api/v2.1/public/contracts/$", 200, times=1, body=first)
+        sandbox.script("GET", r"/api/v2.1/public/contracts/$", 200, times=1, body=second)
+    state = sync_contracts(credentials, database_url=database_url, page_size=10, reference_data=False,
+                           return_state=True)
+    assert state.is_failed() and "kept changing" in state.message
+    lists = [r for r in sandbox.requests if r.method == "GET" and r.path.endswith("/contracts/")]
+    assert len(lists) < 40
+    assert letters_by_target(database_url)  # the pass's letter says why
+
+
+def test_business_fields_named_like_spec_secrets_are_replayed_exactly(sandbox, credentials, database_url):
+    template = next(iter(sandbox.state.templates))
+    record = good_record("lr-token")
+    record["contract_data"].update({"token": "T-77", "password": "not-a-secret-here",
+                                    "deal_url": "https://crm.example/deal?key=42&sig=abc"})
+    sandbox.script("POST", r"/contracts/$", 400, times=1, body={"contract_data": ["try again"]})
+    create_contracts(credentials, template, records=[record], database_url=database_url)
+    letter = letters_by_target(database_url)["lr-token"]
+    assert letter["inputs"]["body"]["contract_data"] == record["contract_data"]
+    thread, _ = start_review(credentials, database_url)
+    resume_with([{"dead_letter_id": letter["id"], "action": "retry"}])
+    thread.join(timeout=120)
+    assert letters_by_target(database_url)["lr-token"]["status"] == "replayed"
+
+
+def test_a_live_review_keeps_its_letters_even_past_the_claims_expiry(sandbox, credentials, database_url):
+    template = next(iter(sandbox.state.templates))
+    bad = good_record("lr-held")
+    del bad["counter_party_details"][0]["poc_details"]["email"]
+    create_contracts(credentials, template, records=[bad], database_url=database_url)
+    thread, _ = start_review(credentials, database_url)
+    paused = wait_until_paused()
+    with engine_for(database_url).begin() as conn:  # its claim's expiry passes while it still waits
+        conn.execute(dead_letters.update().values(claimed_until=utcnow() - timedelta(minutes=1)))
+    other = review_failed_operations(credentials, database_url=database_url, return_state=True)
+    assert other.message == "nothing to review"
+    assert letters_by_target(database_url)["lr-held"]["claimed_by"] == str(paused.id)
+    resume_flow_run(paused.id, run_input={"reviewer": "ops", "decisions": []})
+    thread.join(timeout=120)
+
+
+@pytest.mark.parametrize("url", ["mssql+pyodbc:///?odbc_connect=DRIVER%3Dx%3BPWD%3DCanary-pw-2",
+                                 "postgresql+psycopg://u@127.0.0.1:1/db?options=-c%20password%3DCanary-pw-2",
+                                 "snowflake://u@acct/db?private_key_file_pwd=Canary-pw-2"])
+def test_a_password_inside_a_query_value_is_refused_and_masked(credentials, url):
+    from prefect.client.orchestration import get_client
+
+    state = sync_contracts(credentials, database_url=url, return_state=True)
+    assert state.is_failed() and "Canary-pw-2" not in str(state.message)
+    with get_client(sync_client=True) as api:
+        stored = api.read_flow_run(state.state_details.flow_run_id).parameters
+    assert "Canary-pw-2" not in json.dumps(stored)
