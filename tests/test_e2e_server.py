@@ -201,8 +201,9 @@ def test_deploy_sync_dead_letter_review_and_resume(stack, tmp_path):
     reviews = review_runs(env)
     assert len(reviews) <= len(creates), [(r.name, r.state.type.value) for r in reviews]  # one per failing run
     assert {r.parameters["triggered_by"] for r in reviews} <= {str(r) for r in creates}
-    # The review reads the failing run's database from Prefect; the trigger copies no URL into it.
-    assert all("database_url" not in r.parameters for r in reviews)
+    # The review reads the failing run's database from Prefect (it found the letters there, above);
+    # the trigger copies no URL into it, so it keeps its deployment's own.
+    assert all(r.parameters.get("database_url") != database_url for r in reviews)
 
     # 3. A sync run that fails while those reviews wait: its own review starts within seconds and
     #    offers only the new letter.
