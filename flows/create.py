@@ -43,6 +43,10 @@ SEND_BODY = {"attachment_formats": ["PDF"]}  # what the counterparties receive: 
 DRAFT = "DRAFT"  # ContractDisplayStatusEnum: a contract not yet sent out
 
 
+class RecordBusy(Exception):
+    """A record another run was writing, not recorded by it when this run ended."""
+
+
 def record_created(conn, *, external_id: str, contract: dict[str, Any], template_id: int | None,
                    outcome: str) -> None:
     """Keep SpotDraft's contract for an external id, and close the create's dead letter: it is done."""
@@ -134,6 +138,9 @@ def create_contracts_batch(
         external_id, body = item["external_id"], item["body"]
         row = _recorded(engine, external_id)  # read under the lease: what an earlier run recorded
         if row is not None:
+            with engine.begin() as conn:  # recorded: a letter left by a run that raced the recording is done
+                dead_letters.resolve(conn, operation="create_contract", targets=[external_id],
+                                     outcome={"resolved_by": "already recorded", "contract_id": row.contract_id})
             # Recorded but not marked sent (a run killed before sending, a send that failed or was
             # made by hand): sent now only if SpotDraft still has it in DRAFT, so never twice.
             if send_to_counterparties and row.sent_at is None:
@@ -151,10 +158,23 @@ def create_contracts_batch(
         return [outcome, *(send(external_id, contract) if send_to_counterparties and unsent else [])]
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for outcomes in pool.map(one, items):
-            for outcome in outcomes:
-                counts[outcome] += 1
+        outcomes = list(pool.map(one, items))
+    for item, item_outcomes in zip(items, outcomes, strict=True):
+        for outcome in item_outcomes:
+            counts[outcome] += 1
+        if "left_to_another_run" in item_outcomes and _recorded(engine, item["external_id"]) is None:
+            # The other writer has not recorded it (still at work, or killed): a letter keeps it from being
+            # lost; that writer's success closes it, and a retry waits for its lease to end.
+            external_id = item["external_id"]
+            busy = RecordBusy(f"record {external_id} was held by another run "
+                              f"({leases.describe(engine, leases.create_key(external_id))}) and not recorded "
+                              "when this run ended")
+            with engine.begin() as conn:
+                dead_letters.record(conn, operation="create_contract", target=external_id,
+                                    inputs={"template_id": template_id, "body": item["body"]}, error=busy)
+            counts["dead_lettered"] += 1
     return counts
+
 
 
 def _run_name() -> str:

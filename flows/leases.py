@@ -70,3 +70,12 @@ def lease(engine: Engine, key: str, holder: str) -> Iterator[bool]:
 
 def create_key(external_id: str) -> str:
     return f"create:{external_id}"
+
+
+def describe(engine: Engine, key: str) -> str:
+    """Who holds `key` and until when, for a message (or that nobody does any more)."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(record_leases).where(record_leases.c.key == key)).first()
+    if row is None:
+        return "its lease was just released"
+    return f"flow run {row.holder}, lease until {row.expires_at:%Y-%m-%d %H:%M} UTC"

@@ -123,7 +123,8 @@ def _leased(engine, key: str) -> Iterator[None]:
     """Replay only while no run is writing the same record (see flows.leases); otherwise fail again, later."""
     with leases.lease(engine, key, leases.holder_id()) as held:
         if not held:
-            raise ValueError("another run is writing this record right now; retry it once that run has ended")
+            raise ValueError(f"another run holds this record ({leases.describe(engine, key)}); retry it once that "
+                             "run has ended or its lease has lapsed")
         yield
 
 
@@ -283,7 +284,9 @@ def _letter_for_failed_run(engine, triggered_by: str | None) -> None:
 
 
 def _decide(conn, letter_id: int, **values: Any) -> None:
-    conn.execute(letters_table.update().where(letters_table.c.id == letter_id).values(**values))
+    """Record the outcome on the letter; one a later run settled meanwhile is not reopened or discarded."""
+    still_open = letters_table.c.status == "pending" if values["status"] != "replayed" else sa.true()
+    conn.execute(letters_table.update().where(letters_table.c.id == letter_id, still_open).values(**values))
 
 
 def _leave_pause() -> None:

@@ -486,3 +486,24 @@ def test_a_password_inside_a_query_value_is_refused_and_masked(credentials, url)
     with get_client(sync_client=True) as api:
         stored = api.read_flow_run(state.state_details.flow_run_id).parameters
     assert "Canary-pw-2" not in json.dumps(stored)
+
+
+def test_a_record_left_to_a_run_that_died_holding_it_is_a_letter_not_lost(sandbox, credentials, database_url):
+    from flows import leases
+    from flows.store import record_leases
+
+    template = next(iter(sandbox.state.templates))
+    with engine_for(database_url).begin() as conn:  # a run killed while writing lr-dead left its lease behind
+        conn.execute(record_leases.insert().values(key=leases.create_key("lr-dead"), holder="killed-run",
+                                                   expires_at=utcnow() + timedelta(minutes=15)))
+    state = create_contracts(credentials, template, records=[good_record("lr-dead"), good_record("lr-alive")],
+                             database_url=database_url, return_state=True)
+    assert state.is_completed() and "left to another run" in state.message
+    letter = letters_by_target(database_url)["lr-dead"]
+    assert letter["status"] == "pending" and "killed-run" in letter["error_message"]
+    assert sandbox.state.by_external_id("lr-dead") == []  # not created while another writer held it
+    with engine_for(database_url).begin() as conn:  # the lease lapses
+        conn.execute(record_leases.update().values(expires_at=utcnow() - timedelta(seconds=1)))
+    create_contracts(credentials, template, records=[good_record("lr-dead")], database_url=database_url)
+    assert letters_by_target(database_url)["lr-dead"]["status"] == "replayed"
+    assert len(sandbox.state.by_external_id("lr-dead")) == 1
