@@ -4,7 +4,9 @@ Idempotent by the record's `external_id`, sent as `external_metadata.id`: a reco
 `created_contracts` is skipped, and any other is looked up in SpotDraft before it is created, so a
 second run (or a run after a crash that lost the local row) creates nothing new. An ambiguous
 failure of the create itself is reconciled by the same look-up before any second POST
-(client.writes). Bad records are refused before any request and become dead letters; the rest go on.
+(client.writes). Each record is written by one run at a time (a lease in the shared database,
+flows.leases), so two runs on the same records cannot both create it. Bad records are refused
+before any request and become dead letters, as does anything else about one record; the rest go on.
 With `send_to_counterparties`, a contract is sent once it is recorded; one found already in SpotDraft,
 or recorded earlier but not marked sent (a killed run, a failed send), is sent only while SpotDraft
 still has it in DRAFT: any later status means it went out, and it is never sent twice.

@@ -5,6 +5,8 @@ its Resume button: for each letter, retry, retry with an edited payload, discard
 Decisions are carried out through the same tasks the flows use (so the same validation, retry
 policy and reconciliation apply) and recorded on each letter: `replayed` with the result, back to
 `pending` with the new error, or `discarded` with who and when. A timeout leaves everything pending.
+Each review claims the letters it offers (flows.dead_letters.claim): several reviews may wait at
+once, each offering its own letters, and only the holder of a claim carries out a decision on it.
 
 Why pause and not suspend: the run holds no expensive resource while it waits (a process of about
 90 MB and a worker slot) and its work before the pause is one query; suspending would free them but

@@ -2,8 +2,11 @@
 
 A page is the unit of work: its contracts are listed, enriched with their key pointers (calls
 run concurrently over the client's one connection pool), and written with the pass's checkpoint in
-one transaction. Task runs grow with pages, not with contracts. A contract whose enrichment fails
-is stored without key pointers and becomes a dead letter; the run goes on and says so at the end.
+one transaction. Task runs grow with pages, not with contracts. Whatever is wrong with one contract
+is that contract's: enrichment refused (stored without key pointers), fields that do not fit their
+columns (stored fitted, the record kept as received), no id or a row the database refuses, a
+deletion check answered with anything but 404: each a dead letter, and the run goes on, says so at
+the end, and the pass closes. A page that contradicts its own total fails the run; the next resumes.
 """
 
 from __future__ import annotations
