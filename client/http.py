@@ -28,7 +28,6 @@ from client.catalog import OPERATIONS_BY_NAME
 from client.files import FileInput
 from client.operation import Operation
 from client.redaction import install_log_filter, register_secret, secret_answer_fields, without_query
-from client.redaction import scrub_signed as _scrub_signed  # noqa: F401  (old home; tests/test_transfers.py)
 from client.regions import Region, check_base_url, check_signed_url
 from client.retry import AttemptBudget, BackoffWait, is_retryable, may_wait, parse_retry_after
 from client.settings import RetrySettings, TimeoutSettings
