@@ -47,6 +47,13 @@ def letters_by_target(database_url: str) -> dict[str, dict]:
     return {r["target"]: r for r in rows(database_url, dead_letters)}
 
 
+def refused_record(external_id: str) -> dict:
+    """A record refused before any request (its contact has no email): a dead letter at once."""
+    record = good_record(external_id)
+    del record["counter_party_details"][0]["poc_details"]["email"]
+    return record
+
+
 def resume_with(decisions: list[dict], reviewer: str = "ops@example.com") -> None:
     resume_flow_run(wait_until_paused().id, run_input={"reviewer": reviewer, "decisions": decisions})
 
@@ -233,16 +240,14 @@ def test_a_second_review_offers_only_what_the_paused_one_does_not(sandbox, crede
     from prefect.client.orchestration import get_client
 
     template = next(iter(sandbox.state.templates))
-    bad = good_record("lr-first")
-    del bad["counter_party_details"][0]["poc_details"]["email"]
+    bad = refused_record("lr-first")
     create_contracts(credentials, template, records=[bad], database_url=database_url)
     thread_a, _ = start_review(credentials, database_url)
     paused_a = wait_until_paused()
     first = letters_by_target(database_url)["lr-first"]
     assert first["claimed_by"] == str(paused_a.id)
 
-    bad2 = good_record("lr-second")
-    del bad2["counter_party_details"][0]["poc_details"]["email"]
+    bad2 = refused_record("lr-second")
     create_contracts(credentials, template, records=[bad2], database_url=database_url)
     second = letters_by_target(database_url)["lr-second"]
     out_b: list = []
@@ -280,8 +285,7 @@ def test_a_second_review_offers_only_what_the_paused_one_does_not(sandbox, crede
 
 def test_a_review_that_ended_frees_its_letters_for_the_next(sandbox, credentials, database_url):
     template = next(iter(sandbox.state.templates))
-    bad = good_record("lr-free")
-    del bad["counter_party_details"][0]["poc_details"]["email"]
+    bad = refused_record("lr-free")
     create_contracts(credentials, template, records=[bad], database_url=database_url)
     review_failed_operations(credentials, database_url=database_url, timeout_minutes=0.02, poll_seconds=1)
     assert letters_by_target(database_url)["lr-free"]["claimed_by"] is None
@@ -461,8 +465,7 @@ def test_business_fields_named_like_spec_secrets_are_replayed_exactly(sandbox, c
 
 def test_a_live_review_keeps_its_letters_even_past_the_claims_expiry(sandbox, credentials, database_url):
     template = next(iter(sandbox.state.templates))
-    bad = good_record("lr-held")
-    del bad["counter_party_details"][0]["poc_details"]["email"]
+    bad = refused_record("lr-held")
     create_contracts(credentials, template, records=[bad], database_url=database_url)
     thread, _ = start_review(credentials, database_url)
     paused = wait_until_paused()
