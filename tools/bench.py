@@ -1,4 +1,4 @@
-"""`make bench`: figures, not pass/fail. Ratios measured in one run are what to compare.
+"""`make bench`: figures; only a load that loses contracts fails it. Ratios measured in one run are what to compare.
 
 1. The sandbox and the client's overhead: the same status GETs sent with a bare httpx.Client and with
    SpotDraftClient.call (validation, error typing, retry wrapper), against a sandbox process.
@@ -6,11 +6,24 @@
    key-pointer calls of a page sequential and concurrent.
 3. Workspace files: a large file up to and back from the signed storage URL, with the peak of
    Python memory (tracemalloc) during each, as a fraction of the file's size: streaming keeps it small.
+4. The sync at a rate limit (tools/bench_rate.py): ours, a naive sequential client and dlt's rest_api
+   against a sandbox with a limit and latency they are not told, one table. The exit status is
+   non-zero when a load failed or stored fewer contracts than seeded; the speeds are printed only.
+
+    python -m tools.bench                          everything, the full rate matrix (hours: see its estimate)
+    python -m tools.bench --quick --only rate      one small rate case (about a minute; CI runs this)
+    python -m tools.bench --only rate --limits 50 --contracts 2000 --tools ours,dlt --json out.json
+
+Sections 2 and 4 share one local Prefect server, started once.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -44,30 +57,29 @@ def client_overhead(sb) -> None:
     print(f"  SpotDraftClient.call   {REQUESTS / ours_s:8.0f} req/s   (ratio to bare httpx: {raw_s / ours_s:.2f})")
 
 
-def sync_throughput(sb, home: Path) -> None:
-    from tools.prefect_server import flush_prefect_workers, local_prefect_server
+def sync_throughput(sb, home: Path, prefect_env: dict[str, str]) -> None:
+    from tools.prefect_server import flush_prefect_workers
 
-    with local_prefect_server(home) as env:
-        os.environ.update(env)
-        os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
-        from blocks import SpotDraftCredentials
-        from flows import sync_contracts
+    os.environ.update(prefect_env)
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    from blocks import SpotDraftCredentials
+    from flows import sync_contracts
 
-        credentials = SpotDraftCredentials(client_id=sb.client_id, client_secret=sb.client_secret,
-                                           base_url=sb.base_url)
-        print(f"sync_contracts, {CONTRACTS} contracts, pages of 100, full pass into SQLite:")
-        results = {}
-        for concurrency in (1, 8):
-            db = home / f"bench-{concurrency}.db"
-            summary = sync_contracts(credentials, database_url=f"sqlite:///{db}", concurrency=concurrency,
-                                     reference_data=False, return_state=True).result()
-            results[concurrency] = summary
-            rate = summary["contracts_read"] / summary["duration_s"]
-            print(f"  concurrency {concurrency:2d}   {rate:8.0f} contracts/s  {summary['requests']} requests "
-                  f"in {summary['duration_s']} s")
-        print(f"  speed-up of concurrent key-pointer calls: "
-              f"{results[1]['duration_s'] / results[8]['duration_s']:.2f}x")
-        flush_prefect_workers()
+    credentials = SpotDraftCredentials(client_id=sb.client_id, client_secret=sb.client_secret,
+                                       base_url=sb.base_url)
+    print(f"sync_contracts, {CONTRACTS} contracts, pages of 100, full pass into SQLite:")
+    results = {}
+    for concurrency in (1, 8):
+        db = home / f"bench-{concurrency}.db"
+        summary = sync_contracts(credentials, database_url=f"sqlite:///{db}", concurrency=concurrency,
+                                 reference_data=False, return_state=True).result()
+        results[concurrency] = summary
+        rate = summary["contracts_read"] / summary["duration_s"]
+        print(f"  concurrency {concurrency:2d}   {rate:8.0f} contracts/s  {summary['requests']} requests "
+              f"in {summary['duration_s']} s")
+    print(f"  speed-up of concurrent key-pointer calls: "
+          f"{results[1]['duration_s'] / results[8]['duration_s']:.2f}x")
+    flush_prefect_workers()
 
 
 def file_transfer(sb, home: Path) -> None:
@@ -101,17 +113,84 @@ def file_transfer(sb, home: Path) -> None:
     assert (home / "back.pdf").stat().st_size == size
 
 
-def main() -> None:
-    from sandbox import Faults, SandboxProcess
+SECTIONS = ("overhead", "files", "sync", "rate")
 
-    with tempfile.TemporaryDirectory(prefix="spotdraft-bench-") as tmp:
-        with SandboxProcess(contracts=CONTRACTS, seed=1) as sb:
-            client_overhead(sb)
-            file_transfer(sb, Path(tmp))
-        # 5 ms per answer stands in for the network: concurrency only pays where there is latency.
-        with SandboxProcess(contracts=CONTRACTS, seed=1, faults=Faults(p_latency=1.0, latency_ms=5)) as sb:
-            sync_throughput(sb, Path(tmp))
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from tools import bench_rate
+
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--only", default=",".join(SECTIONS),
+                        help=f"sections to run, comma-separated, of {','.join(SECTIONS)} (default: all)")
+    parser.add_argument("--quick", action="store_true",
+                        help="the rate section's one small case instead of its matrix: N=300 at 50 requests/s")
+    parser.add_argument("--limits", help="rate limits in requests/s, e.g. 20,50,200 (default: 20,50,200)")
+    parser.add_argument("--contracts", help="contracts seeded, e.g. 2000,20000 (default: 2000,20000)")
+    parser.add_argument("--tools", default=",".join(bench_rate.TOOLS),
+                        help="rate-section tools: ours, naive, dlt, ours2 (two sync processes sharing "
+                             "SPOTDRAFT_RATE_LIMIT) (default: all four)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the rate table as JSON here")
+    args = parser.parse_args(argv)
+    args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
+    if unknown := set(args.sections) - set(SECTIONS):
+        parser.error(f"--only: unknown section(s) {sorted(unknown)}; choose from {','.join(SECTIONS)}")
+    args.tool_list = [t.strip() for t in args.tools.split(",") if t.strip()]
+    if unknown := set(args.tool_list) - set(bench_rate.TOOLS):
+        parser.error(f"--tools: unknown tool(s) {sorted(unknown)}; choose from {','.join(bench_rate.TOOLS)}")
+    try:
+        contracts = bench_rate.parse_list(args.contracts, int) if args.contracts else None
+        limits = bench_rate.parse_list(args.limits, float) if args.limits else None
+    except ValueError as error:
+        parser.error(f"--contracts / --limits: {error}")
+    if args.quick:
+        contracts = contracts or bench_rate.QUICK["contracts"]
+        limits = limits or bench_rate.QUICK["limits"]
+    if any(n < 1 for n in contracts or ()) or any(v <= 0 for v in limits or ()):
+        parser.error("--contracts and --limits must be positive")
+    args.cases = bench_rate.cases_for(contracts or bench_rate.DEFAULT_CONTRACTS, limits or bench_rate.DEFAULT_LIMITS)
+    return args
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so every context manager stops what it started."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    _exit_on_sigterm()
+    if "rate" in args.sections:
+        from tools import bench_rate
+
+        print(bench_rate.describe_plan(args.cases, args.tool_list), flush=True)
+    from sandbox import Faults, SandboxProcess
+    from tools.prefect_server import local_prefect_server
+
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="spotdraft-bench-") as tmp, contextlib.ExitStack() as stack:
+        home = Path(tmp)
+        if {"overhead", "files"} & set(args.sections):
+            with SandboxProcess(contracts=CONTRACTS, seed=1) as sb:
+                if "overhead" in args.sections:
+                    client_overhead(sb)
+                if "files" in args.sections:
+                    file_transfer(sb, home)
+        prefect_env = None
+        if {"sync", "rate"} & set(args.sections):
+            prefect_env = stack.enter_context(local_prefect_server(home / "prefect"))
+        if "sync" in args.sections:
+            # 5 ms per answer stands in for the network: concurrency only pays where there is latency.
+            with SandboxProcess(contracts=CONTRACTS, seed=1, faults=Faults(p_latency=1.0, latency_ms=5)) as sb:
+                sync_throughput(sb, home, prefect_env)
+        if "rate" in args.sections:
+            from tools import bench_rate
+
+            ok = bench_rate.run(args.cases, args.tool_list, prefect_env, home / "rate", args.json)
+    if not ok:
+        print("\nbench: a load failed or stored fewer contracts than seeded (see Problems above)", file=sys.stderr)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
