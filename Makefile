@@ -1,6 +1,7 @@
 # Two commands do all set-up on a machine with only python3, pip and make:
 #   make demo   sync the sandbox's contracts into ./spotdraft.db through a real Prefect flow
 #   make test   run the test suite
+#   make bench  the benchmarks (the full rate-limit matrix takes hours); make bench-quick: its small case
 # uv is installed from PyPI into .tools/ (no system changes), then builds .venv from uv.lock.
 
 PYTHON ?= python3
@@ -11,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint setup bench clean
+.PHONY: demo test lint setup bench bench-quick bench-setup clean
 
 setup: .venv/.synced
 
@@ -32,8 +33,15 @@ test: setup
 lint: setup
 	$(UV) run --frozen --no-sync ruff check .
 
-bench: setup
-	$(UV) run --frozen --no-sync python -m tools.bench
+# The benchmark also needs dlt (the `bench` dependency group, pinned in uv.lock); test and demo do not.
+bench-setup: setup
+	$(UV) sync --frozen --quiet --group bench
+
+bench: bench-setup
+	$(UV) run --frozen --no-sync python -m tools.bench $(BENCH_ARGS)
+
+bench-quick: bench-setup
+	$(UV) run --frozen --no-sync python -m tools.bench --quick --only rate $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .tools spotdraft.db
