@@ -15,7 +15,7 @@ from typing import ClassVar
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, field_validator
 
-from client import Region, RetrySettings, SpotDraftClient
+from client import RateLimitSettings, Region, RetrySettings, SpotDraftClient
 from client.regions import check_base_url
 
 _clients: dict[str, SpotDraftClient] = {}
@@ -88,7 +88,8 @@ class SpotDraftCredentials(Block):
     def _fingerprint(self) -> str:
         raw = "\0".join(
             [self.client_id, self.client_secret.get_secret_value(), self.region.value,
-             self.user_email or "", self.base_url or "", RetrySettings().model_dump_json()]
+             self.user_email or "", self.base_url or "", RetrySettings().model_dump_json(),
+             RateLimitSettings().model_dump_json()]
         )
         return hashlib.sha256(raw.encode()).hexdigest()
 

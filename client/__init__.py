@@ -10,7 +10,7 @@ from client.http import SpotDraftClient
 from client.operation import Operation, Param
 from client.regions import Region
 from client.retry import AttemptBudget
-from client.settings import RetrySettings, TimeoutSettings
+from client.settings import RateLimitSettings, RetrySettings, TimeoutSettings
 
 __all__ = [
     "OPERATIONS",
@@ -19,6 +19,7 @@ __all__ = [
     "ErrorContext",
     "Operation",
     "Param",
+    "RateLimitSettings",
     "Region",
     "RetrySettings",
     "SpotDraftClient",

@@ -4,8 +4,8 @@
 reaches the wire), and runs the request under the retry policy (client.retry); `send()` is the single
 place a request meets the network: it turns any httpx failure into our typed error by one table
 (client.transport), any non-2xx answer into the error of its status with the full context (the body
-read by client.answers, scrubbed by client.redaction), and counts the attempt. A future rate limiter
-belongs in `send()`.
+read by client.answers, scrubbed by client.redaction), and counts the attempt. Every SpotDraft request
+waits there for its turn at the rate limiter of its credentials (client.ratelimit), retries included.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import httpx
 from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
-from client import answers, checks, files, pages, transport
+from client import answers, checks, files, pages, ratelimit, transport
 from client import errors as E
 from client.catalog import OPERATIONS_BY_NAME
 from client.files import FileInput
@@ -30,7 +30,7 @@ from client.operation import Operation
 from client.redaction import install_log_filter, register_secret, secret_answer_fields, without_query
 from client.regions import Region, check_base_url, check_signed_url
 from client.retry import AttemptBudget, BackoffWait, is_retryable, may_wait, parse_retry_after
-from client.settings import RetrySettings, TimeoutSettings
+from client.settings import RateLimitSettings, RetrySettings, TimeoutSettings
 
 log = logging.getLogger("spotdraft.client")
 install_log_filter()  # httpx's INFO line "HTTP Request: GET <url>" never shows a signed URL's key
@@ -53,7 +53,8 @@ class SpotDraftClient:
         retry: RetrySettings | None = None,
         timeouts: TimeoutSettings | None = None,
         transport: httpx.BaseTransport | None = None,
-        max_connections: int = 20,
+        max_connections: int = 40,  # the sync's 32 concurrent calls, plus its pages' list calls
+        rate_limit: RateLimitSettings | None = None,
     ) -> None:
         if not client_id:
             raise ValueError("client_id is required")
@@ -67,6 +68,9 @@ class SpotDraftClient:
         # What the error context calls the environment: the region, or the override that replaced it.
         self.environment = f"base_url {self.base_url}" if base_url else f"region {self.region.value}"
         self.retry_settings = retry or RetrySettings()
+        # Shared by every client of the process on these credentials and host: one quota, one bucket.
+        self.limiter = ratelimit.limiter_for(client_id, secret, self.base_url,
+                                             (rate_limit or RateLimitSettings()).rate_limit)
         self._stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
         timeouts = timeouts or TimeoutSettings()
@@ -235,19 +239,23 @@ class SpotDraftClient:
     def send(
         self, op: Operation, request: httpx.Request, budget: AttemptBudget, external_ids: tuple[str, ...] = ()
     ) -> httpx.Response:
-        """Send once, count the attempt, and return a 2xx response or raise its typed error.
+        """Wait for the limiter, send once, count the attempt, and return a 2xx response or raise its typed error.
 
-        A signed storage URL's request goes through the storage client, without SpotDraft's headers.
+        A signed storage URL's request goes through the storage client, without SpotDraft's headers,
+        and not through the limiter: the storage host is not SpotDraft and does not count against its quota.
         Only the path goes into the error context, never the query: a signed URL's query is its key.
         """
+        to_storage = op.version == STORAGE
+        sent_at = None if to_storage else self.limiter.acquire()
         budget.take()
         self._count("requests")
-        to_storage = op.version == STORAGE
         context = self._context(op, request, budget, external_ids)
         try:
             response = (self._storage if to_storage else self._http).send(request, stream=op.response_kind == "binary")
         except transport.HTTPX_EXCEPTIONS as exc:
             raise transport.translate(exc, context) from None
+        if sent_at is not None:
+            self._tell_limiter(sent_at, response)
         context = self._context(op, request, budget, external_ids, response)
         if response.is_success:
             return response
@@ -270,6 +278,13 @@ class SpotDraftClient:
         honoured = cls is E.RateLimitedError or response.status_code in E.RETRYABLE_5XX
         retry_after = parse_retry_after(response.headers.get("retry-after")) if honoured else None
         raise cls(answers.short_detail(body), replace(context, body=body, retry_after=retry_after))
+
+    def _tell_limiter(self, sent_at: float, response: httpx.Response) -> None:
+        if response.status_code == 429:
+            self._count("throttled")
+            self.limiter.throttled(sent_at, parse_retry_after(response.headers.get("retry-after")))
+        else:
+            self.limiter.answered(sent_at)
 
     # -- signed storage URLs (workspace files) -------------------------------------------------------
     def upload_to_signed_url(

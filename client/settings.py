@@ -41,6 +41,18 @@ class CredentialSettings(BaseSettings):
     base_url: str | None = None
 
 
+class RateLimitSettings(BaseSettings):
+    """`SPOTDRAFT_RATE_LIMIT`: the quota, when the user knows it; unset, the client finds it (client.ratelimit)."""
+
+    model_config = SettingsConfigDict(env_prefix="SPOTDRAFT_", extra="ignore")
+
+    rate_limit: float | None = Field(
+        None, gt=0, le=10_000,
+        description="Requests per second for one credential pair in one region, shared by every thread of the "
+        "process and (with a Prefect API) by every process on the same credentials. Unset: adaptive.",
+    )
+
+
 class TimeoutSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SPOTDRAFT_TIMEOUT_", extra="ignore")
 

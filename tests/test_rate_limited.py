@@ -1,0 +1,75 @@
+"""The client at SpotDraft's quota, over real HTTP: the sandbox answers 429 with Retry-After from a token
+bucket per credential pair, and the client is not told its rate (or is, with SPOTDRAFT_RATE_LIMIT)."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from client import RateLimitSettings, SpotDraftClient
+
+
+def hammer(client: SpotDraftClient, ids: list[str], calls: int, threads: int = 8) -> None:
+    def one(i: int) -> None:
+        client.call("get_contract_status", path_params={"composite_id": ids[i % len(ids)]})
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, range(calls)))
+
+
+def throttled(sandbox) -> int:
+    return sum(1 for r in sandbox.request_log() if r.status == 429)
+
+
+def test_the_adaptive_limiter_finds_the_quota_and_keeps_429s_rare(sandbox):
+    sandbox.set_faults(rate_limit=40, p_latency=1.0, latency_ms=20)
+    ids = [c["composite_id"] for c in sandbox.snapshot()]
+    with SpotDraftClient(sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url,
+                         rate_limit=RateLimitSettings(rate_limit=None)) as client:
+        started = time.monotonic()
+        hammer(client, ids, 400)  # 8 threads at 20 ms could send 400/s: ten times the quota
+        seconds = time.monotonic() - started
+        estimate = client.limiter._cubic.estimate
+    answered = sum(1 for r in sandbox.request_log() if r.status == 200)
+    print(f"400 calls in {seconds:.1f}s, {throttled(sandbox)} 429s, quota estimated at {estimate:.1f}/s")
+    assert answered == 400  # every call succeeded, after its 429s
+    assert throttled(sandbox) <= 20  # without the limiter: thousands (each thread retrying on its own)
+    assert 25 <= estimate <= 48
+
+
+def test_a_fixed_rate_at_the_quota_gets_no_429(sandbox):
+    sandbox.set_faults(rate_limit=40)
+    ids = [c["composite_id"] for c in sandbox.snapshot()]
+    with SpotDraftClient(sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url,
+                         rate_limit=RateLimitSettings(rate_limit=40)) as client:
+        started = time.monotonic()
+        hammer(client, ids, 120)
+        seconds = time.monotonic() - started
+    assert throttled(sandbox) == 0
+    assert seconds >= 119 / 40 * 0.95  # paced: never faster than the rate
+
+
+def test_one_429_holds_every_thread_for_its_retry_after(sandbox):
+    ids = [c["composite_id"] for c in sandbox.snapshot()]
+    with SpotDraftClient(sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url) as client:
+        hammer(client, ids, 10, threads=2)  # warm up
+        sandbox.reset_log()
+        sandbox.script("GET", r"/status$", 429, times=1, headers={"Retry-After": "1"})
+        hammer(client, ids, 60, threads=6)
+    log = sandbox.request_log()
+    [refused] = [r for r in log if r.status == 429]
+    during = [r for r in log if refused.time < r.time < refused.time + 0.95]
+    assert during == []  # the other five threads waited too
+    assert sum(1 for r in log if r.status == 200) == 60
+
+
+def test_a_bad_rate_limit_setting_is_refused_before_any_request(monkeypatch, sandbox):
+    monkeypatch.setenv("SPOTDRAFT_RATE_LIMIT", "fast")
+    with pytest.raises(ValueError, match="rate_limit"):
+        SpotDraftClient(sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url)
+    monkeypatch.setenv("SPOTDRAFT_RATE_LIMIT", "0")
+    with pytest.raises(ValueError, match="rate_limit"):
+        SpotDraftClient(sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url)
+    assert sandbox.request_log() == []
