@@ -133,6 +133,7 @@ class Admin:
                     times=int(body.get("times", 1)),
                     headers=body.get("headers"),
                     body=body.get("body"),
+                    query_regex=body.get("query_regex"),
                 )
                 return json_reply(201, {"pending": injector.pending_script()})
             if method == "GET":

@@ -123,7 +123,7 @@ class SandboxApp:
         if req.method in BODY_METHODS:
             req.body = await _read_body(receive)
         credential = (req.client_id or "", req.headers.get("client-secret", ""))
-        outcome = self.injector.decide(req.method, req.path, credential)
+        outcome = self.injector.decide(req.method, req.path, credential, req.query_string)
         if outcome is PASS:
             await self._send(send, self.dispatch(req, record), record)
         else:

@@ -100,9 +100,11 @@ class ScriptEntry:
     pattern: re.Pattern[str]
     outcome: Outcome
     remaining: int
+    query: re.Pattern[str] | None = None  # also searched in the query string, when given
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method == "*" or self.method == method) and self.pattern.search(path) is not None
+    def matches(self, method: str, path: str, query: str) -> bool:
+        return ((self.method == "*" or self.method == method) and self.pattern.search(path) is not None
+                and (self.query is None or self.query.search(query) is not None))
 
 
 class TokenBucket:
@@ -141,8 +143,9 @@ class FaultInjector:
         times: int = 1,
         headers: dict[str, str] | None = None,
         body: Any = None,
+        query_regex: str | None = None,
     ) -> None:
-        """Queue `outcome` for the next `times` requests whose method and path match.
+        """Queue `outcome` for the next `times` requests whose method and path (and query) match.
 
         `outcome` is a status code (answered with `body`, default a JSON detail, and `headers`;
         a 429 without headers gets `Retry-After: 1`) or one of OUTCOMES. Earlier entries win.
@@ -165,7 +168,8 @@ class FaultInjector:
             planned = Outcome(outcome, 504 if outcome == "ambiguous" else None, hdrs, body, source="script")
         else:
             raise ValueError(f"outcome must be a status code or one of {OUTCOMES}")
-        entry = ScriptEntry((method or "*").upper(), re.compile(path_regex), planned, times)
+        entry = ScriptEntry((method or "*").upper(), re.compile(path_regex), planned, times,
+                            re.compile(query_regex) if query_regex else None)
         with self.lock:
             self.script_entries.append(entry)
 
@@ -181,12 +185,12 @@ class FaultInjector:
                 for e in self.script_entries
             ]  # fmt: skip
 
-    def _from_script(self, method: str, path: str) -> Outcome | None:
+    def _from_script(self, method: str, path: str, query: str) -> Outcome | None:
         if not self.script_entries:
             return None
         with self.lock:
             for entry in self.script_entries:
-                if entry.matches(method, path):
+                if entry.matches(method, path, query):
                     entry.remaining -= 1
                     if entry.remaining <= 0:
                         self.script_entries.remove(entry)
@@ -215,8 +219,8 @@ class FaultInjector:
         body = {"detail": f"Request was throttled. Expected available in {retry_after} seconds."}
         return Outcome("status", 429, [("Retry-After", str(retry_after))], body, source="rate_limit")
 
-    def decide(self, method: str, path: str, credential: tuple[str, str]) -> Outcome:
-        scripted = self._from_script(method, path)
+    def decide(self, method: str, path: str, credential: tuple[str, str], query: str = "") -> Outcome:
+        scripted = self._from_script(method, path, query)
         if scripted is not None:
             return scripted
         limited = self._rate_limited(credential)

@@ -260,9 +260,10 @@ class Sandbox:
     # ------------------------------------------------------------------ faults and evidence
 
     def script(self, method: str | None, path_regex: str, outcome: int | str, times: int = 1,
-               headers: dict[str, str] | None = None, body: Any = None) -> None:  # fmt: skip
-        """The next `times` requests matching method and path get `outcome`; see FaultInjector.script."""
-        self.app.injector.script(method, path_regex, outcome, times, headers, body)
+               headers: dict[str, str] | None = None, body: Any = None,
+               query_regex: str | None = None) -> None:  # fmt: skip
+        """The next `times` requests matching method and path (and query) get `outcome`; see FaultInjector.script."""
+        self.app.injector.script(method, path_regex, outcome, times, headers, body, query_regex)
 
     def clear_script(self) -> None:
         self.app.injector.clear_script()
@@ -439,9 +440,11 @@ class SandboxProcess:
         return self.admin("GET", "state")["contracts"]
 
     def script(self, method: str | None, path_regex: str, outcome: int | str, times: int = 1,
-               headers: dict[str, str] | None = None, body: Any = None) -> None:  # fmt: skip
+               headers: dict[str, str] | None = None, body: Any = None,
+               query_regex: str | None = None) -> None:  # fmt: skip
         self.admin("POST", "script", {"method": method, "path_regex": path_regex, "outcome": outcome,
-                                      "times": times, "headers": headers, "body": body})  # fmt: skip
+                                      "times": times, "headers": headers, "body": body,
+                                      "query_regex": query_regex})  # fmt: skip
 
     def set_faults(self, reseed: int | None = None, **changes: Any) -> dict[str, Any]:
         return self.admin("PUT", "faults", {**changes, **({"reseed": reseed} if reseed is not None else {})})
