@@ -204,7 +204,7 @@ def test_changes_while_an_incremental_pass_pages_cannot_hide_a_contract(sandbox,
     from prefect import flow
 
     from flows import sync_state as state
-    from flows.sync import sync_contracts_page
+    from flows.sync import advance, sync_contracts_page
 
     sync_contracts(credentials, database_url=database_url, page_size=5)
     source = sandbox.snapshot()
@@ -223,8 +223,7 @@ def test_changes_while_an_incremental_pass_pages_cannot_hide_a_contract(sandbox,
             if reads == [1]:  # between pages 1 and 2: net zero for a window without an upper bound
                 sandbox.delete_contract(window[0]["id"])
                 sandbox.touch(source[20]["id"], name="changed mid-pass")
-            page = result.next_page
-            pass_ = state.Pass(**{**pass_.__dict__, "page_total": result.total})
+            pass_, page = advance(engine, pass_, result)
         assert state.finish(engine, pass_) == 0
 
     drifting_pass()
@@ -241,7 +240,7 @@ def test_a_resumed_pass_keeps_its_page_size(sandbox, credentials, database_url):
     from prefect import flow
 
     from flows import sync_state as state
-    from flows.sync import sync_contracts_page
+    from flows.sync import advance, sync_contracts_page
 
     engine = engine_for(database_url)
 
@@ -249,7 +248,7 @@ def test_a_resumed_pass_keeps_its_page_size(sandbox, credentials, database_url):
     def interrupted() -> None:  # two pages of 5 committed, then the process died
         pass_ = state.begin_or_resume(engine, full_refresh=True, overlap=timedelta(0), page_size=5)
         for page in (1, 2):
-            sync_contracts_page(credentials, database_url, pass_, page, 5, 1)
+            pass_, _ = advance(engine, pass_, sync_contracts_page(credentials, database_url, pass_, page, 5, 1))
 
     interrupted()
     summary = sync_contracts(credentials, database_url=database_url, page_size=20, return_state=True).result()
@@ -292,3 +291,50 @@ def test_a_stale_pass_cannot_close_or_delete(sandbox, credentials, database_url)
     assert state.finish(engine, stale, deleted_ids=["T-1000"]) == 0
     row = state.read(engine)
     assert row["pass_id"] == "someone-else" and row["watermark"] is None
+
+
+# -- pages in flight together -----------------------------------------------------------------------------------
+def test_the_next_pages_are_listed_while_key_pointers_of_earlier_ones_are_read(sandbox, credentials, database_url):
+    from flows.common import composite_id_of
+
+    sandbox.set_faults(p_latency=1.0, latency_ms=20)
+    summary = sync_contracts(credentials, database_url=database_url, page_size=5, concurrency=2,
+                             reference_data=False, return_state=True).result()
+    assert summary["pages"] == 6 and summary["contracts_written"] == 30
+    sandbox.set_faults(p_latency=0.0)
+    page_of = {composite_id_of(r): n for n, answer in
+               enumerate(credentials.get_client().iter_pages("list_contracts", limit=5), start=1)
+               for r in answer["results"]}
+    list_calls, last_key_pointer_of_page = {}, {}
+    for record in sandbox.request_log():
+        if record.path.endswith("/public/contracts/") and "page=" in record.query and record.seq not in list_calls:
+            page = int(record.query.split("page=")[1].split("&")[0])
+            list_calls.setdefault(page, record.seq)
+        elif record.path.endswith("/key_pointers"):
+            page = page_of[record.path.split("/")[-2]]
+            last_key_pointer_of_page[page] = max(record.seq, last_key_pointer_of_page.get(page, 0))
+    overlapping = [p for p in range(2, 6) if list_calls[p + 1] < last_key_pointer_of_page[p]]
+    assert overlapping, (list_calls, last_key_pointer_of_page)  # sequential paging would list p+1 after p's last
+
+
+def test_the_checkpoint_moves_only_over_pages_all_written_before_it(sandbox, credentials, database_url):
+    """Page 2 fails while pages 3 and 4, in flight with it, are written: the checkpoint stays at page 2,
+    and the next run resumes there, loses nothing and duplicates nothing."""
+    sandbox.set_faults(p_latency=1.0, latency_ms=20)
+    sandbox.script("GET", r"/public/contracts/$", 403, times=1, query_regex=r"(^|&)page=2(&|$)")
+    state = sync_contracts(credentials, database_url=database_url, page_size=5, concurrency=2,
+                           reference_data=False, return_state=True)
+    assert state.is_failed()
+    with engine_for(database_url).connect() as conn:
+        position = conn.execute(sa.select(sync_state)).one()
+    assert position.next_page == 2 and position.pass_id is not None
+    written_ahead = len(stored(database_url))
+    assert written_ahead > 5  # pages after the failed one were in flight and written, not checkpointed
+    sandbox.set_faults(p_latency=0.0)
+    summary = sync_contracts(credentials, database_url=database_url, page_size=5, reference_data=False,
+                             return_state=True).result()
+    assert summary["resumed"]
+    assert_database_equals_source(sandbox, database_url)
+    with engine_for(database_url).connect() as conn:
+        letters = conn.execute(sa.select(dead_letters)).all()
+    assert all(letter.status != "pending" for letter in letters)  # the pass's letter closed with the pass
