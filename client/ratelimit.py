@@ -46,6 +46,7 @@ GROWTH = 0.0028  # per s^3: past the estimate, the rate grows by 0.28% of it aft
 GROWTH_FLOOR = 20.0  # requests/second: growth is scaled as if the estimate were at least this
 SEND_WINDOW = 1.0  # seconds over which the send rate is measured
 ESTIMATE_HORIZON = 30.0  # past this since the last cut, answers counted since it say little about the quota
+SHARE_AGAIN_AFTER = 60.0  # seconds: a shared quota that failed is not tried again sooner
 
 
 class Clock(Protocol):
@@ -118,6 +119,7 @@ class RateLimiter:
         self._quota: SharedQuota | None = None
         self._tokens = 0
         self._wanted = False
+        self._quota_failed_at: float | None = None
         self._cond = threading.Condition(threading.Lock())
 
     @property
@@ -199,9 +201,11 @@ class RateLimiter:
         if self.fixed_rate is None:
             raise ValueError("only a fixed rate can be shared: set SPOTDRAFT_RATE_LIMIT")
         with self._cond:
-            if self._quota is not None:
+            failed_at = self._quota_failed_at
+            if self._quota is not None or (failed_at is not None
+                                           and self._clock.now() - failed_at < SHARE_AGAIN_AFTER):
                 return
-            self._quota = quota
+            self._quota, self._tokens = quota, 0
         threading.Thread(target=self._feed, name=f"spotdraft-quota-{quota.name}", daemon=True).start()
 
     @property
@@ -236,7 +240,7 @@ class RateLimiter:
                 log.warning("The shared rate limit %s cannot be used (%s); this process now paces itself alone "
                             "at %g requests/s", quota.name, error, self.fixed_rate)
                 with self._cond:
-                    self._quota = None
+                    self._quota, self._quota_failed_at = None, self._clock.now()
                     self._cond.notify_all()
                 return
             with self._cond:

@@ -239,3 +239,18 @@ def test_an_unreachable_shared_quota_leaves_the_process_pacing_alone(caplog):
 def test_only_a_fixed_rate_can_be_shared():
     with pytest.raises(ValueError, match="SPOTDRAFT_RATE_LIMIT"):
         RateLimiter().share(CountingQuota(batch=1))
+
+
+def test_a_shared_quota_that_failed_is_not_tried_again_at_once():
+    clock = FakeClock()
+    limiter = RateLimiter(1000.0, clock=clock)
+    limiter.share(CountingQuota(batch=5, fail_after=0))
+    limiter.acquire()  # the quota fails: paced alone
+    assert limiter.shared_quota is None
+    limiter.share(CountingQuota(batch=5))
+    assert limiter.shared_quota is None  # a task asking for its client a moment later does not retry it
+    clock.sleep(61)
+    again = CountingQuota(batch=5)
+    limiter.share(again)
+    limiter.acquire()
+    assert limiter.shared_quota is again and again.granted == 5
