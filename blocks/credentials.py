@@ -12,9 +12,11 @@ import hashlib
 import threading
 from typing import ClassVar
 
+import httpx
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, field_validator
 
+from blocks.shared_quota import shared_quota_for
 from client import RateLimitSettings, Region, RetrySettings, SpotDraftClient
 from client.regions import check_base_url
 
@@ -94,7 +96,12 @@ class SpotDraftCredentials(Block):
         return hashlib.sha256(raw.encode()).hexdigest()
 
     def get_client(self) -> SpotDraftClient:
-        """The pooled client for these credentials, created once per process and reused."""
+        """The pooled client for these credentials, created once per process and reused.
+
+        With `SPOTDRAFT_RATE_LIMIT` set and a Prefect API configured, its rate limiter draws from a
+        Prefect global concurrency limit named after the client id and region, so every run and
+        worker on these credentials shares the one quota (blocks/shared_quota.py).
+        """
         key = self._fingerprint()
         with _clients_lock:
             client = _clients.get(key)
@@ -103,7 +110,17 @@ class SpotDraftCredentials(Block):
                     self.client_id, self.client_secret, self.region, self.user_email, self.base_url
                 )
                 _clients[key] = client
+            self._share_quota(client)
             return client
+
+    def _share_quota(self, client: SpotDraftClient) -> None:
+        rate = client.limiter.fixed_rate
+        if rate is None or client.limiter.shared_quota is not None:
+            return
+        where = httpx.URL(self.base_url).netloc.decode() if self.base_url else self.region.value
+        quota = shared_quota_for(self.client_id, where, rate)
+        if quota is not None:
+            client.limiter.share(quota)
 
 
 @atexit.register

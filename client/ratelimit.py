@@ -120,7 +120,9 @@ class RateLimiter:
         self._tokens = 0
         self._wanted = False
         self._quota_failed_at: float | None = None
-        self._cond = threading.Condition(threading.Lock())
+        shared_lock = threading.Lock()
+        self._cond = threading.Condition(shared_lock)  # requests wait here for tokens
+        self._feeder_wake = threading.Condition(shared_lock)  # the feeder waits here to be asked
 
     @property
     def mode(self) -> str:
@@ -215,21 +217,25 @@ class RateLimiter:
     def _take_shared_token(self) -> None:
         with self._cond:
             while self._quota is not None and self._tokens == 0:
-                self._wanted = True
-                self._cond.notify_all()
+                self._ask_feeder()
                 self._cond.wait()
             if self._quota is None:  # the quota could not be reached: this process paces alone
                 return
             self._tokens -= 1
-            if self._tokens <= self._quota.batch // 4:  # fetch the next batch before this one runs out
-                self._wanted = True
-                self._cond.notify_all()
+            if self._tokens <= self._quota.batch // 2:  # fetch the next batch before this one runs out
+                self._ask_feeder()
+
+    def _ask_feeder(self) -> None:
+        """(Lock held.) Only the feeder is woken: waiters waking each other would spin."""
+        if not self._wanted:
+            self._wanted = True
+            self._feeder_wake.notify()
 
     def _feed(self) -> None:
         while True:
             with self._cond:
                 while not self._wanted:
-                    self._cond.wait()
+                    self._feeder_wake.wait()
                 self._wanted = False
                 quota = self._quota
             if quota is None:
