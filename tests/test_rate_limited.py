@@ -75,3 +75,24 @@ def test_a_bad_rate_limit_setting_is_refused_before_any_request(monkeypatch, san
     with pytest.raises(ValueError, match="rate_limit"):
         SpotDraftClient(sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url)
     assert sandbox.request_log() == []
+
+
+def test_a_fixed_rate_is_shared_through_a_prefect_limit_named_after_the_credentials(monkeypatch, sandbox,
+                                                                                    prefect_api):
+    from prefect.client.orchestration import get_client
+
+    from blocks import SpotDraftCredentials
+
+    monkeypatch.setenv("SPOTDRAFT_RATE_LIMIT", "30")
+    credentials = SpotDraftCredentials(client_id=sandbox.client_id, client_secret=sandbox.client_secret,
+                                       base_url=sandbox.base_url)
+    client = credentials.get_client()
+    quota = client.limiter.shared_quota
+    assert quota is not None and sandbox.client_secret not in quota.name
+    ids = [c["composite_id"] for c in sandbox.snapshot()]
+    hammer(client, ids, 30, threads=4)
+    assert quota.grants >= 30 // quota.batch
+    with get_client(sync_client=True) as prefect:
+        limit = prefect.read_global_concurrency_limit_by_name(quota.name)
+    assert limit.slot_decay_per_second == 30
+    assert "fixed 30/s, shared through the Prefect limit" in client.limiter.describe()
