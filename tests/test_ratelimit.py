@@ -9,6 +9,7 @@ import time
 import pytest
 
 from client.ratelimit import BETA, MIN_RATE, RateLimiter, limiter_for
+from sandbox.faults import TokenBucket
 
 
 class FakeClock:
@@ -24,18 +25,13 @@ class FakeClock:
 
 
 class TokenBucketServer:
-    """SpotDraft's side, as the sandbox models it: `rate` tokens a second, up to `burst`."""
+    """SpotDraft's side, as the sandbox models it (sandbox.faults.TokenBucket): rate tokens a second, up to burst."""
 
     def __init__(self, rate: float, burst: float, now: float) -> None:
-        self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, now
+        self.bucket = TokenBucket(rate, burst, now)
 
     def answer(self, now: float) -> int:
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 200
-        return 429
+        return 200 if self.bucket.take(now) == 0 else 429
 
 
 def drive(limiter: RateLimiter, clock: FakeClock, server: TokenBucketServer, seconds: float,
