@@ -246,7 +246,7 @@ class SpotDraftClient:
         Only the path goes into the error context, never the query: a signed URL's query is its key.
         """
         to_storage = op.version == STORAGE
-        sent_at = None if to_storage else self.limiter.acquire()
+        sent_at = None if to_storage else self._wait_for_turn(op, request, budget, external_ids)
         budget.take()
         self._count("requests")
         context = self._context(op, request, budget, external_ids)
@@ -278,6 +278,17 @@ class SpotDraftClient:
         honoured = cls is E.RateLimitedError or response.status_code in E.RETRYABLE_5XX
         retry_after = parse_retry_after(response.headers.get("retry-after")) if honoured else None
         raise cls(answers.short_detail(body), replace(context, body=body, retry_after=retry_after))
+
+    def _wait_for_turn(self, op: Operation, request: httpx.Request, budget: AttemptBudget,
+                       external_ids: tuple[str, ...]) -> float:
+        """Wait at the limiter; a Retry-After (one any request got) longer than this operation's window
+        fails it at once, unsent, like its own 429 would: never cut short, never past the window."""
+        pause = self.limiter.pause_left()
+        if pause > 0 and not budget.can_wait(pause):
+            context = replace(self._context(op, request, budget, external_ids), retry_after=pause)
+            raise E.RateLimitedError(f"SpotDraft asked every request on these credentials to wait {pause:.0f}s "
+                                     "(Retry-After), longer than this operation's retry window", context)
+        return self.limiter.acquire()
 
     def _tell_limiter(self, sent_at: float, response: httpx.Response) -> None:
         if response.status_code == 429:

@@ -47,6 +47,8 @@ GROWTH_FLOOR = 20.0  # requests/second: growth is scaled as if the estimate were
 SEND_WINDOW = 1.0  # seconds over which the send rate is measured
 ESTIMATE_HORIZON = 30.0  # past this since the last cut, answers counted since it say little about the quota
 SHARE_AGAIN_AFTER = 60.0  # seconds: a shared quota that failed is not tried again sooner
+SAME_EVENT = 1.0  # seconds: a 429 this soon after a cut (nothing measured since) is the same throttling event
+MAX_PAUSE = 3600.0  # seconds: a longer Retry-After is not believed for every thread (see `throttled`)
 
 
 class Clock(Protocol):
@@ -133,8 +135,9 @@ class RateLimiter:
         with self._lock:
             return self._rate(self._clock.now())
 
-    def paused_until(self) -> float:
-        return self._paused_until
+    def pause_left(self) -> float:
+        """Seconds every request must still wait for a Retry-After (0 when none holds them)."""
+        return max(0.0, self._paused_until - self._clock.now())
 
     def describe(self) -> str:
         """One line for run summaries: the mode and what it knows of the quota."""
@@ -175,7 +178,9 @@ class RateLimiter:
             now = self._clock.now()
             self.throttles += 1
             was_paused = now < self._paused_until
-            if retry_after:
+            # A Retry-After beyond MAX_PAUSE (a proxy's bug, "1e12") fails the call that got it (no window
+            # holds it) but is not believed for everyone: it would stop every run on these credentials.
+            if retry_after and 0 < retry_after <= MAX_PAUSE:
                 self._paused_until = max(self._paused_until, now + retry_after)
                 self._next_slot = max(self._next_slot, self._paused_until)
             if self.fixed_rate is not None:
@@ -184,8 +189,9 @@ class RateLimiter:
                                 self.fixed_rate, self.name or "these credentials",
                                 f"; all requests paused {retry_after:g}s" if retry_after else "")
                 return
-            if self._last_cut is not None and sent_at < self._last_cut:
-                return  # in flight when the last cut was made: the same event
+            if self._last_cut is not None and (sent_at < self._last_cut or now - self._last_cut < SAME_EVENT
+                                               or self._answered_since_cut == 0):
+                return  # in flight when the last cut was made, or too soon to have measured anything: same event
             first = self._last_cut is None or now - self._last_cut > ESTIMATE_HORIZON
             estimate = self._estimate(now)
             # The first estimate is what was being sent, above the quota: cut below it. A later one

@@ -48,6 +48,13 @@ class Pass:
 
 def begin_or_resume(engine: Engine, *, full_refresh: bool, overlap: timedelta, page_size: int) -> Pass:
     """Resume the pass a killed run left under way (with its page size), or begin one from the watermark."""
+    try:
+        return _begin_or_resume(engine, full_refresh=full_refresh, overlap=overlap, page_size=page_size)
+    except sa.exc.IntegrityError:  # two first runs at once: the other inserted the state row after our read
+        return _begin_or_resume(engine, full_refresh=full_refresh, overlap=overlap, page_size=page_size)
+
+
+def _begin_or_resume(engine: Engine, *, full_refresh: bool, overlap: timedelta, page_size: int) -> Pass:
     with engine.begin() as conn:
         row = conn.execute(sa.select(sync_state).where(sync_state.c.name == STATE_NAME)).first()
         # A pass under way is resumed unless a full refresh is asked for and that pass is incremental.

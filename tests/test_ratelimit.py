@@ -99,9 +99,16 @@ def test_in_flight_429s_of_one_event_cut_once():
     for at in sent:
         limiter.throttled(at, retry_after=1)
     assert limiter.throttles == 10 and limiter.cuts == 1
+    clock.sleep(1.0)
+    retried = limiter.acquire()
+    clock.sleep(0.02)
+    limiter.throttled(retried, retry_after=None)  # sent after the cut, but nothing measured since: same event
+    assert limiter.cuts == 1
+    for _ in range(20):
+        limiter.answered(limiter.acquire())
     later = limiter.acquire()
     clock.sleep(0.05)
-    limiter.throttled(later, retry_after=1)  # sent after the cut: a new event
+    limiter.throttled(later, retry_after=1)  # sent after the cut, with answers since: a new event
     assert limiter.cuts == 2
 
 
