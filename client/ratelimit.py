@@ -126,10 +126,6 @@ class RateLimiter:
         self._cond = threading.Condition(shared_lock)  # requests wait here for tokens
         self._feeder_wake = threading.Condition(shared_lock)  # the feeder waits here to be asked
 
-    @property
-    def mode(self) -> str:
-        return "fixed" if self.fixed_rate is not None else "adaptive"
-
     def rate(self) -> float | None:
         """Requests per second allowed now; None while adaptive and never throttled (no limit)."""
         with self._lock:
