@@ -42,6 +42,7 @@ from flows import sync_contracts
 from flows import sync_state as state_module
 from flows.store import dead_letters, engine_for, sync_state
 from sandbox import Sandbox
+from tests.test_ratelimit import FakeClock
 from tests.test_sync import assert_database_equals_source, stored
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -526,17 +527,6 @@ def test_a_retry_after_the_window_cannot_hold_does_not_hold_the_next_operations_
             client.call("get_contract_key_pointers", path_params={"composite_id": ids[1]})
         assert refused.value.context.retry_after > window and sb.request_log() == []  # unsent
         assert max(clock.sleeps, default=0.0) <= window, clock.sleeps
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
 
 
 def test_two_429s_a_moment_apart_do_not_drop_the_adaptive_rate_to_its_floor():
