@@ -9,16 +9,28 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import os
 import threading
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import httpx
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, WithJsonSchema, field_validator
 
 from blocks.shared_quota import shared_quota_for
 from client import RateLimitSettings, Region, RetrySettings, SpotDraftClient
 from client.regions import check_base_url
+
+# The Prefect UI renders `str | None` as a "string / null" switch to flip before typing, and a field
+# that refers to an enum by `$ref` loses its title on the saved block's page: these fields describe
+# themselves plainly (validation still uses the Python type).
+OptionalText = Annotated[str | None, WithJsonSchema({"type": "string"})]
+RegionChoice = Annotated[Region, WithJsonSchema({"type": "string", "enum": [r.value for r in Region]})]
+
+# The logo shown in the Block catalog, form and pickers. Prefect accepts only an http(s) URL and serves
+# no files of ours; the image itself ships with the project (blocks/spotdraft-logo.svg), so a server
+# without internet access can host it and point SPOTDRAFT_BLOCK_LOGO_URL at it before registering.
+DEFAULT_LOGO_URL = "https://cdn.spotdraft.com/assets/logo-black-new.png"
 
 _clients: dict[str, SpotDraftClient] = {}
 _clients_lock = threading.Lock()
@@ -37,15 +49,18 @@ class SpotDraftCredentials(Block):
 
     _block_type_name = "SpotDraft Credentials"
     _block_type_slug = "spotdraft-credentials"
-    _logo_url = "https://cdn.spotdraft.com/assets/logo-black-new.png"
+    _logo_url = os.environ.get("SPOTDRAFT_BLOCK_LOGO_URL") or DEFAULT_LOGO_URL
     _documentation_url = "https://api.us.spotdraft.com/api/docs"
     _description = "Client id/secret, region and optional impersonated user for calling the SpotDraft API."
+    # The UI shows a fenced python block only.
     _code_example = """
+    ```python
     from blocks import SpotDraftCredentials
     from tasks import get_contract_status
 
     credentials = SpotDraftCredentials.load("BLOCK_NAME")
-    get_contract_status(credentials, "T-1234")
+    print(get_contract_status(credentials, "T-1234"))
+    ```
     """
     _env_fields: ClassVar[tuple[str, ...]] = ("client_id", "client_secret", "region", "user_email", "base_url")
 
@@ -53,15 +68,15 @@ class SpotDraftCredentials(Block):
     client_secret: SecretStr = Field(
         ..., title="Client Secret", description="The API credential's client secret. Stored encrypted."
     )
-    region: Region = Field(
+    region: RegionChoice = Field(
         Region.US, title="Region", description="Where the workspace is provisioned: IN, US, EU or ME."
     )
-    user_email: str | None = Field(
-        None, title="Act as user (optional)",
+    user_email: OptionalText = Field(
+        None, title="Act as user",
         description="Email of an active workspace user to act on behalf of (sent as the user-email header).",
     )
-    base_url: str | None = Field(
-        None, title="Base URL override (optional)",
+    base_url: OptionalText = Field(
+        None, title="Base URL override",
         description="Replaces the regional host, e.g. for the sandbox. Must be https://, or http:// to loopback.",
     )
 
