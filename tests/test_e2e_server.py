@@ -145,6 +145,8 @@ def test_deploy_sync_dead_letter_review_and_resume(stack, tmp_path):
         return {d.name: d for d in await client.read_deployments()}
 
     found = api(env, deployments)
+    document = api(env, lambda c: c.read_block_document_by_name("spotdraft", "spotdraft-credentials",
+                                                                  include_secrets=False))
     config = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())
     [trigger] = next(d for d in config["deployments"] if d["name"] == "review-failed-operations")["triggers"]
     assert trigger["within"] == TRIGGER_WITHIN_S and trigger["for_each"] == ["prefect.resource.id"]
@@ -152,9 +154,8 @@ def test_deploy_sync_dead_letter_review_and_resume(stack, tmp_path):
     for deployment in found.values():
         for name, prop in deployment.parameter_openapi_schema["properties"].items():
             assert prop.get("title") and prop.get("description"), (deployment.name, name)
-        assert deployment.parameters["credentials"] == {
-            "$ref": {"block_document_slug": "spotdraft-credentials/spotdraft"}
-        }
+        # By id, which the UI's picker shows (the build step looks it up); never the document's data.
+        assert deployment.parameters["credentials"] == {"$ref": {"block_document_id": str(document.id)}}
     schedules = {s.slug: s for s in found["sync-contracts-hourly"].schedules}
     assert schedules["hourly-incremental"].schedule.cron == "0 * * * *"
     assert schedules["hourly-incremental"].parameters == {}
