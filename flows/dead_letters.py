@@ -47,6 +47,35 @@ def describe(error: BaseException) -> dict[str, Any]:
     }
 
 
+REASON_CHARS = 300  # what a table cell shows; the full error stays in error_message and context
+_FIELD_ONLY = {"detail", "message", "error", "errors", "non_field_errors"}  # keys that name no field
+
+
+def reason(letter: dict[str, Any]) -> str:
+    """Why it failed, in SpotDraft's own words where it gave any: what a person needs to decide.
+
+    A 400's body names the fields and what is wrong with each (`contract_template_id: Invalid pk
+    "999"`); the advice column only says what kind of error it is. Without a body, the error's
+    message without the request's context in brackets.
+    """
+    body = (letter.get("context") or {}).get("body")
+    said = "; ".join(_field_messages(body, "")) if body not in (None, "", {}, []) else ""
+    text = said or (letter.get("error_message") or "").split(" [", 1)[0] or letter.get("advice") or ""
+    return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1] + "…"
+
+
+def _field_messages(value: Any, path: str) -> list[str]:
+    """`field.sub[0]: message` for each message in an error body (dicts, lists and strings nested)."""
+    if isinstance(value, dict):
+        return [m for key, v in value.items()
+                for m in _field_messages(v, path if key in _FIELD_ONLY else f"{path}.{key}".lstrip("."))]
+    if isinstance(value, list):
+        if all(not isinstance(v, dict | list) for v in value):
+            return [f"{path}: " * bool(path) + "; ".join(str(v) for v in value)] if value else []
+        return [m for i, v in enumerate(value) for m in _field_messages(v, f"{path}[{i}]")]
+    return [f"{path}: " * bool(path) + str(value)]
+
+
 def record(conn: Connection, *, operation: str, target: str | None, inputs: Any, error: BaseException) -> int:
     """Add (or refresh) the pending dead letter of `operation` on `target`; returns its id."""
     flow_name, flow_run_id = current_flow_run()

@@ -7,9 +7,9 @@ sets every title to the parameter's name, unless `json_schema_extra` gives one. 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 
 def form(title: str, description: str, default: Any = ...) -> Any:
@@ -23,3 +23,14 @@ def database_url_form(description: str, default: str) -> Any:
 
     return Field(default, description=description + " No password in it: give it to the worker as PGPASSWORD "
                  "or in ~/.pgpass.", json_schema_extra={"title": "Database URL", "pattern": DATABASE_URL_PATTERN})
+
+
+# Annotations for how a parameter is drawn, where Prefect's default drawing gets in the way (validation
+# still uses the Python type):
+# - `str | None` becomes a "str / None" switch that must be flipped before typing: a plain text box
+#   instead, left empty for None.
+OptionalText = Annotated[str | None, WithJsonSchema({"type": "string"})]
+# - a list or dict of objects becomes one JSON editor per item (or a switch): one editor for the whole
+#   value instead, where a list can be pasted at once.
+JsonList = Annotated[list[dict[str, Any]] | None, WithJsonSchema({})]
+JsonObject = Annotated[dict[str, Any] | None, WithJsonSchema({})]

@@ -40,7 +40,7 @@ from client.redaction import MASK, redact
 from flows import dead_letters, leases
 from flows.common import DEFAULT_DATABASE_URL, check_database_url, data_flow, shown_database_url
 from flows.create import DRAFT, record_created
-from flows.params import database_url_form, form
+from flows.params import JsonObject, OptionalText, database_url_form, form
 from flows.records import RecordError, validate_record
 from flows.store import contracts, created_contracts, engine_for, utcnow
 from flows.store import dead_letters as letters_table
@@ -57,30 +57,45 @@ class Action(StrEnum):
 
 
 class Decision(BaseModel):
-    dead_letter_id: int = Field(description="The id of the dead letter (first column of the table).")
-    action: Action = Field(Action.leave, description="leave it pending, retry it, retry it edited, or discard it.")
-    payload: dict[str, Any] | None = Field(
-        None, description="For retry_with_edits: the corrected inputs (a record, a request body, or a composite_id)."
+    dead_letter_id: int = Field(title="Dead letter", description="The dead letter's id (first column of the table).")
+    about: str = Field(
+        "", title="What failed, and SpotDraft's reason",
+        description="Filled in by the review, to read: changing it changes nothing.",
     )
-    note: str | None = Field(None, description="Why, for the record.")
+    action: Action = Field(Action.leave, description="leave it pending, retry it, retry it edited, or discard it.")
+    payload: JsonObject = Field(
+        None, title="Corrected inputs",
+        description="For retry_with_edits only: the corrected record, request body or composite_id, as JSON.",
+    )
+    note: OptionalText = Field(None, description="Why, for the record.")
 
 
 class ReviewDecisions(RunInput):
     reviewer: str = Field(description="Who is deciding (recorded on each dead letter).")
-    decisions: list[Decision] = Field(description="One entry per dead letter to act on.")
+    decisions: list[Decision] = Field(description="One row per dead letter offered; set each one's action.")
+
+
+# Where the form is: the button is at the top right of the run's page, and in its ⋮ menu on a narrow window.
+HOW_TO_ANSWER = (
+    "Open this flow run and press **Resume** (top right of the run's page; on a narrow window it is in the "
+    "**⋮** menu). The form has one row per dead letter: set its action to `retry`, `retry_with_edits` (with "
+    "the corrected inputs), `discard`, or leave it as `leave` to keep it pending, then **Submit**."
+)
 
 
 def _target_label(letter: dict[str, Any]) -> str:
     return letter["target"] or "-"
 
 
+def _about(letter: dict[str, Any]) -> str:
+    return f"{letter['operation']} on {_target_label(letter)}: {dead_letters.reason(letter)}"
+
+
 def _table(letters: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Four columns that fit the run's pane; the rest of each letter is in the dead_letters table."""
     return [
-        {
-            "id": str(r["id"]), "operation": r["operation"], "target": _target_label(r), "error": r["error_class"],
-            "advice": r["advice"] or "", "attempts": str(r["attempts"]), "when": f"{r['created_at']:%Y-%m-%d %H:%M}",
-            "run": (r["flow_name"] or "") + (f" {r['flow_run_id'][:8]}" if r["flow_run_id"] else ""),
-        }
+        {"id": str(r["id"]), "failed": f"{r['operation']} on {_target_label(r)}",
+         "reason": dead_letters.reason(r), "since": f"{r['created_at']:%Y-%m-%d %H:%M}"}
         for r in letters
     ]
 
@@ -318,7 +333,7 @@ def review_failed_operations(
         "failing run reads that run's database instead.",
         DEFAULT_DATABASE_URL,
     ),
-    triggered_by: str | None = form(
+    triggered_by: OptionalText = form(
         "Triggered by flow run", "The run whose failure or dead letters started this review (set by the trigger).",
         None,
     ),
@@ -361,19 +376,14 @@ def _review(credentials, database_url: str, engine, me: str, letters: list[dict[
             triggered_by: str | None, timeout_minutes: float, poll_seconds: int) -> Any:
     logger = get_run_logger()
     create_table_artifact(key="dead-letters-pending", table=_table(letters),
-                          description=f"{len(letters)} pending dead letters" +
-                          (f", first those of run {triggered_by}" if triggered_by else ""))
-    lines = [f"- **{r['id']}** `{r['operation']}` on `{_target_label(r)}`: {r['error_class']}: {r['advice']}"
-             for r in letters]
-    description = (
-        "Decide for each dead letter: `retry`, `retry_with_edits` (put the corrected inputs in payload), "
-        "`discard`, or `leave` it pending.\n\n" + "\n".join(lines)
-    )
+                          description=f"{len(letters)} dead letters wait for a decision" +
+                          (f", first those of run {triggered_by}" if triggered_by else "") + ". " + HOW_TO_ANSWER)
     form_with_defaults = ReviewDecisions.with_initial_data(
-        description=description, reviewer="",
-        decisions=[Decision(dead_letter_id=r["id"]) for r in letters],
+        description=f"{len(letters)} dead letters wait for a decision. Set each row's action, then Submit.",
+        reviewer="",
+        decisions=[Decision(dead_letter_id=r["id"], about=_about(r)) for r in letters],
     )
-    logger.info("Waiting for a decision on %d dead letters (Resume in the UI)", len(letters))
+    logger.info("Waiting for a decision on %d dead letters. %s", len(letters), HOW_TO_ANSWER.replace("**", ""))
     try:
         answer = pause_flow_run(wait_for_input=form_with_defaults, timeout=int(timeout_minutes * 60),
                                 poll_interval=poll_seconds)

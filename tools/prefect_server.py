@@ -47,8 +47,10 @@ def local_prefect_server(home: Path, *, log_path: Path | None = None, timeout: f
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
+    # The UI needs PREFECT_UI_API_URL as well on a port other than 4200, or it calls 127.0.0.1:4200.
     env = {**os.environ, **QUIET_ENV, "PREFECT_HOME": str(home), "PREFECT_API_URL": api_url,
-           "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port)}
+           "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port),
+           "PREFECT_UI_API_URL": api_url}
     log_file = open(log_path or home / "server.log", "ab")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
@@ -65,7 +67,8 @@ def local_prefect_server(home: Path, *, log_path: Path | None = None, timeout: f
             if time.monotonic() > deadline:
                 raise RuntimeError(f"prefect server did not answer within {timeout:.0f}s; see {log_file.name}")
             time.sleep(0.3)
-        yield {**QUIET_ENV, "PREFECT_HOME": str(home), "PREFECT_API_URL": api_url}
+        yield {**QUIET_ENV, "PREFECT_HOME": str(home), "PREFECT_API_URL": api_url,
+               "PREFECT_UI_URL": api_url.removesuffix("/api")}
     finally:
         stop_process_group(process)
         log_file.close()
