@@ -23,7 +23,7 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
-from prefect.states import Completed
+from prefect.states import Completed, State
 from pydantic import Field
 
 from blocks import SpotDraftCredentials
@@ -178,6 +178,18 @@ def create_contracts_batch(
     return counts
 
 
+def finished(message: str, summary: dict[str, Any], dead_lettered: int) -> State:
+    """The final state of a data flow (create or sync): Completed, named for its dead letters if any.
+
+    It stays a COMPLETED state, the run did its job: each failure is a dead letter, for the review
+    flow. The name is what the Prefect UI shows on the run's badge, in the runs list too: "3
+    dead-lettered" tells an operator at a glance what otherwise hides in a log line; the message
+    says what to do about it. A clean run keeps plain "Completed".
+    """
+    if dead_lettered:
+        return Completed(name=f"{dead_lettered} dead-lettered", message=message, data=summary)
+    return Completed(message=message, data=summary)
+
 
 def _run_name() -> str:
     from prefect.runtime import flow_run
@@ -260,5 +272,5 @@ def create_contracts(
         logger.warning(message)
     else:
         logger.info(message)
-    return Completed(message=message, data=summary)
+    return finished(message, summary, totals["dead_lettered"])
 

@@ -31,7 +31,6 @@ from prefect.artifacts import create_progress_artifact, create_table_artifact, u
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.logging import get_run_logger
-from prefect.states import Completed
 from pydantic import Field
 
 from blocks import SpotDraftCredentials
@@ -46,6 +45,7 @@ from flows.common import (
     emit_dead_letters,
     shown_database_url,
 )
+from flows.create import finished
 from flows.params import database_url_form, form
 from flows.store import contracts, counterparties, engine_for, fit_row, templates, upsert_each, utcnow
 from flows.sync_state import Pass
@@ -548,5 +548,5 @@ def sync_contracts(
         logger.warning(message)
     else:
         logger.info(message)
-    return Completed(message=message, data=summary)
+    return finished(message, summary, dead)
 
