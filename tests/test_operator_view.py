@@ -1,18 +1,26 @@
 """What an operator sees in the Prefect UI (issue 10), read back from the Prefect API the UI reads.
 
-Final states whose badge says what happened.
+Final states whose badge says what happened, summary tables that fit the UI's first page (ten
+rows), keyed artifacts.
 """
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.client.schemas.objects import StateType
 
 from flows import create_contracts, sync_contracts
+from flows.sync import summary_table
 from tests.test_create import record
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
+
+UI_PAGE_ROWS = 10  # rows of a table artifact the Prefect UI shows before paging
+
 
 @pytest.fixture
 def db(tmp_path) -> str:
@@ -27,6 +35,17 @@ def server_state(state):
     """The final state of the run as the Prefect server keeps it (what the UI's badge shows)."""
     with get_client(sync_client=True) as api:
         return api.read_flow_run(state.state_details.flow_run_id).state
+
+
+def artifacts_of(state) -> dict[str, object]:
+    with get_client(sync_client=True) as api:
+        found = api.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+    return {a.key: a for a in found}
+
+
+def table_rows(artifact) -> list[dict[str, str]]:
+    return json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
 
 
 # -- the final state's badge ----------------------------------------------------------------------------------
@@ -70,3 +89,70 @@ def test_a_sync_run_that_dead_letters_is_named_for_it_and_a_clean_one_is_plain_c
     clean = sync_contracts(credentials, database_url=db, page_size=10, return_state=True)
     shown = server_state(clean)
     assert (shown.type, shown.name) == (StateType.COMPLETED, "Completed")
+
+
+# -- artifacts ------------------------------------------------------------------------------------------------
+def test_the_sync_summary_fits_one_ui_page_and_keeps_every_figure(sandbox, credentials, db):
+    sync_contracts(credentials, database_url=db, page_size=10)
+    gone, victim = sandbox.snapshot()[3], sandbox.snapshot()[5]["composite_id"]
+    sandbox.delete_contract(gone["id"])
+    sandbox.script("GET", rf"/contracts/{victim}/key_pointers$", 403, times=1, body={"detail": "no access"})
+    state = sync_contracts(credentials, database_url=db, page_size=10, full_refresh=True, return_state=True)
+    summary = state.result()
+    assert summary["marked_deleted"] == 1 and summary["dead_lettered"] == 1  # figures that differ from the rest
+
+    rows = table_rows(artifacts_of(state)["sync-contracts-summary"])
+    assert len(rows) <= UI_PAGE_ROWS
+    assert all(set(row) == {"metric", "value"} for row in rows)
+    shown = {row["metric"]: row["value"] for row in rows}
+    expected = {  # where each figure of the summary is, as the operator reads it
+        "pass": ("pass", summary["pass"]),
+        "pages": ("pages", str(summary["pages"])),
+        "contracts_read": ("contracts", f"read {summary['contracts_read']},"),
+        "contracts_written": ("contracts", f"written {summary['contracts_written']},"),
+        "contracts_in_database": ("contracts", f"in database {summary['contracts_in_database']},"),
+        "marked_deleted": ("contracts", "marked deleted 1"),
+        "dead_lettered": ("dead-lettered", "1"),
+        "templates": ("reference data", f"templates {summary['templates']}"),
+        "counterparties": ("reference data", f"counterparties {summary['counterparties']}"),
+        "requests": ("requests", f"{summary['requests']} ("),
+        "retries": ("requests", f"retries {summary['retries']}"),
+        "throttled_429": ("requests", f"throttled 429 {summary['throttled_429']}"),
+        "rate_limit": ("rate limit", summary["rate_limit"]),
+        "duration_s": ("duration", f"{summary['duration_s']} s"),
+        "database": ("database", summary["database"]),
+    }
+    assert set(expected) | {"resumed"} == set(summary)  # every figure has its place (resumed: below)
+    for key, (metric, text) in expected.items():
+        assert text in shown[metric], (key, shown)
+    assert "resumed" not in shown["pass"]
+
+
+def test_a_resumed_pass_says_so_in_the_summary_table():
+    summary = {"pass": "resumed full pass 1a2b3c4d then incremental since 2026-01-01 10:00:00 pass 5e6f7a8b",
+               "resumed": True, "pages": 4, "contracts_read": 31, "contracts_written": 30,
+               "contracts_in_database": 29, "marked_deleted": 2, "dead_lettered": 3, "templates": 5,
+               "counterparties": 6, "requests": 77, "retries": 8, "throttled_429": 9,
+               "rate_limit": "adaptive, never throttled", "duration_s": 1.25, "database": "sqlite:///x.db"}
+    rows = summary_table(summary)
+    assert len(rows) <= UI_PAGE_ROWS
+    text = " | ".join(f"{r['metric']}: {r['value']}" for r in rows)
+    assert text.startswith("pass: resumed full pass")
+    for figure in ("read 31", "written 30", "in database 29", "marked deleted 2", "dead-lettered: 3", "templates 5",
+                   "counterparties 6", "requests: 77", "retries 8", "throttled 429 9", "1.25 s", "sqlite:///x.db"):
+        assert figure in text
+
+
+def test_the_create_summary_fits_one_ui_page(sandbox, credentials, db):
+    state = create_contracts(credentials, template_id(sandbox), records=[record("sum-1")], database_url=db,
+                             return_state=True)
+    rows = table_rows(artifacts_of(state)["create-contracts-summary"])
+    assert len(rows) <= UI_PAGE_ROWS
+    assert {r["metric"]: r["value"] for r in rows}["created"] == "1"
+
+
+def test_the_sync_progress_artifact_has_a_key(sandbox, credentials, db):
+    state = sync_contracts(credentials, database_url=db, page_size=10, reference_data=False, return_state=True)
+    progress = [a for a in artifacts_of(state).values() if a.type == "progress"]
+    assert [a.key for a in progress] == ["sync-contracts-progress"]
+    assert float(progress[0].data) == 100.0
