@@ -36,7 +36,7 @@ from flows.common import (
     data_flow,
     emit_dead_letters,
 )
-from flows.params import database_url_form, form
+from flows.params import JsonList, OptionalText, database_url_form, form
 from flows.records import RecordError, load_records, validate_record
 from flows.store import created_contracts, engine_for, fit_row, upsert, utcnow
 
@@ -207,13 +207,13 @@ def create_contracts(
     template_id: Annotated[int, Field(ge=1)] = form(
         "Template id", "The SpotDraft template every contract is created from."
     ),
-    records: list[dict[str, Any]] | None = form(
+    records: JsonList = form(
         "Records",
-        "Objects with external_id (required), contract_data, counter_party_details and optionally "
-        "contract_name. Leave empty when using a records file.",
+        'A JSON list of records, pasted whole: [{"external_id": "crm-1", "contract_data": {...}, '
+        '"counter_party_details": [...]}, ...]; contract_name is optional. Leave empty when using a records file.',
         None,
     ),
-    records_file: str | None = form(
+    records_file: OptionalText = form(
         "Records file",
         "Path of a .json or .csv file of records, readable by the worker (see the README for the CSV columns).",
         None,
