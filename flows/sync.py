@@ -247,7 +247,7 @@ def _store_reference(conn, table: sa.Table, rows: list[dict[str, Any]], operatio
     return len(fitted) - len(refused)
 
 
-@task(name="sync-templates", cache_policy=NO_CACHE)
+@task(name="sync-templates", task_run_name="templates", cache_policy=NO_CACHE)
 def sync_templates(credentials: SpotDraftCredentials, database_url: str) -> int:
     """Copy the workspace's templates (a short, unpaged list) into `templates`."""
     answer = credentials.get_client().call("list_templates", logger=get_run_logger())
@@ -261,7 +261,7 @@ def sync_templates(credentials: SpotDraftCredentials, database_url: str) -> int:
         return _store_reference(conn, templates, rows, "list_templates")
 
 
-@task(name="sync-counterparties", cache_policy=NO_CACHE)
+@task(name="sync-counterparties", task_run_name="counterparties", cache_policy=NO_CACHE)
 def sync_counterparties(credentials: SpotDraftCredentials, database_url: str, limit: int) -> int:
     """Copy every counterparty into `counterparties`, a page per transaction."""
     client, written = credentials.get_client(), 0
@@ -392,7 +392,12 @@ def _pass_target(pass_: Pass) -> str:
 _NOT_ABOUT_ONE_CONTRACT = AuthenticationError
 
 
-@task(name="confirm-deleted", cache_policy=NO_CACHE)
+def _confirm_deleted_run_name(parameters: dict[str, Any]) -> str:
+    count = len(parameters.get("composite_ids") or ())
+    return f"confirm {count} deletion{'' if count == 1 else 's'}"
+
+
+@task(name="confirm-deleted", task_run_name=_confirm_deleted_run_name, cache_policy=NO_CACHE)
 def confirm_deleted(
     credentials: SpotDraftCredentials, database_url: str, composite_ids: list[str]
 ) -> tuple[list[str], int]:
@@ -426,7 +431,7 @@ def confirm_deleted(
     return gone, len(unsure)
 
 
-@task(name="list-contract-ids", cache_policy=NO_CACHE)
+@task(name="list-contract-ids", task_run_name="list contract ids", cache_policy=NO_CACHE)
 def list_contract_ids(credentials: SpotDraftCredentials, page_size: int) -> set[str] | None:
     """Every contract id upstream (list calls only), or None when pages drifted twice while counting."""
     client, logger = credentials.get_client(), get_run_logger()

@@ -13,6 +13,7 @@ and an answer may hold a secret (a webhook's HMAC key) that must not be written 
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from prefect.logging import get_run_logger
 from blocks import SpotDraftCredentials
 from client import OPERATIONS_BY_NAME, AttemptBudget, RetrySettings, SpotDraftClient, SpotDraftError
 from client.operation import Operation
+from client.redaction import scrub_text
 from client.results import protect_secrets
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -88,11 +90,56 @@ def call_operation(credentials: SpotDraftCredentials, operation: str, **request:
     return protect_secrets(result, operation)
 
 
+# Path parameters never shown in a run name, whatever their value: a name is stored and shown by Prefect.
+_NEVER_SHOWN = ("secret", "token", "password", "signature", "credential")
+_SHOWN_MAX = 40  # characters of one id in a run name
+
+
+def _shown(value: Any) -> str | None:
+    """An id as a run name shows it: a number or one short line of text; anything else is left out."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = " ".join(str(value).split())
+    if not text:
+        return None
+    text = scrub_text(text)  # a value that happens to be a known secret is masked, as in any log line
+    return text if len(text) <= _SHOWN_MAX else text[:_SHOWN_MAX - 1] + "\u2026"
+
+
+def task_run_namer(name: str, fn: Callable[..., Any], operations: list[Operation]) -> Callable[..., str]:
+    """The task_run_name of a SpotDraft task: its operation and the ids it is about, e.g.
+    "get_contract_status T-123", "update_contract_note contract_id=12 note_id=7", "list_contracts page 2".
+
+    Only the ids of the operation's path and the page number are shown: never a body, a query,
+    a file or anything else a caller passes, which may hold personal data or a secret.
+    """
+    accepted = inspect.signature(fn).parameters
+    ids = [p for p in dict.fromkeys(p for op in operations for p in op.path_params)
+           if p in accepted and p.endswith("_id") and not any(word in p for word in _NEVER_SHOWN)]
+    paged = "page" in accepted
+
+    def run_name(parameters: dict[str, Any]) -> str:
+        try:
+            shown = [(p, _shown(parameters.get(p))) for p in ids]
+            shown = [(p, v) for p, v in shown if v is not None]
+            parts = [name, *([shown[0][1]] if len(shown) == 1 else [f"{p}={v}" for p, v in shown])]
+            page = _shown(parameters.get("page")) if paged else None
+            if page is not None:
+                parts.append(f"page {page}")
+            return " ".join(parts)
+        except Exception:  # a run name must never fail the task
+            return name
+
+    return run_name
+
+
 def _as_task(fn: F, name: str, summary: str, operations: list[Operation], **retries: Any) -> F:
-    """The Prefect options every SpotDraft task shares: no caching, no persisted result, tagged by operation."""
+    """The Prefect options every SpotDraft task shares: no caching, no persisted result, tagged by operation,
+    each run named after its operation and the ids it is about."""
     return task(
         fn,
         name=name,
+        task_run_name=task_run_namer(name, fn, operations),
         description=(fn.__doc__ or summary).strip().splitlines()[0],
         tags=["spotdraft", f"spotdraft:family:{operations[0].family}",
               *(f"spotdraft:operation:{op.operation_id}" for op in operations)],

@@ -1,18 +1,28 @@
 """What an operator sees in the Prefect UI (issue 10), read back from the Prefect API the UI reads.
 
 Final states whose badge says what happened, summary tables that fit the UI's first page (ten
-rows), keyed artifacts.
+rows), keyed artifacts, and task runs named after what they do, never after a body or a secret.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import pytest
+from prefect import flow
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
 from prefect.client.schemas.objects import StateType
 
+import tasks
+from blocks import SpotDraftCredentials
 from flows import create_contracts, sync_contracts
 from flows.sync import summary_table
 from tests.test_create import record
@@ -46,6 +56,25 @@ def artifacts_of(state) -> dict[str, object]:
 
 def table_rows(artifact) -> list[dict[str, str]]:
     return json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+
+
+def task_run_names(state, expected: int) -> list[str]:
+    """The names of the run's task runs on the server; they arrive as events, so wait for `expected` of them."""
+    run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+    deadline = time.monotonic() + 30
+    while True:
+        with get_client(sync_client=True) as api:
+            runs = api.read_task_runs(flow_run_filter=run_filter)
+        names = sorted(r.name for r in runs)
+        # A run first reported under Prefect's default name is renamed by a later event: wait for both.
+        if (len(names) >= expected and not any(_random_suffix(n) for n in names)) or time.monotonic() > deadline:
+            return names
+        time.sleep(0.2)
+
+
+def _random_suffix(name: str) -> bool:
+    """Prefect's default task run name, `{task name}-{3 hex digits}` (task names here have no spaces)."""
+    return re.fullmatch(r"[\w-]+-[0-9a-f]{3}", name) is not None
 
 
 # -- the final state's badge ----------------------------------------------------------------------------------
@@ -156,3 +185,73 @@ def test_the_sync_progress_artifact_has_a_key(sandbox, credentials, db):
     progress = [a for a in artifacts_of(state).values() if a.type == "progress"]
     assert [a.key for a in progress] == ["sync-contracts-progress"]
     assert float(progress[0].data) == 100.0
+
+
+# -- task run names -------------------------------------------------------------------------------------------
+def test_every_task_run_of_a_sync_is_named_after_what_it_does(sandbox, credentials, db):
+    from tests.test_sync import stored
+
+    # A full pass that fails at page 2, a contract it stored deleted meanwhile, then the pass resumed:
+    # the resumed full pass counts the ids upstream and confirms the one deletion.
+    sandbox.script("GET", r"/public/contracts/$", 403, times=1, query_regex=r"(^|&)page=2(&|$)")
+    assert sync_contracts(credentials, database_url=db, page_size=5, reference_data=False,
+                          return_state=True).is_failed()
+    sandbox.delete_contract(next(iter(stored(db))))
+    state = sync_contracts(credentials, database_url=db, page_size=5, full_refresh=True, return_state=True)
+    assert state.result()["marked_deleted"] == 1
+
+    names = task_run_names(state, expected=5)
+    assert not [n for n in names if _random_suffix(n)], names
+    assert {"templates", "counterparties", "list contract ids", "confirm 1 deletion"} <= set(names)
+    others = [n for n in names if n not in {"templates", "counterparties", "list contract ids", "confirm 1 deletion"}]
+    assert others and all(re.fullmatch(r"contracts page \d+", n) for n in others), names
+
+
+def test_every_task_run_of_a_create_is_named_after_its_records(sandbox, credentials, db):
+    state = create_contracts(credentials, template_id(sandbox), records=[record(f"n-{i}") for i in range(3)],
+                             database_url=db, return_state=True)
+    assert task_run_names(state, expected=1) == ["create contracts 0..2"]
+
+
+def test_library_task_runs_say_the_operation_and_the_ids_never_a_body(sandbox, credentials):
+    contract = sandbox.snapshot()[0]
+    marker = "body-marker-5d1e"
+
+    @flow(name="operator-view-tasks")
+    def calls(creds: SpotDraftCredentials):
+        tasks.list_templates(creds)
+        tasks.get_contract_status(creds, contract["composite_id"])
+        tasks.list_contracts(creds, page=2, limit=3)
+        tasks.create_contract(creds, {"template_id": 99999, "contract_name": marker}, return_state=True)
+        tasks.update_contract_note(creds, contract["id"], 424242, {"note": marker}, return_state=True)
+
+    state = calls(credentials, return_state=True)
+    names = task_run_names(state, expected=5)
+    assert names == sorted([
+        "list_templates",
+        f"get_contract_status {contract['composite_id']}",
+        "list_contracts page 2",
+        "create_contract",
+        f"update_contract_note contract_id={contract['id']} note_id=424242",
+    ])
+    assert not [n for n in names if marker in n]
+
+
+def test_a_run_name_shows_only_short_ids_of_the_path_never_a_credential_or_a_known_secret():
+    from client.redaction import register_secret
+    from tasks.clickwrap import get_clickwrap
+
+    namer = tasks.queue_native_integration_contracts.task_run_name
+    assert namer(parameters={"integration_solution_entity_id": "ise-1", "credential_public_id": "cred-9",
+                             "body": {"a": 1}}) == "queue_native_integration_contracts ise-1"
+    assert tasks.get_rendered_email.task_run_name(parameters={"email_audit_key": "k-1"}) == "get_rendered_email"
+    assert tasks.get_facet_options.task_run_name(parameters={"field_name": "x", "q": "acme"}) == "get_facet_options"
+
+    status = tasks.get_contract_status.task_run_name
+    assert status(parameters={"composite_id": "T-1\n2"}) == "get_contract_status T-1 2"
+    assert status(parameters={"composite_id": {"not": "an id"}}) == "get_contract_status"
+    long = status(parameters={"composite_id": "x" * 100})
+    assert len(long) < len("get_contract_status ") + 41 and long.endswith("\u2026")
+    register_secret("canary-Id-Secret-0b7c")
+    assert "canary-Id-Secret-0b7c" not in get_clickwrap.task_run_name(parameters={"clickwrap_public_id":
+                                                                                   "canary-Id-Secret-0b7c"})
