@@ -178,16 +178,22 @@ def create_contracts_batch(
     return counts
 
 
+DEAD_LETTERED = "Dead-lettered"  # the name of a Completed state of a run that gave something up
+
+
 def finished(message: str, summary: dict[str, Any], dead_lettered: int) -> State:
     """The final state of a data flow (create or sync): Completed, named for its dead letters if any.
 
     It stays a COMPLETED state, the run did its job: each failure is a dead letter, for the review
-    flow. The name is what the Prefect UI shows on the run's badge, in the runs list too: "3
-    dead-lettered" tells an operator at a glance what otherwise hides in a log line; the message
-    says what to do about it. A clean run keeps plain "Completed".
+    flow. The name is what the Prefect UI shows on the run's badge, in the runs list too, so
+    "Dead-lettered" tells an operator at a glance what otherwise hides in a log line; the message
+    gives the count and says what to do. The name is fixed, as Prefect's own state names are
+    (Cached, Late...), because Prefect names the run's state event after it: an automation can
+    match `prefect.flow-run.Dead-lettered`, which a name carrying the count would make impossible.
+    A clean run keeps plain "Completed".
     """
     if dead_lettered:
-        return Completed(name=f"{dead_lettered} dead-lettered", message=message, data=summary)
+        return Completed(name=DEAD_LETTERED, message=message, data=summary)
     return Completed(message=message, data=summary)
 
 
@@ -216,7 +222,7 @@ def create_contracts(
     records_file: OptionalText = form(
         "Records file",
         "Path of a .json or .csv file of records, readable by the worker (see the README for the CSV columns).",
-        None,
+        "",
     ),
     database_url: str = database_url_form(
         "SQLAlchemy URL where created_contracts and dead_letters are kept.", DEFAULT_DATABASE_URL
