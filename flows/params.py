@@ -28,7 +28,8 @@ def database_url_form(description: str, default: str) -> Any:
 # Annotations for how a parameter is drawn, where Prefect's default drawing gets in the way (validation
 # still uses the Python type):
 # - `str | None` becomes a "str / None" switch that must be flipped before typing: a plain text box
-#   instead, left empty for None.
+#   instead. Give it the default "" (empty, meaning none): with None the form's own check refuses
+#   the untouched box ("None is not of type 'string'").
 OptionalText = Annotated[str | None, WithJsonSchema({"type": "string"})]
 # - a list or dict of objects becomes one JSON editor per item (or a switch): one editor for the whole
 #   value instead, where a list can be pasted at once.

@@ -30,7 +30,7 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.logging import get_run_logger
 from prefect.states import Completed
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 import tasks
 from blocks import SpotDraftCredentials
@@ -56,18 +56,22 @@ class Action(StrEnum):
     discard = "discard"
 
 
+# Written out in the field: the Resume form's drop-down offers nothing for an enum given by `$ref`.
+ActionChoice = Annotated[Action, WithJsonSchema({"type": "string", "title": "Action", "enum": list(Action)})]
+
+
 class Decision(BaseModel):
     dead_letter_id: int = Field(title="Dead letter", description="The dead letter's id (first column of the table).")
     about: str = Field(
         "", title="What failed, and SpotDraft's reason",
         description="Filled in by the review, to read: changing it changes nothing.",
     )
-    action: Action = Field(Action.leave, description="leave it pending, retry it, retry it edited, or discard it.")
+    action: ActionChoice = Field(Action.leave, description="leave it pending, retry it, retry it edited, or discard.")
     payload: JsonObject = Field(
         None, title="Corrected inputs",
         description="For retry_with_edits only: the corrected record, request body or composite_id, as JSON.",
     )
-    note: OptionalText = Field(None, description="Why, for the record.")
+    note: OptionalText = Field("", description="Why, for the record.")
 
 
 class ReviewDecisions(RunInput):
@@ -335,7 +339,7 @@ def review_failed_operations(
     ),
     triggered_by: OptionalText = form(
         "Triggered by flow run", "The run whose failure or dead letters started this review (set by the trigger).",
-        None,
+        "",
     ),
     timeout_minutes: Annotated[float, Field(gt=0, le=MAX_WAIT_MINUTES)] = form(
         "Wait for a decision (minutes)", "After this long without an answer the run ends and leaves everything "
@@ -378,8 +382,10 @@ def _review(credentials, database_url: str, engine, me: str, letters: list[dict[
     create_table_artifact(key="dead-letters-pending", table=_table(letters),
                           description=f"{len(letters)} dead letters wait for a decision" +
                           (f", first those of run {triggered_by}" if triggered_by else "") + ". " + HOW_TO_ANSWER)
+    listed = "\n".join(f"- **{r['id']}** {_about(r)}" for r in letters)
     form_with_defaults = ReviewDecisions.with_initial_data(
-        description=f"{len(letters)} dead letters wait for a decision. Set each row's action, then Submit.",
+        description=f"{len(letters)} dead letters wait for a decision:\n\n{listed}\n\n"
+                    "Set each row's action below, then Submit.",
         reviewer="",
         decisions=[Decision(dead_letter_id=r["id"], about=_about(r)) for r in letters],
     )
@@ -414,7 +420,7 @@ def _review(credentials, database_url: str, engine, me: str, letters: list[dict[
         if decision.action is Action.discard:
             with engine.begin() as conn:
                 _decide(conn, letter["id"], status="discarded", decided_by=who, decided_at=when,
-                        outcome={"note": decision.note})
+                        outcome={"note": decision.note or None})
             results.append({"id": str(letter["id"]), "action": "discard", "outcome": "discarded"})
             continue
         payload = decision.payload if decision.action is Action.retry_with_edits else None
@@ -424,14 +430,14 @@ def _review(credentials, database_url: str, engine, me: str, letters: list[dict[
             logger.warning("Dead letter %s failed again: %s", letter["id"], error)
             with engine.begin() as conn:
                 _decide(conn, letter["id"], status="pending", decided_by=who, decided_at=when,
-                        outcome={"replay_failed": True, "note": decision.note, "payload": redact(payload)},
+                        outcome={"replay_failed": True, "note": decision.note or None, "payload": redact(payload)},
                         **{k: v for k, v in dead_letters.describe(error).items() if k != "attempts"})
             results.append({"id": str(letter["id"]), "action": decision.action.value,
                             "outcome": f"failed again: {type(error).__name__}"})
             continue
         with engine.begin() as conn:
             _decide(conn, letter["id"], status="replayed", decided_by=who, decided_at=when,
-                    outcome={"result": redact(outcome), "note": decision.note, "edited": payload is not None})
+                    outcome={"result": redact(outcome), "note": decision.note or None, "edited": payload is not None})
         results.append({"id": str(letter["id"]), "action": decision.action.value, "outcome": "replayed"})
 
     create_table_artifact(key="dead-letters-review", table=results or [{"id": "-", "action": "-", "outcome": "-"}],
