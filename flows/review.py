@@ -30,7 +30,7 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.logging import get_run_logger
 from prefect.states import Completed
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, Field
 
 import tasks
 from blocks import SpotDraftCredentials
@@ -56,17 +56,13 @@ class Action(StrEnum):
     discard = "discard"
 
 
-# Written out in the field: the Resume form's drop-down offers nothing for an enum given by `$ref`.
-ActionChoice = Annotated[Action, WithJsonSchema({"type": "string", "title": "Action", "enum": list(Action)})]
-
-
 class Decision(BaseModel):
     dead_letter_id: int = Field(title="Dead letter", description="The dead letter's id (first column of the table).")
     about: str = Field(
         "", title="What failed, and SpotDraft's reason",
         description="Filled in by the review, to read: changing it changes nothing.",
     )
-    action: ActionChoice = Field(Action.leave, description="leave it pending, retry it, retry it edited, or discard.")
+    action: Action = Field(Action.leave, description="leave it pending, retry it, retry it edited, or discard.")
     payload: JsonObject = Field(
         None, title="Corrected inputs",
         description="For retry_with_edits only: the corrected record, request body or composite_id, as JSON.",
