@@ -230,12 +230,26 @@ def advance(engine, pass_: Pass, result: PageResult) -> tuple[Pass, int | None]:
     return Pass(**{**pass_.__dict__, "page_total": reference}), next_page
 
 
-def _store_reference(conn, table: sa.Table, rows: list[dict[str, Any]], operation: str) -> int:
-    """Upsert reference rows fitted to their columns; a row the database still refuses is a dead letter."""
+def _store_reference(
+    conn, table: sa.Table, items: list[Any], to_row: Any, operation: str, where: str
+) -> tuple[int, int]:
+    """Upsert reference items fitted to their columns; returns (written, dead-lettered).
+
+    An item without a usable id, or a row the database still refuses, is a dead letter, counted in
+    the run's dead_lettered like a contract's: the run's state and event then say so, and the
+    review is started.
+    """
     logger = get_run_logger()
-    fitted = []
-    for row in rows:
-        row, changes = fit_row(table, row)
+    now, fitted, dead = utcnow(), [], 0
+    for index, item in enumerate(items):
+        if not _has_id(item):
+            target = f"{where} item {index + 1}"
+            logger.warning("Dead-lettered %s: it has no usable id", target)
+            dead_letters.record(conn, operation=operation, target=target, inputs={"record": item},
+                                error=MalformedResponseError(f"{target} has no usable id"))
+            dead += 1
+            continue
+        row, changes = fit_row(table, {**to_row(item), "id": str(item["id"]), "record": item, "synced_at": now})
         if changes:
             logger.warning("%s %s stored with fields fitted to their columns: %s", table.name, row["id"],
                            "; ".join(changes))
@@ -244,37 +258,29 @@ def _store_reference(conn, table: sa.Table, rows: list[dict[str, Any]], operatio
     for row, error in refused:
         dead_letters.record(conn, operation=operation, target=f"{table.name} {row['id']}",
                             inputs={"record": row["record"]}, error=error)
-    return len(fitted) - len(refused)
+    return len(fitted) - len(refused), dead + len(refused)
 
 
 @task(name="sync-templates", task_run_name="templates", cache_policy=NO_CACHE)
-def sync_templates(credentials: SpotDraftCredentials, database_url: str) -> int:
-    """Copy the workspace's templates (a short, unpaged list) into `templates`."""
+def sync_templates(credentials: SpotDraftCredentials, database_url: str) -> tuple[int, int]:
+    """Copy the workspace's templates (a short, unpaged list) into `templates`: (written, dead-lettered)."""
     answer = credentials.get_client().call("list_templates", logger=get_run_logger())
-    now = utcnow()
-    rows = [
-        {"id": str(t["id"]), "name": t.get("name"), "contract_type_id": t.get("contract_type_id"),
-         "record": t, "synced_at": now}
-        for t in answer.get("items") or [] if _has_id(t)
-    ]
     with engine_for(database_url).begin() as conn:
-        return _store_reference(conn, templates, rows, "list_templates")
+        return _store_reference(conn, templates, answer.get("items") or [], lambda t: {
+            "name": t.get("name"), "contract_type_id": t.get("contract_type_id")}, "list_templates", "templates list")
 
 
 @task(name="sync-counterparties", task_run_name="counterparties", cache_policy=NO_CACHE)
-def sync_counterparties(credentials: SpotDraftCredentials, database_url: str, limit: int) -> int:
-    """Copy every counterparty into `counterparties`, a page per transaction."""
-    client, written = credentials.get_client(), 0
-    for answer in client.iter_pages("list_counterparties", limit=limit, logger=get_run_logger()):
-        now = utcnow()
-        rows = [
-            {"id": str(c["id"]), "name": c.get("name"), "is_individual": c.get("is_individual"),
-             "record": c, "synced_at": now}
-            for c in answer.get("results") or [] if _has_id(c)
-        ]
+def sync_counterparties(credentials: SpotDraftCredentials, database_url: str, limit: int) -> tuple[int, int]:
+    """Copy every counterparty into `counterparties`, a page per transaction: (written, dead-lettered)."""
+    client, written, dead = credentials.get_client(), 0, 0
+    for page, answer in enumerate(client.iter_pages("list_counterparties", limit=limit, logger=get_run_logger()), 1):
         with engine_for(database_url).begin() as conn:
-            written += _store_reference(conn, counterparties, rows, "list_counterparties")
-    return written
+            stored, lettered = _store_reference(conn, counterparties, answer.get("results") or [], lambda c: {
+                "name": c.get("name"), "is_individual": c.get("is_individual")},
+                "list_counterparties", f"counterparties page {page}")
+        written, dead = written + stored, dead + lettered
+    return written, dead
 
 
 def _describe(pass_: Pass) -> str:
@@ -537,8 +543,9 @@ def sync_contracts(
 
     reference = {"templates": 0, "counterparties": 0}
     if reference_data:
-        reference["templates"] = sync_templates(credentials, database_url)
-        reference["counterparties"] = sync_counterparties(credentials, database_url, page_size)
+        reference["templates"], templates_dead = sync_templates(credentials, database_url)
+        reference["counterparties"], counterparties_dead = sync_counterparties(credentials, database_url, page_size)
+        dead += templates_dead + counterparties_dead
     with engine.connect() as conn:
         stored = conn.execute(
             sa.select(sa.func.count()).select_from(contracts).where(contracts.c.deleted_at.is_(None))

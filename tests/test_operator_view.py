@@ -120,6 +120,26 @@ def test_a_sync_run_that_dead_letters_is_named_for_it_and_a_clean_one_is_plain_c
     assert (shown.type, shown.name) == (StateType.COMPLETED, "Completed")
 
 
+def test_reference_data_that_cannot_be_stored_is_dead_lettered_counted_and_named(sandbox, credentials, db):
+    """A template without an id, or a counterparty the database refuses, is a dead letter like a contract's:
+    counted in dead_lettered, so the run is named for it and the review is started (it used to be silent)."""
+    import sqlalchemy as sa
+
+    from flows.store import dead_letters, engine_for
+
+    real = sandbox.state.templates
+    poison = [{"name": "no id"}, {"id": "", "name": "blank id"}, *({"id": t, "name": f"t{t}"} for t in list(real)[:2])]
+    sandbox.script("GET", r"/templates/?$", 200, body={"items": poison})
+    state = sync_contracts(credentials, database_url=db, page_size=10, return_state=True)
+    summary, shown = state.result(), server_state(state)
+    assert summary["templates"] == 2 and summary["dead_lettered"] == 2
+    assert (shown.type, shown.name) == (StateType.COMPLETED, "Dead-lettered")
+    with engine_for(db).connect() as conn:
+        letters = conn.execute(sa.select(dead_letters.c.operation, dead_letters.c.target)
+                               .where(dead_letters.c.status == "pending")).all()
+    assert sorted(letters) == [("list_templates", "templates list item 1"), ("list_templates", "templates list item 2")]
+
+
 # -- artifacts ------------------------------------------------------------------------------------------------
 def test_the_sync_summary_fits_one_ui_page_and_keeps_every_figure(sandbox, credentials, db):
     sync_contracts(credentials, database_url=db, page_size=10)
