@@ -112,14 +112,17 @@ def run_deployment(env: dict, name: str, parameters: dict) -> UUID:
     return api(env, create)
 
 
-def wait_for(env: dict, flow_run_id: UUID, states: set[str], timeout: float = 180):
+def wait_for(env: dict, flow_run_id: UUID, states: set[str], timeout: float = 180, *, read=None, pause=time.sleep):
+    """Poll the run until it reaches `states` (a terminal state outside them fails). `read` reads the run
+    (default: the async client here) and `pause` waits between reads (the browser test's keep its page alive)."""
+    read = read or (lambda: api(env, lambda c: c.read_flow_run(flow_run_id)))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        run = api(env, lambda c: c.read_flow_run(flow_run_id))
+        run = read()
         if run.state and run.state.type.value in states | TERMINAL:
             assert run.state.type.value in states, f"{run.name} ended {run.state.type.value}: {run.state.message}"
             return run
-        time.sleep(0.5)
+        pause(0.5)
     raise AssertionError(f"flow run {flow_run_id} did not reach {states} in {timeout}s")
 
 

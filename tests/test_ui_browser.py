@@ -39,13 +39,12 @@ import sqlalchemy as sa
 
 from flows.store import contracts, created_contracts, dead_letters, engine_for
 from sandbox import Sandbox
-from tests.test_e2e_server import cli
+from tests.test_e2e_server import cli, wait_for
 from tools.prefect_server import local_prefect_server, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("SPOTDRAFT_UI_SCREENSHOTS") or ROOT / "test-artifacts" / "ui")
-TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 # What SpotDraft answers for a record its template refuses: field by field, as the UI must show it.
 REFUSAL = {"contract_data": {"customer_name": ["This field is required by template 'MSA'."]}}
 REFUSAL_TEXT = "contract_data.customer_name: This field is required by template 'MSA'."
@@ -155,6 +154,7 @@ class Operator:
     def shot(self, name: str, tall: bool = False) -> Path:
         """A screenshot of the page; `tall` for a dialog, whose own scrolling a full-page shot misses."""
         path = SHOTS / f"{name}.png"
+        self.pause(0.8)  # the UI fades content in after navigation: a shot taken at once is dimmed
         size = self.page.viewport_size
         if tall:
             self.page.set_viewport_size({"width": size["width"], "height": 2400})
@@ -202,16 +202,10 @@ def api(env: dict, call):
         return call(client)
 
 
-def wait_for_run(env: dict, flow_run_id, states: set[str], pause, timeout: float = 150):
-    """Poll the run until it reaches `states`; `pause` keeps the browser's requests moving meanwhile."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = api(env, lambda c: c.read_flow_run(flow_run_id))
-        if run.state and run.state.type.value in states | TERMINAL:
-            assert run.state.type.value in states, f"{run.name} ended {run.state.type.value}: {run.state.message}"
-            return run
-        pause(0.5)
-    raise AssertionError(f"flow run {flow_run_id} did not reach {states} in {timeout:.0f}s")
+def wait_for_run(env: dict, flow_run_id, states: set[str], pause):
+    """The e2e test's wait, reading with the sync client and pausing through the page."""
+    return wait_for(env, flow_run_id, states, 150, read=lambda: api(env, lambda c: c.read_flow_run(flow_run_id)),
+                    pause=pause)
 
 
 def flow_runs(env: dict, deployment_name: str) -> list:
