@@ -197,6 +197,16 @@ def finished(message: str, summary: dict[str, Any], dead_lettered: int) -> State
     return Completed(message=message, data=summary)
 
 
+def _refused_target(error: RecordError, index: int, repeated: bool, flow_run_id: str | None) -> str:
+    """The target of a record refused before any request: its external id, which a later success of that
+    id closes; but a repeat of an id is its own letter (the first record's success says nothing about
+    the repeat's data), and a record without an id is named by its place in this run, not in any run."""
+    if error.external_id and not repeated:
+        return error.external_id
+    place = f"record {index}" + (f" of run {flow_run_id}" if flow_run_id else "")
+    return f"{error.external_id} (repeated at {place})" if error.external_id else place
+
+
 def _run_name() -> str:
     from prefect.runtime import flow_run
 
@@ -222,7 +232,7 @@ def create_contracts(
     records_file: OptionalText = form(
         "Records file",
         "Path of a .json or .csv file of records, readable by the worker (see the README for the CSV columns).",
-        "",
+        None, shown_default="",
     ),
     database_url: str = database_url_form(
         "SQLAlchemy URL where created_contracts and dead_letters are kept.", DEFAULT_DATABASE_URL
@@ -240,10 +250,13 @@ def create_contracts(
     valid: list[dict[str, Any]] = []
     refused = 0
     seen: set[str] = set()
+    this_run = dead_letters.current_flow_run()[1]
     for index, item in enumerate(raw):
+        repeated = False
         try:
             record, body = validate_record(item, index, template_id)
             if record.external_id in seen:
+                repeated = True
                 raise RecordError(index, record.external_id, "external_id repeats an earlier record")
             seen.add(record.external_id)
             valid.append({"external_id": record.external_id, "body": body})
@@ -251,7 +264,8 @@ def create_contracts(
             refused += 1
             logger.warning("Refused %s", error)
             with engine.begin() as conn:
-                dead_letters.record(conn, operation="create_contract", target=error.external_id or f"record {index}",
+                dead_letters.record(conn, operation="create_contract", target=_refused_target(error, index, repeated,
+                                                                                              this_run),
                                     inputs={"template_id": template_id, "record": item}, error=error)
     logger.info("%d records: %d valid, %d refused before any request", len(raw), len(valid), refused)
 

@@ -56,24 +56,35 @@ def reason(letter: dict[str, Any]) -> str:
 
     A 400's body names the fields and what is wrong with each (`contract_template_id: Invalid pk
     "999"`); the advice column only says what kind of error it is. Without a body, the error's
-    message without the request's context in brackets.
+    message without the request's context in brackets. Never raises: one odd letter must not stop
+    a review from offering the others.
     """
-    body = (letter.get("context") or {}).get("body")
-    said = "; ".join(_field_messages(body, "")) if body not in (None, "", {}, []) else ""
-    text = said or (letter.get("error_message") or "").split(" [", 1)[0] or letter.get("advice") or ""
+    try:
+        context = letter.get("context")
+        body = context.get("body") if isinstance(context, dict) else None
+        said = "; ".join(_field_messages(body)) if body not in (None, "", {}, []) else ""
+        text = said or str(letter.get("error_message") or "").split(" [", 1)[0] or str(letter.get("advice") or "")
+    except Exception:
+        text = str(letter.get("error_class") or "unreadable error")
     return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1] + "…"
 
 
-def _field_messages(value: Any, path: str) -> list[str]:
-    """`field.sub[0]: message` for each message in an error body (dicts, lists and strings nested)."""
-    if isinstance(value, dict):
-        return [m for key, v in value.items()
-                for m in _field_messages(v, path if key in _FIELD_ONLY else f"{path}.{key}".lstrip("."))]
-    if isinstance(value, list):
-        if all(not isinstance(v, dict | list) for v in value):
-            return [f"{path}: " * bool(path) + "; ".join(str(v) for v in value)] if value else []
-        return [m for i, v in enumerate(value) for m in _field_messages(v, f"{path}[{i}]")]
-    return [f"{path}: " * bool(path) + str(value)]
+def _field_messages(body: Any, most: int = 50) -> list[str]:
+    """`field.sub[0]: message` for the first `most` messages of an error body, walked without recursion
+    (a body may be nested deeper than Python's stack)."""
+    found: list[str] = []
+    stack: list[tuple[Any, str]] = [(body, "")]
+    while stack and len(found) < most:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((v, path if str(k) in _FIELD_ONLY else f"{path}.{k}".lstrip("."))
+                         for k, v in reversed(list(value.items())))
+        elif isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+            stack.extend((v, f"{path}[{i}]") for i, v in reversed(list(enumerate(value))))
+        elif value not in (None, "", []):
+            said = "; ".join(map(str, value)) if isinstance(value, list) else str(value)
+            found.append(f"{path}: {said}" if path else said)
+    return found
 
 
 def record(conn: Connection, *, operation: str, target: str | None, inputs: Any, error: BaseException) -> int:

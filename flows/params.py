@@ -12,9 +12,16 @@ from typing import Annotated, Any
 from pydantic import Field, WithJsonSchema
 
 
-def form(title: str, description: str, default: Any = ...) -> Any:
-    """The default of a flow parameter, carrying its form title and help text."""
-    return Field(default, description=description, json_schema_extra={"title": title})
+def form(title: str, description: str, default: Any = ..., shown_default: Any = ...) -> Any:
+    """The default of a flow parameter, carrying its form title and help text.
+
+    `shown_default` is what the form starts with when it differs from the Python default: an
+    optional text box (OptionalText) keeps None as its default for Python callers but starts the
+    form empty, since the form's own check refuses an untouched box holding None ("None is not of
+    type 'string'").
+    """
+    extra = {"title": title, **({} if shown_default is ... else {"default": shown_default})}
+    return Field(default, description=description, json_schema_extra=extra)
 
 
 def database_url_form(description: str, default: str) -> Any:
@@ -28,10 +35,10 @@ def database_url_form(description: str, default: str) -> Any:
 # Annotations for how a parameter is drawn, where Prefect's default drawing gets in the way (validation
 # still uses the Python type):
 # - `str | None` becomes a "str / None" switch that must be flipped before typing: a plain text box
-#   instead. Give it the default "" (empty, meaning none): with None the form's own check refuses
-#   the untouched box ("None is not of type 'string'").
+#   instead, with `form(..., None, shown_default="")`; empty means None. (A deployment run asked for
+#   through the API must then leave the parameter out rather than send null: the server checks
+#   against the schema, and refuses null, before the run exists.)
 OptionalText = Annotated[str | None, WithJsonSchema({"type": "string"})]
-# - a list or dict of objects becomes one JSON editor per item (or a switch): one editor for the whole
-#   value instead, where a list can be pasted at once.
+# - a list of objects becomes one JSON editor per item (or a switch): one editor for the whole value
+#   instead, where a list can be pasted at once.
 JsonList = Annotated[list[dict[str, Any]] | None, WithJsonSchema({})]
-JsonObject = Annotated[dict[str, Any] | None, WithJsonSchema({})]

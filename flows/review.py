@@ -30,18 +30,18 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.logging import get_run_logger
 from prefect.states import Completed
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 import tasks
 from blocks import SpotDraftCredentials
-from client import SpotDraftError, writes
+from client import writes
 from client.errors import NotFoundError
 from client.redaction import MASK, redact
 from flows import dead_letters, leases
 from flows.common import DEFAULT_DATABASE_URL, check_database_url, data_flow, shown_database_url
 from flows.create import DRAFT, record_created
-from flows.params import JsonObject, OptionalText, database_url_form, form
-from flows.records import RecordError, validate_record
+from flows.params import OptionalText, database_url_form, form
+from flows.records import validate_record
 from flows.store import contracts, created_contracts, engine_for, utcnow
 from flows.store import dead_letters as letters_table
 
@@ -56,22 +56,34 @@ class Action(StrEnum):
     discard = "discard"
 
 
+def _no_none_defaults(schema: dict[str, Any]) -> None:
+    """Leave `"default": null` out of a form's fields: the UI would put null in the text box and then refuse
+    it ("None is not of type 'string'"); without it the box starts empty, and a script may still send null."""
+    for field in schema.get("properties", {}).values():
+        if "default" in field and field["default"] is None:
+            del field["default"]
+
+
 class Decision(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_no_none_defaults)
+
     dead_letter_id: int = Field(title="Dead letter", description="The dead letter's id (first column of the table).")
     about: str = Field(
         "", title="What failed, and SpotDraft's reason",
         description="Filled in by the review, to read: changing it changes nothing.",
     )
     action: Action = Field(Action.leave, description="leave it pending, retry it, retry it edited, or discard.")
-    payload: JsonObject = Field(
+    # Any JSON, checked per decision (see _payload_of): one that is not an object fails that decision only.
+    payload: Any = Field(
         None, title="Corrected inputs",
-        description="For retry_with_edits only: the corrected record, request body or composite_id, as JSON.",
+        description="For retry_with_edits only: the corrected record, request body or {\"composite_id\": ...}, "
+                    "as a JSON object.",
     )
-    note: OptionalText = Field("", description="Why, for the record.")
+    note: OptionalText = Field(None, description="Why, for the record.")
 
 
 class ReviewDecisions(RunInput):
-    reviewer: str = Field(description="Who is deciding (recorded on each dead letter).")
+    reviewer: str = Field(min_length=1, description="Who is deciding (recorded on each dead letter).")
     decisions: list[Decision] = Field(description="One row per dead letter offered; set each one's action.")
 
 
@@ -201,8 +213,33 @@ def _replay_flow_run(credentials, database_url, inputs, payload) -> dict[str, An
     original = _read_flow_run(inputs["flow_run_id"])  # raises when Prefect cannot be asked: failed again
     if original is None or original.deployment_id is None:
         raise ValueError("that run was not started from a deployment; run it again by hand, then discard this")
-    run = run_deployment(original.deployment_id, parameters=original.parameters, timeout=0, as_subflow=False)
+    parameters = _without_missing_blocks(original.parameters or {})
+    run = run_deployment(original.deployment_id, parameters=parameters, timeout=0, as_subflow=False)
     return {"new_flow_run_id": str(run.id), "deployment_id": str(original.deployment_id)}
+
+
+def _without_missing_blocks(parameters: dict[str, Any]) -> dict[str, Any]:
+    """The parameters less any reference to a Block document that no longer exists.
+
+    A run refers to its credentials document by id; a document deleted and created again (and
+    deployed again) has a new id. Left out, the parameter takes the deployment's current default,
+    instead of failing the new run, and its review, and the next.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    kept = {}
+    with get_client(sync_client=True) as api:
+        for name, value in parameters.items():
+            ref = value.get("$ref") if isinstance(value, dict) else None
+            document_id = ref.get("block_document_id") if isinstance(ref, dict) else None
+            if document_id:
+                try:
+                    api.read_block_document(uuid.UUID(str(document_id)), include_secrets=False)
+                except (ObjectNotFound, ValueError):
+                    continue
+            kept[name] = value
+    return kept
 
 
 REPLAYS: dict[str, Replay] = {
@@ -335,7 +372,7 @@ def review_failed_operations(
     ),
     triggered_by: OptionalText = form(
         "Triggered by flow run", "The run whose failure or dead letters started this review (set by the trigger).",
-        "",
+        None, shown_default="",
     ),
     timeout_minutes: Annotated[float, Field(gt=0, le=MAX_WAIT_MINUTES)] = form(
         "Wait for a decision (minutes)", "After this long without an answer the run ends and leaves everything "
@@ -382,8 +419,9 @@ def _review(credentials, database_url: str, engine, me: str, letters: list[dict[
     form_with_defaults = ReviewDecisions.with_initial_data(
         description=f"{len(letters)} dead letters wait for a decision:\n\n{listed}\n\n"
                     "Set each row's action below, then Submit.",
-        reviewer="",
-        decisions=[Decision(dead_letter_id=r["id"], about=_about(r)) for r in letters],
+        # One row per letter; the reviewer is left to the person (required: a decision is recorded under it).
+        decisions=[Decision(dead_letter_id=r["id"], about=_about(r)).model_dump(mode="json", exclude_none=True)
+                   for r in letters],
     )
     logger.info("Waiting for a decision on %d dead letters. %s", len(letters), HOW_TO_ANSWER.replace("**", ""))
     try:
@@ -397,7 +435,7 @@ def _review(credentials, database_url: str, engine, me: str, letters: list[dict[
     by_id = {r["id"]: r for r in letters}
     results = []
     decided: set[int] = set()
-    who = answer.reviewer or "unknown"
+    who = answer.reviewer
     for decision in answer.decisions:
         letter = by_id.get(decision.dead_letter_id)
         if decision.action is Action.leave or (letter is not None and letter["id"] in decided):
@@ -421,8 +459,10 @@ def _review(credentials, database_url: str, engine, me: str, letters: list[dict[
             continue
         payload = decision.payload if decision.action is Action.retry_with_edits else None
         try:
+            if payload is not None and not isinstance(payload, dict):
+                raise ValueError(f"the corrected inputs must be a JSON object, not {type(payload).__name__}")
             outcome = replay(credentials, database_url, letter, payload)
-        except (SpotDraftError, RecordError, ValueError, KeyError, TypeError) as error:
+        except Exception as error:  # whatever fails, fails this decision only: the others are still carried out
             logger.warning("Dead letter %s failed again: %s", letter["id"], error)
             with engine.begin() as conn:
                 _decide(conn, letter["id"], status="pending", decided_by=who, decided_at=when,

@@ -28,7 +28,7 @@ from prefect.logging import get_run_logger
 from blocks import SpotDraftCredentials
 from client import OPERATIONS_BY_NAME, AttemptBudget, RetrySettings, SpotDraftClient, SpotDraftError
 from client.operation import Operation
-from client.redaction import scrub_text
+from client.redaction import register_secret, scrub_text
 from client.results import protect_secrets
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -99,11 +99,22 @@ def _shown(value: Any) -> str | None:
     """An id as a run name shows it: a number or one short line of text; anything else is left out."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         return None
-    text = " ".join(str(value).split())
+    # One line of printable text: control characters go, and a lone surrogate (which Prefect cannot send
+    # in its events, leaving the run Pending on the server) becomes U+FFFD.
+    raw = str(value).encode("utf-8", "replace").decode("utf-8")
+    text = " ".join("".join(c for c in raw if c.isprintable() or c.isspace()).split())
     if not text:
         return None
     text = scrub_text(text)  # a value that happens to be a known secret is masked, as in any log line
     return text if len(text) <= _SHOWN_MAX else text[:_SHOWN_MAX - 1] + "\u2026"
+
+
+def _mask_own_secret(credentials: Any) -> None:
+    """Make the task's own client secret known to the scrubber before a name is made: the name comes
+    before the task body, which is what would otherwise register it (by building the client)."""
+    secret = getattr(credentials, "client_secret", None)
+    if secret is not None:
+        register_secret(secret.get_secret_value() if hasattr(secret, "get_secret_value") else str(secret))
 
 
 def task_run_namer(name: str, fn: Callable[..., Any], operations: list[Operation]) -> Callable[..., str]:
@@ -120,6 +131,7 @@ def task_run_namer(name: str, fn: Callable[..., Any], operations: list[Operation
 
     def run_name(parameters: dict[str, Any]) -> str:
         try:
+            _mask_own_secret(parameters.get("credentials"))
             shown = [(p, _shown(parameters.get(p))) for p in ids]
             shown = [(p, v) for p, v in shown if v is not None]
             parts = [name, *([shown[0][1]] if len(shown) == 1 else [f"{p}={v}" for p, v in shown])]

@@ -62,7 +62,7 @@ import pytest
 import sqlalchemy as sa
 from prefect import flow
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId, FlowRunFilter, FlowRunFilterId
 from prefect.flow_runs import resume_flow_run
 
 import tasks
@@ -239,28 +239,28 @@ def _create_contracts_deployment(api, name: str, parameters: dict):
     )
 
 
-def test_records_file_null_through_the_api_is_accepted_as_the_flow_signature_documents(sandbox, db):
-    """`create_contracts(..., records_file=None)` is the documented signature; through a deployment run the
-    server checks the same parameters against the form's schema."""
+def test_records_file_null_through_the_api_is_refused_clearly_before_the_run_exists(sandbox, db):
+    """`create_contracts(..., records_file=None)` is the Python signature. Through a deployment the form's
+    schema draws it as a plain text box (default ""), so the server refuses an explicit null, with a clear
+    message and before any run exists (the README says: leave it out); leaving it out is accepted."""
     name = f"b10-null-{uuid.uuid4().hex[:8]}"
     SpotDraftCredentials(client_id=sandbox.client_id, client_secret=sandbox.client_secret,
                          base_url=sandbox.base_url).save(name)
     from blocks.deploy_steps import credentials_reference
 
+    given = {"template_id": template_id(sandbox), "records": [record("b10-null")]}
     with get_client(sync_client=True) as api:
         deployment_id = _create_contracts_deployment(
             api, name, {"credentials": credentials_reference(name)["reference"], "database_url": db})
         try:
-            error = None
-            try:
-                run = api.create_flow_run_from_deployment(deployment_id, parameters={
-                    "template_id": template_id(sandbox), "records": [record("b10-null")], "records_file": None})
-                api.delete_flow_run(run.id)
-            except Exception as exc:
-                error = exc
+            with pytest.raises(Exception, match=r"records_file.*None is not of type 'string'"):
+                api.create_flow_run_from_deployment(deployment_id, parameters={**given, "records_file": None})
+            assert api.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(
+                any_=[deployment_id]))) == []
+            run = api.create_flow_run_from_deployment(deployment_id, parameters=given)
+            api.delete_flow_run(run.id)
         finally:
             api.delete_deployment(deployment_id)
-    assert error is None, f"the server refused records_file=None: {error}"
 
 
 @pytest.mark.parametrize("given", [

@@ -86,7 +86,7 @@ def stack(tmp_path_factory):
         try:
             yield {"env": env, "sandbox": sb, "home": home}
         finally:
-            stop_process_group(worker)
+            stop_process_group(worker, grace=3)  # an idle worker needs no graceful exit here
             worker_log.close()
 
 

@@ -98,7 +98,7 @@ def stack(tmp_path_factory):
                    "processes": processes}
         finally:
             for process in processes:
-                stop_process_group(process)
+                stop_process_group(process, grace=3)  # an idle worker needs no graceful exit here
 
 
 @pytest.fixture
