@@ -73,7 +73,7 @@ class Decision(BaseModel):
         description="Filled in by the review, to read: changing it changes nothing.",
     )
     action: Action = Field(Action.leave, description="leave it pending, retry it, retry it edited, or discard.")
-    # Any JSON, checked per decision (see _payload_of): one that is not an object fails that decision only.
+    # Any JSON, checked per decision in _review: one that is not an object fails that decision only.
     payload: Any = Field(
         None, title="Corrected inputs",
         description="For retry_with_edits only: the corrected record, request body or {\"composite_id\": ...}, "
