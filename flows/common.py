@@ -1,4 +1,4 @@
-"""What the flows share: the default database, contract ids, the database URL rule, the dead-letter event."""
+"""What the flows share: the default database, contract ids, the database URL rule, the dead-letter event and state."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from prefect import Flow
 from prefect.events import emit_event
+from prefect.states import Completed, State
 
 from client.redaction import hide_url_secrets
 
@@ -110,3 +111,22 @@ def emit_dead_letters(count: int) -> None:
         resource={"prefect.resource.id": f"prefect.flow-run.{flow_run.id}", "prefect.resource.name": flow_run.name},
         payload={"flow_run_id": str(flow_run.id), "flow_name": flow_run.flow_name, "count": count},
     )
+
+
+DEAD_LETTERED = "Dead-lettered"  # the name of a Completed state of a run that gave something up
+
+
+def finished(message: str, summary: dict[str, Any], dead_lettered: int) -> State:
+    """The final state of a data flow (create or sync): Completed, named for its dead letters if any.
+
+    It stays a COMPLETED state, the run did its job: each failure is a dead letter, for the review
+    flow. The name is what the Prefect UI shows on the run's badge, in the runs list too, so
+    "Dead-lettered" tells an operator at a glance what otherwise hides in a log line; the message
+    gives the count and says what to do. The name is fixed, as Prefect's own state names are
+    (Cached, Late...), because Prefect names the run's state event after it: an automation can
+    match `prefect.flow-run.Dead-lettered`, which a name carrying the count would make impossible.
+    A clean run keeps plain "Completed".
+    """
+    if dead_lettered:
+        return Completed(name=DEAD_LETTERED, message=message, data=summary)
+    return Completed(message=message, data=summary)

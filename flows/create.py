@@ -23,7 +23,6 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
-from prefect.states import Completed, State
 from pydantic import Field
 
 from blocks import SpotDraftCredentials
@@ -35,6 +34,7 @@ from flows.common import (
     composite_id_of,
     data_flow,
     emit_dead_letters,
+    finished,
 )
 from flows.params import JsonList, OptionalText, database_url_form, form
 from flows.records import RecordError, load_records, validate_record
@@ -176,25 +176,6 @@ def create_contracts_batch(
                                     inputs={"template_id": template_id, "body": item["body"]}, error=busy)
             counts["dead_lettered"] += 1
     return counts
-
-
-DEAD_LETTERED = "Dead-lettered"  # the name of a Completed state of a run that gave something up
-
-
-def finished(message: str, summary: dict[str, Any], dead_lettered: int) -> State:
-    """The final state of a data flow (create or sync): Completed, named for its dead letters if any.
-
-    It stays a COMPLETED state, the run did its job: each failure is a dead letter, for the review
-    flow. The name is what the Prefect UI shows on the run's badge, in the runs list too, so
-    "Dead-lettered" tells an operator at a glance what otherwise hides in a log line; the message
-    gives the count and says what to do. The name is fixed, as Prefect's own state names are
-    (Cached, Late...), because Prefect names the run's state event after it: an automation can
-    match `prefect.flow-run.Dead-lettered`, which a name carrying the count would make impossible.
-    A clean run keeps plain "Completed".
-    """
-    if dead_lettered:
-        return Completed(name=DEAD_LETTERED, message=message, data=summary)
-    return Completed(message=message, data=summary)
 
 
 def _refused_target(error: RecordError, index: int, repeated: bool, flow_run_id: str | None) -> str:

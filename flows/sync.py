@@ -43,9 +43,9 @@ from flows.common import (
     composite_id_of,
     data_flow,
     emit_dead_letters,
+    finished,
     shown_database_url,
 )
-from flows.create import finished
 from flows.params import database_url_form, form
 from flows.store import contracts, counterparties, engine_for, fit_row, templates, upsert_each, utcnow
 from flows.sync_state import Pass
