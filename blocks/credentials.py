@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr, WithJsonSchema, field_validator
 
 from blocks.shared_quota import shared_quota_for
 from client import RateLimitSettings, Region, RetrySettings, SpotDraftClient
+from client.redaction import register_secret
 from client.regions import check_base_url
 
 # The Prefect UI renders `str | None` as a "string / null" switch to flip before typing, and a field
@@ -79,6 +80,12 @@ class SpotDraftCredentials(Block):
         None, title="Base URL override",
         description="Replaces the regional host, e.g. for the sandbox. Must be https://, or http:// to loopback.",
     )
+
+    def model_post_init(self, context: object, /) -> None:
+        super().model_post_init(context)
+        # Known to every scrubber (logs, run names, errors) from the moment the Block exists, not only
+        # once a client is built on it: a task run's name, say, is made before its body runs.
+        register_secret(self.client_secret.get_secret_value())
 
     @field_validator("base_url")
     @classmethod

@@ -11,6 +11,10 @@ from typing import Annotated, Any
 
 from pydantic import Field, WithJsonSchema
 
+from blocks.credentials import OptionalText
+
+__all__ = ["JsonList", "OptionalText", "database_url_form", "form"]
+
 
 def form(title: str, description: str, default: Any = ..., shown_default: Any = ...) -> Any:
     """The default of a flow parameter, carrying its form title and help text.
@@ -34,11 +38,11 @@ def database_url_form(description: str, default: str) -> Any:
 
 # Annotations for how a parameter is drawn, where Prefect's default drawing gets in the way (validation
 # still uses the Python type):
-# - `str | None` becomes a "str / None" switch that must be flipped before typing: a plain text box
-#   instead, with `form(..., None, shown_default="")`; empty means None. (A deployment run asked for
+# - `str | None` becomes a "str / None" switch that must be flipped before typing: OptionalText (the
+#   Block's, imported above) is a plain text box instead; with `form(..., None, shown_default="")`
+#   it starts empty, and empty means None. (A deployment run asked for
 #   through the API must then leave the parameter out rather than send null: the server checks
 #   against the schema, and refuses null, before the run exists.)
-OptionalText = Annotated[str | None, WithJsonSchema({"type": "string"})]
 # - a list of objects becomes one JSON editor per item (or a switch): one editor for the whole value
 #   instead, where a list can be pasted at once.
 JsonList = Annotated[list[dict[str, Any]] | None, WithJsonSchema({})]

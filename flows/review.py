@@ -100,14 +100,14 @@ def _target_label(letter: dict[str, Any]) -> str:
 
 
 def _about(letter: dict[str, Any]) -> str:
-    return f"{letter['operation']} on {_target_label(letter)}: {dead_letters.reason(letter)}"
+    return f"{letter['operation']} on {_target_label(letter)}: {letter['reason']}"
 
 
 def _table(letters: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Four columns that fit the run's pane; the rest of each letter is in the dead_letters table."""
     return [
         {"id": str(r["id"]), "failed": f"{r['operation']} on {_target_label(r)}",
-         "reason": dead_letters.reason(r), "since": f"{r['created_at']:%Y-%m-%d %H:%M}"}
+         "reason": r["reason"], "since": f"{r['created_at']:%Y-%m-%d %H:%M}"}
         for r in letters
     ]
 
@@ -412,6 +412,7 @@ def _this_run_id() -> str:
 def _review(credentials, database_url: str, engine, me: str, letters: list[dict[str, Any]],
             triggered_by: str | None, timeout_minutes: float, poll_seconds: int) -> Any:
     logger = get_run_logger()
+    letters = [{**r, "reason": dead_letters.reason(r)} for r in letters]  # read once, shown three times
     create_table_artifact(key="dead-letters-pending", table=_table(letters),
                           description=f"{len(letters)} dead letters wait for a decision" +
                           (f", first those of run {triggered_by}" if triggered_by else "") + ". " + HOW_TO_ANSWER)

@@ -28,7 +28,7 @@ from prefect.logging import get_run_logger
 from blocks import SpotDraftCredentials
 from client import OPERATIONS_BY_NAME, AttemptBudget, RetrySettings, SpotDraftClient, SpotDraftError
 from client.operation import Operation
-from client.redaction import register_secret, scrub_text
+from client.redaction import scrub_text
 from client.results import protect_secrets
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -109,14 +109,6 @@ def _shown(value: Any) -> str | None:
     return text if len(text) <= _SHOWN_MAX else text[:_SHOWN_MAX - 1] + "\u2026"
 
 
-def _mask_own_secret(credentials: Any) -> None:
-    """Make the task's own client secret known to the scrubber before a name is made: the name comes
-    before the task body, which is what would otherwise register it (by building the client)."""
-    secret = getattr(credentials, "client_secret", None)
-    if secret is not None:
-        register_secret(secret.get_secret_value() if hasattr(secret, "get_secret_value") else str(secret))
-
-
 def task_run_namer(name: str, fn: Callable[..., Any], operations: list[Operation]) -> Callable[..., str]:
     """The task_run_name of a SpotDraft task: its operation and the ids it is about, e.g.
     "get_contract_status T-123", "update_contract_note contract_id=12 note_id=7", "list_contracts page 2".
@@ -131,7 +123,6 @@ def task_run_namer(name: str, fn: Callable[..., Any], operations: list[Operation
 
     def run_name(parameters: dict[str, Any]) -> str:
         try:
-            _mask_own_secret(parameters.get("credentials"))
             shown = [(p, _shown(parameters.get(p))) for p in ids]
             shown = [(p, v) for p, v in shown if v is not None]
             parts = [name, *([shown[0][1]] if len(shown) == 1 else [f"{p}={v}" for p, v in shown])]
