@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint setup bench bench-quick bench-setup clean
+.PHONY: demo test lint setup generate migrate bench bench-quick bench-setup clean
 
 setup: .venv/.synced
 
@@ -32,6 +32,14 @@ test: setup
 
 lint: setup
 	$(UV) run --frozen --no-sync ruff check .
+
+# Regenerate the catalog, models, task modules and docs from the spec (SPEC=path; default ../shared/).
+generate: setup
+	$(UV) run --frozen --no-sync python -m tools.generate_catalog $(if $(SPEC),--spec $(SPEC))
+
+# Upgrade a sync database's schema by hand (DATABASE_URL=...; default the demo's sqlite:///spotdraft.db).
+migrate: setup
+	$(UV) run --frozen --no-sync python -m flows.migrate $(DATABASE_URL)
 
 # The benchmark also needs dlt (the `bench` dependency group, pinned in uv.lock); test and demo do not.
 bench-setup: setup
