@@ -34,7 +34,7 @@ from prefect.logging import get_run_logger
 from pydantic import Field
 
 from blocks import SpotDraftCredentials
-from client import SpotDraftError, pages
+from client import OPERATIONS_BY_NAME, SpotDraftError, pages
 from client.errors import AuthenticationError, MalformedResponseError, NotFoundError
 from flows import dead_letters, sync_state
 from flows.common import (
@@ -47,7 +47,7 @@ from flows.common import (
     shown_database_url,
 )
 from flows.params import database_url_form, form
-from flows.store import contracts, counterparties, engine_for, fit_row, templates, upsert_each, utcnow
+from flows.store import contracts, engine_for, fit_row, metadata, upsert_each, utcnow
 from flows.sync_state import Pass
 
 PAGES_IN_FLIGHT = 3  # pages listed ahead of the one being finished: the list call never waits on a page
@@ -114,8 +114,8 @@ def _without_key_pointers(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "key_pointers"}
 
 
-def _has_id(record: Any) -> bool:
-    return isinstance(record, dict) and isinstance(record.get("id"), int | str) and str(record["id"]).strip() != ""
+def _has_id(record: Any, key: str = "id") -> bool:
+    return isinstance(record, dict) and isinstance(record.get(key), int | str) and str(record[key]).strip() != ""
 
 
 def _contract_row(record: dict[str, Any], key_pointers: Any, pass_id: str) -> dict[str, Any]:
@@ -230,55 +230,74 @@ def advance(engine, pass_: Pass, result: PageResult) -> tuple[Pass, int | None]:
     return Pass(**{**pass_.__dict__, "page_total": reference}), next_page
 
 
-def _store_reference(
-    conn, table: sa.Table, items: list[Any], to_row: Any, operation: str, where: str
-) -> tuple[int, int]:
-    """Upsert reference items fitted to their columns; returns (written, dead-lettered).
+@dataclass(frozen=True)
+class ReferenceList:
+    """A list of reference data each sync copies whole into its own table; a new one is one entry in REFERENCE_LISTS.
 
-    An item without a usable id, or a row the database still refuses, is a dead letter, counted in
+    The table (flows/store.py) declares the columns: each is the record's field of the same name, besides
+    `id` (the record's `key`), `record` (the record as received) and `synced_at`.
+    """
+
+    table: str  # in flows.store.metadata; also the summary's figure and the task run's name
+    operation: str  # the catalog operation that lists it; a paginated one is read a page per transaction
+    items: str  # where its answer holds the records
+    key: str = "id"
+
+
+REFERENCE_LISTS = (
+    ReferenceList("templates", "list_templates", items="items"),
+    ReferenceList("counterparties", "list_counterparties", items="results"),
+)
+_COMMON_COLUMNS = {"id", "record", "synced_at"}
+
+
+def _store_reference(conn, reference: ReferenceList, records: list[Any], where: str) -> tuple[int, int]:
+    """Upsert reference records fitted to their columns; returns (written, dead-lettered).
+
+    A record without a usable key, or a row the database still refuses, is a dead letter, counted in
     the run's dead_lettered like a contract's: the run's state and event then say so, and the
     review is started.
     """
-    logger = get_run_logger()
+    logger, table = get_run_logger(), metadata.tables[reference.table]
+    copied = [c.name for c in table.columns if c.name not in _COMMON_COLUMNS]
     now, fitted, dead = utcnow(), [], 0
-    for index, item in enumerate(items):
-        if not _has_id(item):
+    for index, item in enumerate(records):
+        if not _has_id(item, reference.key):
             target = f"{where} item {index + 1}"
-            logger.warning("Dead-lettered %s: it has no usable id", target)
-            dead_letters.record(conn, operation=operation, target=target, inputs={"record": item},
-                                error=MalformedResponseError(f"{target} has no usable id"))
+            logger.warning("Dead-lettered %s: it has no usable %s", target, reference.key)
+            dead_letters.record(conn, operation=reference.operation, target=target, inputs={"record": item},
+                                error=MalformedResponseError(f"{target} has no usable {reference.key}"))
             dead += 1
             continue
-        row, changes = fit_row(table, {**to_row(item), "id": str(item["id"]), "record": item, "synced_at": now})
+        row = {**{name: item.get(name) for name in copied}, "id": str(item[reference.key]), "record": item,
+               "synced_at": now}
+        row, changes = fit_row(table, row)
         if changes:
             logger.warning("%s %s stored with fields fitted to their columns: %s", table.name, row["id"],
                            "; ".join(changes))
         fitted.append(row)
     refused = upsert_each(conn, table, fitted)
     for row, error in refused:
-        dead_letters.record(conn, operation=operation, target=f"{table.name} {row['id']}",
+        dead_letters.record(conn, operation=reference.operation, target=f"{table.name} {row['id']}",
                             inputs={"record": row["record"]}, error=error)
     return len(fitted) - len(refused), dead + len(refused)
 
 
-@task(name="sync-templates", task_run_name="templates", cache_policy=NO_CACHE)
-def sync_templates(credentials: SpotDraftCredentials, database_url: str) -> tuple[int, int]:
-    """Copy the workspace's templates (a short, unpaged list) into `templates`: (written, dead-lettered)."""
-    answer = credentials.get_client().call("list_templates", logger=get_run_logger())
-    with engine_for(database_url).begin() as conn:
-        return _store_reference(conn, templates, answer.get("items") or [], lambda t: {
-            "name": t.get("name"), "contract_type_id": t.get("contract_type_id")}, "list_templates", "templates list")
-
-
-@task(name="sync-counterparties", task_run_name="counterparties", cache_policy=NO_CACHE)
-def sync_counterparties(credentials: SpotDraftCredentials, database_url: str, limit: int) -> tuple[int, int]:
-    """Copy every counterparty into `counterparties`, a page per transaction: (written, dead-lettered)."""
-    client, written, dead = credentials.get_client(), 0, 0
-    for page, answer in enumerate(client.iter_pages("list_counterparties", limit=limit, logger=get_run_logger()), 1):
+@task(name="sync-reference-list", task_run_name="{table}", cache_policy=NO_CACHE)
+def sync_reference_list(
+    credentials: SpotDraftCredentials, database_url: str, table: str, limit: int
+) -> tuple[int, int]:
+    """Copy one of REFERENCE_LISTS into its table, a transaction per page or answer: (written, dead-lettered)."""
+    [reference] = [r for r in REFERENCE_LISTS if r.table == table]
+    client, logger, written, dead = credentials.get_client(), get_run_logger(), 0, 0
+    if OPERATIONS_BY_NAME[reference.operation].paginated:
+        answers = enumerate(client.iter_pages(reference.operation, limit=limit, logger=logger), 1)
+    else:
+        answers = [(None, client.call(reference.operation, logger=logger))]
+    for page, answer in answers:
+        where = f"{table} list" if page is None else f"{table} page {page}"
         with engine_for(database_url).begin() as conn:
-            stored, lettered = _store_reference(conn, counterparties, answer.get("results") or [], lambda c: {
-                "name": c.get("name"), "is_individual": c.get("is_individual")},
-                "list_counterparties", f"counterparties page {page}")
+            stored, lettered = _store_reference(conn, reference, answer.get(reference.items) or [], where)
         written, dead = written + stored, dead + lettered
     return written, dead
 
@@ -465,7 +484,7 @@ def summary_table(summary: dict[str, Any]) -> list[dict[str, str]]:
         "contracts": f"read {summary['contracts_read']}, written {summary['contracts_written']}, "
                      f"in database {summary['contracts_in_database']}, marked deleted {summary['marked_deleted']}",
         "dead-lettered": summary["dead_lettered"],
-        "reference data": f"templates {summary['templates']}, counterparties {summary['counterparties']}",
+        "reference data": ", ".join(f"{r.table} {summary[r.table]}" for r in REFERENCE_LISTS),
         "requests": f"{summary['requests']} (retries {summary['retries']}, throttled 429 {summary['throttled_429']})",
         "rate limit": summary["rate_limit"],
         "duration": f"{summary['duration_s']} s",
@@ -541,11 +560,11 @@ def sync_contracts(
     if first.resumed and first.page_size != page_size:
         logger.info("The resumed pass kept its page size of %d (asked: %d)", first.page_size, page_size)
 
-    reference = {"templates": 0, "counterparties": 0}
+    reference = {r.table: 0 for r in REFERENCE_LISTS}
     if reference_data:
-        reference["templates"], templates_dead = sync_templates(credentials, database_url)
-        reference["counterparties"], counterparties_dead = sync_counterparties(credentials, database_url, page_size)
-        dead += templates_dead + counterparties_dead
+        for table in reference:
+            reference[table], lettered = sync_reference_list(credentials, database_url, table, page_size)
+            dead += lettered
     with engine.connect() as conn:
         stored = conn.execute(
             sa.select(sa.func.count()).select_from(contracts).where(contracts.c.deleted_at.is_(None))
@@ -561,8 +580,7 @@ def sync_contracts(
         "contracts_in_database": stored,
         "marked_deleted": deleted,
         "dead_lettered": dead,
-        "templates": reference["templates"],
-        "counterparties": reference["counterparties"],
+        **reference,
         "requests": stats.get("requests", 0) - stats_before.get("requests", 0),
         "retries": stats.get("retries", 0) - stats_before.get("retries", 0),
         "throttled_429": stats.get("throttled", 0) - stats_before.get("throttled", 0),

@@ -169,6 +169,8 @@ def test_poison_records_are_stored_per_record_and_the_checkpoint_moves(sandbox, 
     state = sync_contracts(credentials, database_url=database_url, page_size=10, reference_data=False,
                            return_state=True)
     assert state.is_completed(), state.message
+    summary = state.result()
+    assert (summary["contracts_read"], summary["contracts_written"], summary["dead_lettered"]) == (30, 29, 1)
     stored = {r["composite_id"]: r for r in rows(database_url, contracts)}
     assert len(stored) == 29  # every contract but the one without an id
     assert json.loads(stored[first]["contract_name"]) == {"en": "A dict"}

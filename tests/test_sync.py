@@ -338,3 +338,31 @@ def test_the_checkpoint_moves_only_over_pages_all_written_before_it(sandbox, cre
     with engine_for(database_url).connect() as conn:
         letters = conn.execute(sa.select(dead_letters)).all()
     assert all(letter.status != "pending" for letter in letters)  # the pass's letter closed with the pass
+
+
+def test_each_reference_list_fits_its_table_and_its_operations_answer():
+    """REFERENCE_LISTS is the one declaration: its table takes the common columns, and every other column,
+    the key and the items are fields of the operation's answer as SpotDraft's spec documents it."""
+    import yaml
+
+    from client import OPERATIONS_BY_NAME
+    from flows.store import metadata
+    from flows.sync import REFERENCE_LISTS
+    from tests.conftest import require_spec
+
+    spec = yaml.safe_load(require_spec().read_text(encoding="utf-8"))
+
+    def resolved(schema: dict) -> dict:
+        while "$ref" in schema:
+            schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+        return schema
+
+    assert {r.table for r in REFERENCE_LISTS} == {"templates", "counterparties"}
+    for reference in REFERENCE_LISTS:
+        table, operation = metadata.tables[reference.table], OPERATIONS_BY_NAME[reference.operation]
+        assert {"id", "record", "synced_at"} <= set(table.columns.keys())
+        answer = spec["paths"][operation.path][operation.method.lower()]["responses"]["200"]
+        items = resolved(resolved(answer["content"]["application/json"]["schema"])["properties"][reference.items])
+        fields = set(resolved(items["items"])["properties"])
+        copied = set(table.columns.keys()) - {"id", "record", "synced_at"}
+        assert {reference.key, *copied} <= fields, (reference.table, {reference.key, *copied} - fields)
