@@ -148,7 +148,7 @@ def check_body(op: Operation, body: Any, files: Mapping[str, Any] | None, refuse
         try:
             checked = op.body_model.model_validate(body)
         except ValidationError as exc:
-            raise refuse(describe_validation(exc)) from None
+            raise refuse("invalid body: " + describe_validation(exc)) from None
         body = checked.model_dump(mode="json", exclude_unset=True, by_alias=True)
     if op.body_kind == "multipart":
         data = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (body or {}).items()}
@@ -156,12 +156,9 @@ def check_body(op: Operation, body: Any, files: Mapping[str, Any] | None, refuse
     return body, None, None
 
 
-def describe_validation(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        parts.append(f"{where}: {err['msg']}")
-    return "invalid body: " + "; ".join(parts)
+def describe_validation(exc: ValidationError, whole: str = "body") -> str:
+    """The first five problems pydantic found, each as `field.path: message` (`whole` when it is about all of it)."""
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or whole}: {err['msg']}" for err in exc.errors()[:5])
 
 
 def external_id_of(body: Any) -> str | None:

@@ -22,11 +22,9 @@ def protect_secrets(value: Any, operation: str | None = None) -> Any:
     `operation`, when given, also wraps the top-level fields that are secrets only in that
     operation's answer (the embedded signing URL of `get_counterparty_embedded_url`).
     """
-    top = secret_answer_fields(operation)
-    if isinstance(value, dict) and top:
-        return {k: _wrap(v) if k in top or is_secret_key(str(k)) else protect_secrets(v) for k, v in value.items()}
     if isinstance(value, dict):
-        return {k: _wrap(v) if is_secret_key(str(k)) else protect_secrets(v) for k, v in value.items()}
+        top = secret_answer_fields(operation)
+        return {k: _wrap(v) if k in top or is_secret_key(str(k)) else protect_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
         return [protect_secrets(v) for v in value]
     return value

@@ -40,6 +40,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from client.catalog import OPERATIONS_BY_NAME
+from client.checks import describe_validation
 
 SAVE_AS_UTF8 = "save it as UTF-8 (in Excel: Save As > CSV UTF-8; in an editor: Encoding > UTF-8) and run again"
 JSON_SHAPE = 'expected a list of records or {"records": [...]}'
@@ -88,10 +89,6 @@ class RecordsFileError(ValueError):
         super().__init__(f"{source}{', ' + where if where else ''}: {problem}")
 
 
-def _problems(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in exc.errors()[:5])
-
-
 def _not_json_text(value: Any, where: str) -> str | None:
     """Where a value holds what cannot be sent as JSON text (NaN, Infinity, an unpaired surrogate)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -131,7 +128,7 @@ def validate_record(raw: Any, index: int, template_id: int) -> tuple[ContractRec
         if body_model is not None:
             body_model.model_validate(body)
     except ValidationError as exc:
-        raise RecordError(index, external_id, _problems(exc)) from None
+        raise RecordError(index, external_id, describe_validation(exc, whole="record")) from None
     if record.external_id.strip() in ("", ".", ".."):
         # Looked up as a path segment, "." and ".." would be normalised away and find something else.
         raise RecordError(index, external_id, f"external_id: {record.external_id!r} is not an id")
