@@ -118,8 +118,8 @@ def _has_id(record: Any, key: str = "id") -> bool:
     return isinstance(record, dict) and isinstance(record.get(key), int | str) and str(record[key]).strip() != ""
 
 
-def _contract_row(record: dict[str, Any], key_pointers: Any, pass_id: str) -> dict[str, Any]:
-    return {
+def _contract_row(record: dict[str, Any], key_pointers: Any, pass_id: str | None) -> dict[str, Any]:
+    row = {
         "id": str(record["id"]),
         "composite_id": composite_id_of(record),
         "contract_name": record.get("contract_name"),
@@ -135,6 +135,9 @@ def _contract_row(record: dict[str, Any], key_pointers: Any, pass_id: str) -> di
         "deleted_at": None,
         "seen_in_pass": pass_id,
     }
+    if pass_id is None:
+        del row["seen_in_pass"]
+    return row
 
 
 @task(name="sync-contracts-page", task_run_name="contracts page {page}", cache_policy=NO_CACHE)
@@ -158,20 +161,41 @@ def sync_contracts_page(
                          check=lambda a: _page_of(a, page, limit))
     records, total = _page_of(answer, page, limit)
     usable = [r for r in records if _has_id(r)]
+    with _key_pointer_workers(concurrency) as pool:
+        enriched = enrich(client, usable, pool, logger)
+    with engine_for(database_url).begin() as conn:
+        written, dead, coerced = store_contracts(conn, records, enriched, pass_.id, f"list page {page}", logger)
+    return PageResult(page, len(records), dead, total, [str(r["id"]) for r in usable], written, coerced)
 
-    def enrich(record: dict[str, Any]) -> tuple[dict[str, Any], Any, SpotDraftError | None]:
+
+Enriched = tuple[dict[str, Any], Any, SpotDraftError | None]  # a record, its key pointers, the error getting them
+
+
+def enrich(client, records: list[dict[str, Any]], pool: ThreadPoolExecutor, logger) -> list[Enriched]:
+    """Each record with its key pointers, or with the error that refused them (the record is still stored)."""
+    def one(record: dict[str, Any]) -> Enriched:
         try:
             path = {"composite_id": composite_id_of(record)}
             return record, client.call("get_contract_key_pointers", path_params=path, logger=logger), None
         except SpotDraftError as error:
             return record, None, error
 
-    with _key_pointer_workers(concurrency) as pool:
-        enriched = list(pool.map(enrich, usable))
+    return list(pool.map(one, records))
 
+
+def store_contracts(
+    conn, records: list[Any], enriched: list[Enriched], pass_id: str | None, where: str, logger,
+    resolved_by: str = "sync_contracts",
+) -> tuple[int, int, int]:
+    """Write the enriched contracts of one list answer in `conn`'s transaction: (written, dead-lettered, coerced).
+
+    The full sync and the per-contract sync (flows.sync_contract) both write through here. `records`
+    is the whole answer: one without a usable id is a dead letter named by its place in `where`. A
+    `pass_id` of None (a contract synced on its own) leaves the row's `seen_in_pass` as it was.
+    """
     rows, coerced = [], 0
     for record, key_pointers, error in enriched:
-        row = _contract_row(record, key_pointers, pass_.id)
+        row = _contract_row(record, key_pointers, pass_id)
         # A failed enrichment keeps the key pointers a previous pass stored (the column is left out).
         row, changes = fit_row(contracts, _without_key_pointers(row) if error else row)
         if changes:
@@ -180,37 +204,35 @@ def sync_contracts_page(
                            row["composite_id"], "; ".join(changes))
         rows.append(row)
     dead = 0
-    with engine_for(database_url).begin() as conn:
-        for index, record in enumerate(records):
-            if not _has_id(record):
-                dead += 1
-                target = f"list page {page} record {index + 1}"
-                logger.warning("Dead-lettered %s: it has no usable id", target)
-                dead_letters.record(conn, operation="store_contract", target=target, inputs={"record": record},
-                                    error=MalformedResponseError(f"{target} has no usable id"))
-        refused = upsert_each(conn, contracts, rows)
-        for row, error in refused:
+    for index, record in enumerate(records):
+        if not _has_id(record):
             dead += 1
-            logger.warning("Dead-lettered contract %s: the database refused it: %s", row["composite_id"], error)
-            dead_letters.record(conn, operation="store_contract", target=row["composite_id"],
-                                inputs={"record": row["record"]}, error=error)
-        for record, _, error in enriched:
-            if error is not None:
-                dead += 1
-                target = composite_id_of(record)
-                logger.warning("Dead-lettered key pointers of %s: %s", target, error)
-                dead_letters.record(conn, operation="get_contract_key_pointers", target=target,
-                                    inputs={"composite_id": target}, error=error)
-        done = [composite_id_of(r) for r, _, e in enriched if e is None]
-        dead_letters.resolve(conn, operation="get_contract_key_pointers", targets=done,
-                             outcome={"resolved_by": "sync_contracts"})
-        # Seen alive and stored: an open question about it (deleted? storable?) is settled.
-        refused_ids = {row["id"] for row, _ in refused}
-        stored = [row["composite_id"] for row in rows if row["id"] not in refused_ids]
-        for operation in ("get_contract_status", "store_contract"):
-            dead_letters.resolve(conn, operation=operation, targets=stored, outcome={"resolved_by": "sync_contracts"})
-    return PageResult(page, len(records), dead, total, [str(r["id"]) for r in usable], len(rows) - len(refused),
-                      coerced)
+            target = f"{where} record {index + 1}"
+            logger.warning("Dead-lettered %s: it has no usable id", target)
+            dead_letters.record(conn, operation="store_contract", target=target, inputs={"record": record},
+                                error=MalformedResponseError(f"{target} has no usable id"))
+    refused = upsert_each(conn, contracts, rows)
+    for row, error in refused:
+        dead += 1
+        logger.warning("Dead-lettered contract %s: the database refused it: %s", row["composite_id"], error)
+        dead_letters.record(conn, operation="store_contract", target=row["composite_id"],
+                            inputs={"record": row["record"]}, error=error)
+    for record, _, error in enriched:
+        if error is not None:
+            dead += 1
+            target = composite_id_of(record)
+            logger.warning("Dead-lettered key pointers of %s: %s", target, error)
+            dead_letters.record(conn, operation="get_contract_key_pointers", target=target,
+                                inputs={"composite_id": target}, error=error)
+    done = [composite_id_of(r) for r, _, e in enriched if e is None]
+    dead_letters.resolve(conn, operation="get_contract_key_pointers", targets=done,
+                         outcome={"resolved_by": resolved_by})
+    # Seen alive and stored: an open question about it (deleted? storable?) is settled.
+    refused_ids = {row["id"] for row, _ in refused}
+    stored = [row["composite_id"] for row in rows if row["id"] not in refused_ids]
+    for operation in ("get_contract_status", "store_contract"):
+        dead_letters.resolve(conn, operation=operation, targets=stored, outcome={"resolved_by": resolved_by})
+    return len(rows) - len(refused), dead, coerced
 
 
 def advance(engine, pass_: Pass, result: PageResult) -> tuple[Pass, int | None]:
