@@ -8,7 +8,7 @@ this request be sent twice after an ambiguous failure without changing the outco
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -45,7 +45,6 @@ class Operation:
     body_required: bool = False
     response_kind: ResponseKind = "json"
     paginated: bool = False
-    tags: tuple[str, ...] = field(default=())
 
     @property
     def path_params(self) -> tuple[str, ...]:

@@ -2,15 +2,20 @@
 
 The spec (../shared/spotdraft-openapi.yml) is read here and by the generator only; the runtime
 never needs it. These are pure-logic checks: where a client is needed it talks to an
-`httpx.MockTransport` that counts requests, so "nothing was sent" is a fact, not a hope.
+`httpx.MockTransport` that counts requests, so "nothing was sent" is a fact, not a hope. The
+generator runs as `make generate` runs it, on a committed copy of the files it reads and writes,
+so that `git status` can say what it changed.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
+import importlib
 import inspect
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +31,10 @@ from client import files, models
 from client.catalog import OPERATIONS, OPERATIONS_BY_NAME
 from client.errors import InvalidRequestError
 from client.http import SpotDraftClient
+from client.operation import Operation
 from client.results import protect_secrets
 from tests.conftest import SPEC_PATH, require_spec
+from tools import generate_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -203,7 +210,9 @@ def test_every_entry_has_its_task_with_name_and_tags():
         assert task.name == op.name
         assert f"spotdraft:operation:{op.operation_id}" in task.tags, op.name
         assert f"spotdraft:family:{op.family}" in task.tags, op.name
-        assert task.fn.__module__ == f"tasks.{op.family}", op.name
+        family = importlib.import_module(f"tasks.{op.family}")
+        assert getattr(family, op.name) is task and op.name in family.__all__, op.name  # tasks.<family>.<name>
+        assert task.fn.__module__ in (f"tasks.{op.family}", f"tasks._handwritten.{op.family}"), op.name
         params = list(inspect.signature(task.fn).parameters)
         assert params[0] == "credentials", op.name
         for name in op.path_params:
@@ -248,13 +257,121 @@ def test_docs_list_every_task():
 
 
 # ------------------------------------------------------------------------------------ generation
+def run_generator(tree: Path, *args: str) -> subprocess.CompletedProcess:
+    """The generator as `make generate` runs it, on the repository at `tree`."""
+    return subprocess.run(
+        [sys.executable, "-m", "tools.generate_catalog", "--spec", str(SPEC_PATH), *args],
+        cwd=tree, capture_output=True, text=True, check=False,
+    )
+
+
+def git(tree: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=test", "-c", "user.email=test@example.test", "-c", "commit.gpgsign=false", *args],
+        cwd=tree, capture_output=True, text=True, check=True,
+    )
+    return done.stdout
+
+
+def clean_tree(tmp_path: Path) -> Path:
+    """A committed copy of what the generator reads and writes, so it can be run (and broken) out of the way."""
+    tree = tmp_path / "repo"
+    for name in ("tools", "client", "tasks", "docs"):
+        shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("README.md", "pyproject.toml", ".gitignore"):
+        shutil.copy2(ROOT / name, tree / name)
+    git(tree, "init", "-q")
+    git(tree, "add", "-A")
+    git(tree, "commit", "-q", "--no-verify", "-m", "clean")
+    return tree
+
+
 def test_generated_files_are_up_to_date():
     require_spec()
-    done = subprocess.run(
-        [sys.executable, "tools/generate_catalog.py", "--check", "--spec", str(SPEC_PATH)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )
+    done = run_generator(ROOT, "--check")
     assert done.returncode == 0, f"regenerating would change files:\n{done.stdout}{done.stderr}"
+
+
+def test_make_generate_is_a_no_op_on_a_clean_tree(tmp_path):
+    require_spec()
+    dry = subprocess.run(["make", "-n", "generate", f"SPEC={SPEC_PATH}"], cwd=ROOT, capture_output=True, text=True,
+                         check=True)
+    (command,) = [line for line in dry.stdout.splitlines() if "tools.generate_catalog" in line]
+    assert command.endswith(f"python -m tools.generate_catalog --spec {SPEC_PATH}"), command
+    tree = clean_tree(tmp_path)
+    done = run_generator(tree)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert git(tree, "status", "--porcelain") == ""
+    # It does write: a generated file edited by hand is put back as it was.
+    edited = tree / "tasks" / "contracts.py"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nEDITED = True\n", encoding="utf-8")
+    done = run_generator(tree)
+    assert done.returncode == 0 and done.stdout == "wrote tasks/contracts.py\n", done.stdout + done.stderr
+    assert git(tree, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize(
+    ("module", "operation", "says"),
+    [
+        ("contracts", "archive_contract", "an operation the catalog does not have"),
+        ("templates", "get_contract_notes", "belongs in tasks/_handwritten/notes.py"),
+    ],
+)
+def test_a_misplaced_hand_written_task_stops_the_generator_with_its_name(tmp_path, module, operation, says):
+    require_spec()
+    tree = clean_tree(tmp_path)
+    path = tree / "tasks" / "_handwritten" / f"{module}.py"
+    source = path.read_text(encoding="utf-8")
+    task = f'@spotdraft_task("{operation}")\ndef {operation}(credentials: SpotDraftCredentials) -> None:\n    """x"""\n'
+    path.write_text(f"{source}\n\n{task}", encoding="utf-8")
+    line = source.count("\n") + 4  # the def line, after two blank lines and the decorator
+    done = run_generator(tree, "--check")
+    assert done.returncode == 1 and done.stdout == "", done.stdout
+    assert f"tasks/_handwritten/{module}.py:{line}: hand-written task {operation!r}" in done.stderr, done.stderr
+    assert says in done.stderr, done.stderr
+    assert git(tree, "status", "--porcelain") == f" M tasks/_handwritten/{module}.py\n"  # nothing was written
+
+
+def test_hand_written_tasks_are_found_and_not_generated_again():
+    """What the generator reads from tasks/_handwritten is exactly what importing `tasks` gets from there."""
+    found = generate_catalog.read_handwritten()
+    imported = {n: getattr(tasks, n).fn.__module__ for n in tasks.__all__
+                if getattr(tasks, n).fn.__module__.startswith("tasks._handwritten.")}
+    assert {"create_contract", "list_contracts", "queue_native_integration_contracts"} <= set(found)
+    assert {n: f"tasks._handwritten.{w.family}" for n, w in found.items()} == imported
+    for name, written in found.items():
+        generated = (ROOT / "tasks" / f"{written.family}.py").read_text(encoding="utf-8")
+        assert f"def {name}(" not in generated, f"{name} is generated as well as written by hand"
+
+
+@pytest.mark.parametrize(
+    ("files", "says"),
+    [
+        ({"contracts.py": '@spotdraft_task("list_contracts")\ndef contracts(credentials): ...\n'},
+         "contracts.py:2: hand-written task 'contracts' is decorated for 'list_contracts'"),
+        ({"contracts.py": '@spotdraft_task(NAME)\ndef list_contracts(credentials): ...\n'},
+         "one string literal"),
+        ({"misc.py": '@spotdraft_task("list_contracts")\ndef list_contracts(credentials): ...\n'},
+         "misc.py: hand-written tasks go in a module named after their family"),
+        ({"contracts.py": '@spotdraft_task("list_contracts")\ndef list_contracts(credentials): ...\n',
+          "counterparties.py": '@_base.spotdraft_task("list_contracts")\ndef list_contracts(credentials): ...\n'},
+         "already written by hand at"),
+    ],
+)
+def test_hand_written_modules_are_read_strictly(tmp_path, files, says):
+    for name, source in files.items():
+        (tmp_path / name).write_text(source, encoding="utf-8")
+    with pytest.raises(SystemExit, match=re.escape(says)):
+        generate_catalog.read_handwritten(tmp_path)
+
+
+def test_every_operation_field_is_read():
+    """A field of Operation that no runtime code reads is noise in every catalog entry: remove it instead."""
+    runtime = [path for package in ("client", "tasks", "flows", "blocks", "webhooks")
+               for path in (ROOT / package).rglob("*.py") if path.name != "catalog.py"]
+    text = "\n".join(path.read_text(encoding="utf-8") for path in runtime)
+    unread = [f.name for f in dataclasses.fields(Operation) if not re.search(rf"\.{f.name}\b", text)]
+    assert unread == []
 
 
 def test_no_sentence_of_the_spec_prose_is_copied(spec):
@@ -277,7 +394,7 @@ def test_no_sentence_of_the_spec_prose_is_copied(spec):
 
     walk(spec)
     generated = [ROOT / "client" / "catalog.py", ROOT / "client" / "models.py", ROOT / "docs" / "tasks.md",
-                 *sorted((ROOT / "tasks").glob("*.py"))]
+                 *sorted((ROOT / "tasks").rglob("*.py"))]
     for path in generated:
         text = " ".join(path.read_text(encoding="utf-8").split())
         copied = [s for s in sentences if " ".join(s.split()) in text]

@@ -1,8 +1,11 @@
-"""Generate the operation catalog, the request models, the task modules and docs/tasks.md from the spec.
+"""Generate the operation catalog, the request models, the task modules and the task docs from the spec.
 
-    uv run python tools/generate_catalog.py            # rewrite the generated files
-    uv run python tools/generate_catalog.py --check    # exit 1 if any generated file would change
-    uv run python tools/generate_catalog.py --spec path/to/spotdraft-openapi.yml
+    make generate                                       # rewrite what changed (spec: ../shared/)
+    make generate SPEC=path/to/spotdraft-openapi.yml    # another copy of the spec
+    python -m tools.generate_catalog --check            # exit 1, naming them, if any file would change
+
+Writes client/models.py, client/catalog.py, tasks/__init__.py, tasks/<family>.py, docs/tasks.md and
+the task index of README.md (between its tasks:begin/tasks:end markers); each says it is generated.
 
 The spec (SpotDraft's published OpenAPI document) is read here only; the generated modules are
 committed and the runtime never needs it. Nothing of the spec's prose is copied: every name,
@@ -11,18 +14,23 @@ summary and docstring below is ours. What the spec decides: methods, exact paths
 tables below: the task name, its family (the tasks/ module), its summary, and for every POST
 whether it is safe to repeat.
 
-Output is deterministic and formatted with ruff, so `--check` is a conformance test.
+A task that must do more than call its operation is written by hand in tasks/_handwritten/<family>.py
+(see that package's docstring): the generator reads those modules, generates no task for their
+operations and re-exports theirs from tasks/<family>.py, so public names do not depend on who wrote a task.
+
+Output is deterministic and formatted with ruff, so on a clean tree `make generate` changes nothing
+and `--check` is a conformance test.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import keyword
 import re
 import subprocess
 import sys
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -612,111 +620,81 @@ FAMILIES: dict[str, str] = {
     "workspace": "Tasks for workspace settings, files and tags.",
 }
 
-# Hand-tuned tasks, kept exactly as written here whatever the spec says. `imports` are added to
-# the module's imports.
-OVERRIDES: dict[str, dict[str, Any]] = {
-    "list_contracts": {
-        "code": '''
-@spotdraft_task("list_contracts")
-def list_contracts(
-    credentials: SpotDraftCredentials, page: int = 1, limit: int = 100, **filters: Any
-) -> dict[str, Any]:
-    """One page of contracts; filters as `filter__last_updated_on[$gte]` or `filter__last_updated_on__gte`."""
-    return call_operation(credentials, "list_contracts", query={"page": page, "limit": limit, **filters})
-''',
-    },
-    "create_contract": {
-        "imports": ["from client import writes", "from tasks._base import budget_for_this_run, run_logger"],
-        "code": '''
-@spotdraft_task("create_contract")
-def create_contract(credentials: SpotDraftCredentials, body: dict[str, Any]) -> dict[str, Any]:
-    """Create a contract; with `external_metadata.id`, an ambiguous failure is reconciled, never re-posted blindly."""
-    client = credentials.get_client()
-    return writes.create_contract(client, body, budget=budget_for_this_run(client), logger=run_logger())
-''',
-    },
-    "get_contract_status": {
-        "code": '''
-@spotdraft_task("get_contract_status")
-def get_contract_status(credentials: SpotDraftCredentials, composite_id: str) -> dict[str, Any]:
-    """Status and name of one contract, by composite id such as T-123 or H-123."""
-    return call_operation(credentials, "get_contract_status", path_params={"composite_id": composite_id})
-''',
-    },
-    "get_contracts_by_external_metadata": {
-        "code": '''
-@spotdraft_task("get_contracts_by_external_metadata")
-def get_contracts_by_external_metadata(
-    credentials: SpotDraftCredentials, external_metadata_id: str
-) -> list[dict[str, Any]]:
-    """Contracts created with this external metadata id (e.g. the CRM record id); empty when none."""
-    return call_operation(
-        credentials, "get_contracts_by_external_metadata",
-        path_params={"external_metadata_id": external_metadata_id},
-    )
-''',
-    },
-    "get_contract_key_pointers": {
-        "code": '''
-@spotdraft_task("get_contract_key_pointers")
-def get_contract_key_pointers(credentials: SpotDraftCredentials, composite_id: str) -> list[dict[str, Any]]:
-    """The key pointers (extracted metadata values) of one contract."""
-    return call_operation(credentials, "get_contract_key_pointers", path_params={"composite_id": composite_id})
-''',
-    },
-    "list_templates": {
-        "code": '''
-@spotdraft_task("list_templates")
-def list_templates(
-    credentials: SpotDraftCredentials,
-    cp_types: str | None = None,
-    cp_types_all: bool | None = None,
-    exclude_multi_party: bool | None = None,
-    include_archived: bool | None = None,
-    tags: list[str] | None = None,
-    tags_all: list[str] | None = None,
-) -> dict[str, Any]:
-    """Templates available to the workspace (answer: `items`)."""
-    return call_operation(credentials, "list_templates", query={
-        "cp_types": cp_types, "cp_types_all": cp_types_all, "exclude_multi_party": exclude_multi_party,
-        "include_archived": include_archived, "tags": tags, "tags_all": tags_all,
-    })
-''',
-    },
-    "list_counterparties": {
-        "code": '''
-@spotdraft_task("list_counterparties")
-def list_counterparties(
-    credentials: SpotDraftCredentials, page: int = 1, limit: int = 100, **filters: Any
-) -> dict[str, Any]:
-    """One page of counterparties; filters as `filter__client_email_address` or `filter_custom__<field>`."""
-    return call_operation(credentials, "list_counterparties", query={"page": page, "limit": limit, **filters})
-''',
-    },
-    "queue_native_integration_contracts": {
-        "imports": ["import base64"],
-        "code": '''
-@spotdraft_task("queue_native_integration_contracts")
-def queue_native_integration_contracts(
-    credentials: SpotDraftCredentials,
-    integration_solution_entity_id: str,
-    credential_public_id: str,
-    body: m.CreateContractsForCoupaIntegrationRequest | dict[str, Any],
-) -> dict[str, Any]:
-    """Queue contract creation for a native integration; this route takes HTTP Basic auth of the credentials."""
-    pair = f"{credentials.client_id}:{credentials.client_secret.get_secret_value()}".encode()
-    return call_operation(
-        credentials, "queue_native_integration_contracts",
-        path_params={
-            "integration_solution_entity_id": integration_solution_entity_id,
-            "credential_public_id": credential_public_id,
-        },
-        body=body,
-        headers={"authorization": "Basic " + base64.b64encode(pair).decode()},
-    )
-''',
-    },
-}
+# =================================================================================================
+# Hand-written tasks
+# =================================================================================================
+HANDWRITTEN_DIR = ROOT / "tasks" / "_handwritten"
+
+
+@dataclass(frozen=True)
+class HandWritten:
+    """A task written by hand: its operation's name and where it is."""
+
+    name: str
+    family: str  # the module's name, which must be its operation's family
+    where: str  # path:line, for messages
+
+
+def read_handwritten(directory: Path = HANDWRITTEN_DIR) -> dict[str, HandWritten]:
+    """Every `@spotdraft_task("<operation>")` function in the hand-written modules, by operation name.
+
+    The modules are parsed, never imported: importing them needs the catalog, which may be the very
+    file being regenerated (or broken).
+    """
+    found: dict[str, HandWritten] = {}
+    for path in sorted(directory.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        if path.stem not in FAMILIES:
+            raise SystemExit(f"{rel}: hand-written tasks go in a module named after their family, one of FAMILIES")
+        for node in ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body:
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for decorator in node.decorator_list:
+                operation = decorated_operation(decorator)
+                if operation is None:
+                    continue
+                where = f"{rel}:{node.lineno}"
+                if operation != node.name:
+                    raise SystemExit(
+                        f"{where}: hand-written task {node.name!r} is decorated for {operation!r}; "
+                        "a task is named like its operation"
+                    )
+                if operation in found:
+                    raise SystemExit(f"{where}: {operation!r} is already written by hand at {found[operation].where}")
+                found[operation] = HandWritten(operation, path.stem, where)
+    return found
+
+
+def decorated_operation(decorator: ast.expr) -> str | None:
+    """The operation of `@spotdraft_task("<operation>")` (or `@_base.spotdraft_task(...)`); None for others."""
+    if not isinstance(decorator, ast.Call):
+        return None
+    func = decorator.func
+    called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+    if called != "spotdraft_task":
+        return None
+    args = decorator.args
+    if len(args) != 1 or not isinstance(args[0], ast.Constant) or not isinstance(args[0].value, str):
+        raise SystemExit(f"line {decorator.lineno}: spotdraft_task takes the operation's name as one string literal")
+    return args[0].value
+
+
+def check_handwritten(ops: list[OpInfo], handwritten: dict[str, HandWritten]) -> None:
+    """Each hand-written task is for an operation of the catalog, in its family's module."""
+    families = {op.name: op.family for op in ops}
+    for task in handwritten.values():
+        if task.name not in families:
+            raise SystemExit(
+                f"{task.where}: hand-written task {task.name!r} is for an operation the catalog does not have "
+                "(no operationId in NAMES gives that name)"
+            )
+        if families[task.name] != task.family:
+            raise SystemExit(
+                f"{task.where}: hand-written task {task.name!r} belongs in tasks/_handwritten/"
+                f"{families[task.name]}.py, its operation's family"
+            )
 
 
 # =================================================================================================
@@ -743,7 +721,6 @@ class OpInfo:
     operation_id: str
     safe_to_retry: bool
     summary: str
-    tag: str
     params: list[ParamInfo]
     body_schema: dict[str, Any] | None
     body_model: str | None = None
@@ -756,7 +733,10 @@ class OpInfo:
 
 
 def version_of(path: str) -> str:
-    return re.match(r"^/api/(v[0-9.]+)/", path).group(1)
+    match = re.match(r"^/api/(v[0-9.]+)/", path)
+    if match is None:
+        raise SystemExit(f"{path}: not an /api/<version>/ path")
+    return match.group(1)
 
 
 def load_spec(path: Path) -> dict[str, Any]:
@@ -1113,7 +1093,7 @@ class ModelWriter:
         out = [
             '"""Request bodies as pydantic models, so bad input is refused before anything is sent.',
             "",
-            "Generated by tools/generate_catalog.py from the spec; do not edit by hand.",
+            GENERATED,
             "",
             "Only requests are modelled strictly: unknown fields are refused (a misspelt field is a bug),",
             "required fields are required, and a field that is optional but not nullable may be left out",
@@ -1183,7 +1163,6 @@ def build(spec: dict[str, Any]) -> tuple[list[OpInfo], ModelWriter]:
             operation_id=op_id,
             safe_to_retry=safe,
             summary=summary,
-            tag=(op.get("tags") or [""])[0],
             params=read_params(spec, path, op, common),
             body_schema=None,
         )
@@ -1239,7 +1218,7 @@ def build(spec: dict[str, Any]) -> tuple[list[OpInfo], ModelWriter]:
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise SystemExit(f"duplicate task names: {sorted(dupes)}")
-    unknown = (set(SAFE_POSTS) | set(BASE64_UPLOADS) | set(MULTIPART_UPLOADS) | set(OVERRIDES)) - set(names)
+    unknown = (set(SAFE_POSTS) | set(BASE64_UPLOADS) | set(MULTIPART_UPLOADS)) - set(names)
     if unknown:
         raise SystemExit(f"tables name tasks that do not exist: {sorted(unknown)}")
     return ops, models
@@ -1248,7 +1227,7 @@ def build(spec: dict[str, Any]) -> tuple[list[OpInfo], ModelWriter]:
 # =================================================================================================
 # Writing source
 # =================================================================================================
-GENERATED = "Generated by tools/generate_catalog.py from the spec; do not edit by hand."
+GENERATED = "Generated from the spec by `make generate` (tools/generate_catalog.py); do not edit by hand."
 
 
 def render_param(p: ParamInfo) -> str:
@@ -1302,8 +1281,6 @@ def catalog_source(ops: list[OpInfo]) -> str:
             fields.append(f"response_kind={op.response_kind!r}")
         if op.paginated:
             fields.append("paginated=True")
-        if op.tag:
-            fields.append(f"tags=({op.tag!r},)")
         out.append("    Operation(" + ", ".join(fields) + ",),")
     out.append(")")
     out.append("")
@@ -1447,7 +1424,8 @@ def task_source(op: OpInfo) -> tuple[str, set[str]]:
     return "\n".join(lines) + "\n", needs
 
 
-def family_source(family: str, ops: list[OpInfo]) -> str:
+def family_source(family: str, ops: list[OpInfo], handwritten: dict[str, HandWritten]) -> str:
+    """A family's module: its generated tasks, and its hand-written ones re-exported under the same names."""
     imports = {
         "from typing import Any",
         "from blocks import SpotDraftCredentials",
@@ -1455,27 +1433,29 @@ def family_source(family: str, ops: list[OpInfo]) -> str:
     }
     typing_names = {"Any"}
     bodies = []
+    kept = sorted(op.name for op in ops if op.name in handwritten)
     for op in ops:
-        override = OVERRIDES.get(op.name)
-        if override:
-            code = textwrap.dedent(override["code"]).strip("\n") + "\n"
-            for line in override.get("imports", []):
-                imports.add(line)
-            if "m." in code:
-                imports.add("from client import models as m")
-        else:
-            code, needs = task_source(op)
-            if "Literal" in needs:
-                typing_names.add("Literal")
-            if "files" in needs:
-                imports.add("from client import files")
-            if "m" in needs:
-                imports.add("from client import models as m")
+        if op.name in handwritten:
+            continue
+        code, needs = task_source(op)
+        if "Literal" in needs:
+            typing_names.add("Literal")
+        if "files" in needs:
+            imports.add("from client import files")
+        if "m" in needs:
+            imports.add("from client import models as m")
         bodies.append(code)
     imports.discard("from typing import Any")
     imports.add(f"from typing import {', '.join(sorted(typing_names))}")
-    head = [f'"""{FAMILIES[family]}', "", GENERATED, '"""', "", "from __future__ import annotations", ""]
+    doc = [FAMILIES[family], "", GENERATED]
+    if kept:
+        imports.add(f"from tasks._handwritten.{family} import ({', '.join(kept)},)")
+        doc.append(f"Hand-written tasks are in tasks/_handwritten/{family}.py and re-exported here.")
+    head = ['"""' + doc[0], *doc[1:], '"""', "", "from __future__ import annotations", ""]
     head += sorted(imports)
+    # __all__ names every task of the family, so the re-exported ones are public (and ruff keeps their import).
+    names = sorted(op.name for op in ops)
+    head += ["", "__all__ = [" + "".join(f"{n!r}," for n in names) + "]"]
     return "\n".join(head) + "\n\n\n" + "\n\n".join(bodies)
 
 
@@ -1541,9 +1521,15 @@ def docs_source(ops: list[OpInfo]) -> str:
     return "\n".join(lines)
 
 
+# The packages generated code imports from, named so that import sorting does not depend on which
+# directories ruff happens to find beside them (it guesses first-party packages from the tree).
+FIRST_PARTY = '["blocks", "client", "tasks"]'
+
+
 def ruff(source: str, filename: str) -> str:
     """Sort imports and format, with the project's ruff configuration."""
-    for args in (["check", "--fix", "--select", "I,F401", "--quiet", "--exit-zero"], ["format", "--quiet"]):
+    sort = ["check", "--fix", "--select", "I,F401", "--config", f"lint.isort.known-first-party = {FIRST_PARTY}"]
+    for args in ([*sort, "--quiet", "--exit-zero"], ["format", "--quiet"]):
         done = subprocess.run(
             [sys.executable, "-m", "ruff", *args, "--stdin-filename", filename, "-"],
             input=source,
@@ -1582,6 +1568,8 @@ def readme_source(ops: list[OpInfo]) -> str:
 def render(spec: dict[str, Any]) -> dict[str, str]:
     """Every generated file: relative path -> content."""
     ops, models = build(spec)
+    handwritten = read_handwritten()
+    check_handwritten(ops, handwritten)
     users: dict[str, list[str]] = {}
     for op in ops:
         if op.body_model:
@@ -1598,7 +1586,7 @@ def render(spec: dict[str, Any]) -> dict[str, str]:
         by_family.setdefault(op.family, []).append(op)
     for family, family_ops in sorted(by_family.items()):
         rel = f"tasks/{family}.py"
-        files[rel] = ruff(family_source(family, family_ops), rel)
+        files[rel] = ruff(family_source(family, family_ops, handwritten), rel)
     return files
 
 
