@@ -1,0 +1,85 @@
+"""`python -m webhooks --port P`: the receiver as a long-running process, beside the Prefect worker.
+
+The key is SpotDraft's base64 `hmac_key`, from SPOTDRAFT_WEBHOOK_KEY or from a Prefect Secret
+block (`--key-block NAME`); never from the command line, where any user of the machine could read
+it in the process list. Events go to the Prefect API that PREFECT_API_URL names (or the active
+profile's). It listens on 127.0.0.1 by default: SpotDraft delivers only over HTTPS with a publicly
+trusted certificate, so a TLS proxy (Caddy, nginx, a load balancer) sits in front of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import httpx
+import uvicorn
+
+from webhooks.prefect_events import EventsNotConfigured, PrefectEventSink
+from webhooks.receiver import DEFAULT_MAX_BODY_BYTES, WEBHOOK_PATH, create_app
+from webhooks.signature import WebhookKeyError, decode_key
+
+KEY_VARIABLE = "SPOTDRAFT_WEBHOOK_KEY"
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m webhooks",
+        description=f"Receive SpotDraft webhook deliveries on POST {WEBHOOK_PATH} and emit them as Prefect events.",
+    )
+    parser.add_argument("--port", type=int, required=True, help="port to listen on")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: put a TLS proxy in front)")
+    parser.add_argument("--key-block", metavar="NAME",
+                        help=f"a Prefect Secret block holding the key (instead of ${KEY_VARIABLE})")
+    parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES,
+                        help=f"larger deliveries are refused with 413 unread (default {DEFAULT_MAX_BODY_BYTES})")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return parser.parse_args(argv)
+
+
+def _key(block_name: str | None) -> bytes:
+    """The decoded key from the Secret block or the environment variable; exactly one must be given."""
+    from_environment = os.environ.get(KEY_VARIABLE)
+    if block_name and from_environment:
+        raise WebhookKeyError(f"both --key-block and {KEY_VARIABLE} are given: choose one")
+    if block_name:
+        return decode_key(_secret_block_text(block_name), f"the Secret block {block_name!r}")
+    if from_environment is None:
+        raise WebhookKeyError(f"no webhook key: set {KEY_VARIABLE} or give --key-block NAME")
+    return decode_key(from_environment, KEY_VARIABLE)
+
+
+def _secret_block_text(name: str) -> str:
+    from prefect.blocks.system import Secret
+
+    try:
+        value = Secret.load(name).get()
+    except (ValueError, httpx.HTTPError) as error:  # ValueError: Prefect's "Unable to find block document ..."
+        reason = f"{type(error).__name__}: {error}"
+        raise WebhookKeyError(f"the Secret block {name!r} could not be loaded ({reason})") from None
+    if not isinstance(value, str):
+        raise WebhookKeyError(f"the Secret block {name!r} does not hold text")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _arguments(argv)
+    logging.basicConfig(level=arguments.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per delivery is ours; not one per API call
+    try:
+        sink = PrefectEventSink()  # first: the key block is read from that same API
+        key = _key(arguments.key_block)
+    except (WebhookKeyError, EventsNotConfigured) as error:
+        print(f"webhooks: {error}", file=sys.stderr)
+        return 2
+    app = create_app(key, sink=sink, max_body_bytes=arguments.max_body_bytes)
+    uvicorn.run(app, host=arguments.host, port=arguments.port, log_level=arguments.log_level,
+                server_header=False, timeout_graceful_shutdown=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

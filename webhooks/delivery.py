@@ -1,0 +1,132 @@
+"""A verified delivery's body, read as SpotDraft's `ContractActivityDomainModel`, and the Prefect event it becomes.
+
+Only bytes whose signature was already checked reach this module. The event:
+- name `spotdraft.contract.<activity in lower case>` without the activity's `CONTRACT_` prefix
+  (CONTRACT_EXECUTED is `spotdraft.contract.executed`, SIGNING_EMAIL_OPENED
+  `spotdraft.contract.signing_email_opened`), for any activity SpotDraft sends (its ActivityEnum
+  has dozens of values, not only the six the guide lists); an activity that is not a plain
+  identifier is refused rather than turned into an odd event name;
+- resource `spotdraft.contract.<contract_id>`, labelled with the id, the activity as sent, and
+  the contract's status and kind, so triggers can match on them;
+- related resources, each with its `prefect.resource.role`: the contract type, the template and
+  every counterparty that has an id (as many as Prefect allows);
+- payload: every field of the delivery, through the project's redaction (a field the spec marks
+  as secret, or a registered secret value such as the webhook key, is masked; the schema has
+  none today), and the labels taken from text fields are scrubbed the same way;
+- id: a UUID derived from the SHA-256 of the raw body, so the same delivery is the same event
+  wherever and whenever it is received (the Prefect server stores an event id once);
+- occurred: when this receiver got it, not SpotDraft's activity timestamp. Prefect's triggers
+  treat an event older than a bucket's start as late and ignore it, and deliveries retried by
+  SpotDraft arrive late and out of order; the activity timestamp stays in the payload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from prefect.events import Event
+from prefect.settings import PREFECT_EVENTS_MAXIMUM_RELATED_RESOURCES
+
+from client.redaction import redact, scrub_text
+
+# Fixed forever: changing it would give every past delivery a new event id and defeat replay detection.
+DELIVERY_ID_NAMESPACE = uuid.UUID("4d2f7c1e-8b1a-5e3c-9f6d-2a7b0c9e1d54")
+_ACTIVITY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
+_CONTRACT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+class DeliveryRefused(ValueError):
+    """A correctly signed body that cannot become an event; the message says why (never the body)."""
+
+
+def delivery_digest(body: bytes) -> str:
+    """What identifies a delivery: the SHA-256 of its raw bytes (a replay sends the same bytes)."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def event_id_for(digest: str) -> uuid.UUID:
+    return uuid.uuid5(DELIVERY_ID_NAMESPACE, digest)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    digest: str
+    contract_id: str
+    activity: str
+    fields: dict[str, Any]
+
+    @classmethod
+    def from_body(cls, body: bytes) -> Delivery:
+        try:
+            fields = json.loads(body)
+        except (UnicodeDecodeError, ValueError):
+            raise DeliveryRefused("the body is not JSON") from None
+        if not isinstance(fields, dict):
+            raise DeliveryRefused("the body is not a JSON object")
+        activity = fields.get("activity")
+        if not isinstance(activity, str) or not _ACTIVITY.fullmatch(activity):
+            raise DeliveryRefused("'activity' is missing or is not an activity name")
+        return cls(delivery_digest(body), _contract_id(fields.get("contract_id")), activity, fields)
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        return event_id_for(self.digest)
+
+    @property
+    def event_name(self) -> str:
+        return f"spotdraft.contract.{self.activity.lower().removeprefix('contract_')}"
+
+    def to_event(self, received_at: datetime) -> Event:
+        resource = {
+            "prefect.resource.id": f"spotdraft.contract.{self.contract_id}",
+            "spotdraft.contract.id": self.contract_id,
+            "spotdraft.activity": self.activity,
+            **_text_labels(self.fields, {"contract_title": "prefect.resource.name",
+                                         "contract_status": "spotdraft.contract.status",
+                                         "contract_kind": "spotdraft.contract.kind"}),
+        }
+        return Event(id=self.event_id, occurred=received_at, event=self.event_name, resource=resource,
+                     related=self._related()[:PREFECT_EVENTS_MAXIMUM_RELATED_RESOURCES.value()],
+                     payload=redact(self.fields))
+
+    def _related(self) -> list[dict[str, str]]:
+        related = []
+        if _is_id(self.fields.get("contract_type_id")):
+            related.append({"prefect.resource.id": f"spotdraft.contract-type.{self.fields['contract_type_id']}",
+                            "prefect.resource.role": "contract-type",
+                            **_text_labels(self.fields, {"contract_type_name": "prefect.resource.name"})})
+        if _is_id(self.fields.get("contract_template_id")):
+            related.append({"prefect.resource.id": f"spotdraft.template.{self.fields['contract_template_id']}",
+                            "prefect.resource.role": "template"})
+        counterparties = self.fields.get("counterparties")
+        for party in counterparties if isinstance(counterparties, list) else []:
+            if isinstance(party, dict) and _is_id(party.get("counterparty_id")):
+                related.append({"prefect.resource.id": f"spotdraft.counterparty.{party['counterparty_id']}",
+                                "prefect.resource.role": "counterparty",
+                                **_text_labels(party, {"organization_name": "prefect.resource.name"})})
+        return related
+
+
+def _contract_id(value: Any) -> str:
+    """The spec's `contract_id` is an integer; a plain id string is accepted too, anything else refused."""
+    if _is_id(value):
+        return str(value)
+    if isinstance(value, str) and _CONTRACT_ID.fullmatch(value):
+        return value
+    raise DeliveryRefused("'contract_id' is missing or is not a contract id")
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _text_labels(fields: dict[str, Any], labels: dict[str, str]) -> dict[str, str]:
+    """Labels from the fields holding non-empty text (a label must be a string), scrubbed as the payload is."""
+    return {label: scrub_text(fields[name]) for name, label in labels.items()
+            if isinstance(fields.get(name), str) and fields[name]}

@@ -1,0 +1,111 @@
+"""Where verified deliveries go: the Prefect API's events endpoint, with an answer for each one.
+
+Prefect's own `emit_event` is not used. It hands the event to a background thread (EventsWorker)
+and returns at once, so it never slows a request down; but it cannot say whether the event
+arrived: with the API down the worker logs the failure and the event is gone, while SpotDraft
+would have been told 2xx and would never send it again. And without PREFECT_API_URL it sends to
+an in-process ephemeral server, where no trigger of the user's ever sees it.
+
+So each event is POSTed to `/api/events` with Prefect's own client (its settings, auth and TLS
+options): the server answers 204 once the event is on its event bus, the same path the
+websocket `/events/in` feeds. A failure is raised as `EventsUnavailable`, which the receiver
+turns into 503, so SpotDraft retries the delivery later. The client's own retries would hold a
+SpotDraft request for many seconds; the caller bounds the whole exchange with a timeout instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import TracebackType
+from typing import Protocol
+from uuid import UUID
+
+import httpx
+from prefect.client.orchestration import PrefectClient, get_client
+from prefect.events import Event
+from prefect.events.filters import EventFilter, EventIDFilter
+from prefect.settings import PREFECT_API_URL
+
+logger = logging.getLogger("webhooks.receiver")
+STARTUP_CHECK_TIMEOUT_S = 5.0
+
+
+class EventsUnavailable(RuntimeError):
+    """The Prefect API could not be asked or told; the delivery must not be acknowledged."""
+
+
+class EventsNotConfigured(RuntimeError):
+    """No Prefect API to send to; the receiver does not start."""
+
+
+class EventSink(Protocol):
+    """What the receiver needs from Prefect; the tests give it the real one."""
+
+    async def __aenter__(self) -> EventSink: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
+
+    async def already_stored(self, event_id: UUID) -> bool: ...
+
+    async def send(self, event: Event) -> None: ...
+
+
+class PrefectEventSink:
+    """Events sent to, and looked up in, the Prefect API that PREFECT_API_URL names."""
+
+    def __init__(self) -> None:
+        if not PREFECT_API_URL.value():
+            raise EventsNotConfigured(
+                "PREFECT_API_URL is not set: the receiver sends events to a running Prefect server "
+                "(or Prefect Cloud), e.g. PREFECT_API_URL=http://127.0.0.1:4200/api"
+            )
+        self._client: PrefectClient | None = None
+
+    async def __aenter__(self) -> PrefectEventSink:
+        self._client = get_client()
+        await self._client.__aenter__()
+        # The client's first request also fetches a CSRF token: pay for it now rather than in the
+        # first delivery's answer, and say at once if the API cannot be reached.
+        try:
+            async with asyncio.timeout(STARTUP_CHECK_TIMEOUT_S):
+                unreachable = await self._client.api_healthcheck()
+        except TimeoutError as timeout:
+            unreachable = timeout
+        if unreachable is not None:
+            logger.warning("the Prefect API at %s does not answer yet (%s); deliveries get 503 until it does",
+                           PREFECT_API_URL.value(), type(unreachable).__name__)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._client is not None:
+            await self._client.__aexit__(exc_type, exc, tb)
+            self._client = None
+
+    async def already_stored(self, event_id: UUID) -> bool:
+        """Whether the server holds an event with this id (within its retention, 7 days by default)."""
+        try:
+            page = await self._api.read_events(EventFilter(id=EventIDFilter(id=[event_id])), limit=1)
+        except httpx.HTTPError as error:
+            raise EventsUnavailable(f"could not read events from the Prefect API ({_why(error)})") from None
+        return bool(page.events)
+
+    async def send(self, event: Event) -> None:
+        try:
+            await self._api.request("POST", "/events", json=[event.model_dump(mode="json")])
+        except httpx.HTTPError as error:
+            raise EventsUnavailable(f"could not send the event to the Prefect API ({_why(error)})") from None
+
+    @property
+    def _api(self) -> PrefectClient:
+        if self._client is None:
+            raise RuntimeError("PrefectEventSink is used outside `async with`")
+        return self._client
+
+
+def _why(error: httpx.HTTPError) -> str:
+    """The error's kind and, for an answer, its status: not its text, which may quote a whole response."""
+    if isinstance(error, httpx.HTTPStatusError):
+        return f"{type(error).__name__}, status {error.response.status_code}"
+    return type(error).__name__

@@ -1,0 +1,136 @@
+"""The SpotDraft webhook receiver: `POST /spotdraft/webhooks` in, one Prefect event out (issue 12).
+
+A small Starlette app (Starlette and uvicorn come with Prefect), built by `create_app(key, ...)`
+for `python -m webhooks` and for tests in-process. Decisions, in the order a request meets them:
+
+- Size first. A `Content-Length` over the cap (256 KiB by default; SpotDraft's deliveries are a
+  few KB, and Prefect refuses events over 1.5 MB) is answered 413 without reading a byte; a body
+  without one (chunked) is read in pieces and answered 413 the moment it passes the cap. Both
+  answers close the connection, so the rest is never read. A body that has not arrived within
+  10 s is answered 408: a slow sender cannot hold a connection open.
+- Signature second, on the raw bytes, before any parsing: HMAC-SHA512 under the base64-decoded
+  key, compared in constant time (signature.py). Missing or wrong: 401, and nothing else happens.
+  The key and the signature are never logged; a refusal is logged with the sender's address.
+- Then the body. A signed body that is not a JSON object with a contract id and an activity is
+  answered 400 with the reason and never becomes an event. 400 rather than a 2xx: SpotDraft lists
+  non-2xx deliveries in its webhook logs, where the person who can fix it looks, and retrying
+  signed bytes that cannot be read costs nothing but a log line.
+- Then the event (delivery.py: name, resource, payload), emitted once per delivery
+  (replays.py: memory, the server's stored ids, a deterministic event id). 202 for a new event,
+  200 for a replay, each with the event id.
+- The answer waits for the Prefect server to accept the event (prefect_events.py): a few
+  milliseconds. If it cannot be told within 5 s (down, unreachable), the answer is 503 with
+  Retry-After, and SpotDraft delivers again later. The trade-off: while Prefect is down
+  SpotDraft sees failed deliveries and retries them; in exchange an acknowledged delivery is one
+  the Prefect server has, never one lost in a background queue. What happens after the event
+  (triggers, flow runs) is Prefect's work, queued there: the "slow work" SpotDraft asks us to defer.
+- `GET /healthz` answers 200 while the process serves requests, for a proxy's or supervisor's check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from webhooks.delivery import Delivery, DeliveryRefused, delivery_digest
+from webhooks.prefect_events import EventSink, EventsUnavailable, PrefectEventSink
+from webhooks.replays import Outcome, ReplayGuard
+from webhooks.signature import SIGNATURE_HEADER, signature_matches
+
+WEBHOOK_PATH = "/spotdraft/webhooks"
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
+BODY_TIMEOUT_S = 10.0
+EMIT_TIMEOUT_S = 5.0
+RETRY_AFTER_S = 30
+
+logger = logging.getLogger("webhooks.receiver")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def create_app(key: bytes, *, sink: EventSink | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+               body_timeout: float = BODY_TIMEOUT_S, emit_timeout: float = EMIT_TIMEOUT_S,
+               remembered_deliveries: int = 10_000) -> Starlette:
+    """The receiver as an ASGI app; `key` is the decoded key (signature.decode_key), `sink` defaults to Prefect."""
+    events = sink if sink is not None else PrefectEventSink()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with events:
+            app.state.guard = ReplayGuard(events, capacity=remembered_deliveries, timeout=emit_timeout)
+            yield
+
+    async def receive_delivery(request: Request) -> Response:
+        received_at = datetime.now(UTC)
+        sender = request.client.host if request.client else "unknown"
+        declared = request.headers.get("content-length", "")  # the HTTP server has refused one that is not a number
+        if declared.isdigit() and int(declared) > max_body_bytes:
+            return _too_large(max_body_bytes)
+        try:
+            body = await _read_body(request, max_body_bytes, body_timeout)
+        except _BodyTooLarge:
+            return _too_large(max_body_bytes)
+        except TimeoutError:
+            return _answer(408, f"the body did not arrive within {body_timeout:g} s", close=True)
+        except ClientDisconnect:
+            logger.info("a sender at %s went away before its delivery arrived whole; nothing done", sender)
+            return _answer(400, "the connection closed before the body arrived", close=True)
+
+        if not signature_matches(key, body, request.headers.get(SIGNATURE_HEADER)):
+            logger.warning("refused a delivery from %s: %s missing or wrong", sender, SIGNATURE_HEADER)
+            return _answer(401, f"{SIGNATURE_HEADER} is missing or does not sign this body")
+        try:
+            delivery = Delivery.from_body(body)
+        except DeliveryRefused as refusal:
+            logger.warning("refused a signed delivery (sha256 %s): %s", delivery_digest(body)[:16], refusal)
+            return _answer(400, str(refusal))
+        try:
+            outcome = await request.app.state.guard.emit_once(delivery, received_at)
+        except EventsUnavailable as error:
+            logger.error("delivery for contract %s (%s) not acknowledged: %s",
+                         delivery.contract_id, delivery.activity, error)
+            return _answer(503, "events cannot be recorded right now; deliver again later",
+                           headers={"Retry-After": str(RETRY_AFTER_S)})
+        logger.info("contract %s %s: %s as event %s", delivery.contract_id, delivery.activity,
+                    "emitted" if outcome is Outcome.EMITTED else "replay, already", delivery.event_id)
+        return JSONResponse({"status": outcome.value, "event": delivery.event_name, "event_id": str(delivery.event_id)},
+                            status_code=202 if outcome is Outcome.EMITTED else 200)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(routes=[Route(WEBHOOK_PATH, receive_delivery, methods=["POST"]),
+                             Route("/healthz", health, methods=["GET"])],
+                     lifespan=lifespan)
+
+
+async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The raw body, read in pieces and abandoned as soon as it passes `limit` bytes."""
+    chunks, size = [], 0
+    async with asyncio.timeout(timeout):
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> Response:
+    return _answer(413, f"deliveries are limited to {limit} bytes", close=True)
+
+
+def _answer(status: int, detail: str, *, close: bool = False, headers: dict[str, str] | None = None) -> Response:
+    """A JSON error answer; `close` ends the connection, so a body we did not read is never read."""
+    return JSONResponse({"detail": detail}, status_code=status,
+                        headers={**(headers or {}), **({"Connection": "close"} if close else {})})
