@@ -8,6 +8,12 @@ incremental sync with a `last_updated_on` watermark can never miss one.
 
 The state is shared between the server's event loop thread and the test's thread, so every
 public method takes the lock; none of them awaits, so holding a thread lock is fine.
+
+Changes SpotDraft announces (a contract created, sent, put up for signature, signed, executed,
+its process metrics updated) are reported to `on_activity` while the lock is held, so the
+announcement describes exactly the contract the change produced; the sandbox's webhook outbox
+listens there. `touch`, `poison` and `delete` stay quiet on purpose: they are the test's way to
+change SpotDraft behind a subscriber's back.
 """
 
 from __future__ import annotations
@@ -29,6 +35,15 @@ FIRST_CONTRACT_ID = 1000
 STATUSES = ("DRAFT", "REDLINING", "SIGN", "EXECUTED", "ON_HOLD", "VOIDED")
 COMPOSITE = re.compile(r"^([TH])-(\d+)$")
 COMPOSITE_PATTERN = re.compile(r"^[HT\-0-9]+$")  # the spec's pattern for composite ids
+SYSTEM = "SYSTEM"  # who SpotDraft says performed a change nobody made by hand
+# step -> (activity SpotDraft announces, statuses the step may start from, status after; None = unchanged)
+LIFECYCLE = {
+    "send": ("CONTRACT_SENT_TO_COUNTERPARTY", ("DRAFT", "REDLINING"), "REDLINING"),
+    "request_signature": ("CONTRACT_SIGNATURE_REQUESTED", ("DRAFT", "REDLINING"), "SIGN"),
+    "sign": ("CONTRACT_SIGNED", ("SIGN",), None),
+    "execute": ("CONTRACT_EXECUTED", ("SIGN",), "EXECUTED"),
+    "update_metrics": ("CONTRACT_PROCESS_METRIC_UPDATED", STATUSES, None),
+}
 
 USERS = (
     ("admin@sandbox.example", "Avery Quinn"),
@@ -120,6 +135,7 @@ class Contract:
     template_id: int | None = None
     external_metadata: dict[str, Any] = field(default_factory=dict)
     key_pointers: list[dict[str, Any]] = field(default_factory=list)
+    parties: list[dict[str, Any]] = field(default_factory=list)  # as a create request named them (no counterparty_id)
     poison: dict[str, Any] = field(default_factory=dict)  # list-answer fields replaced by values that fit no schema
     poison_removed: tuple[str, ...] = ()  # list-answer fields left out altogether ("id" included)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -214,6 +230,14 @@ class Contract:
         }
 
 
+class StepRefused(Exception):
+    """A lifecycle step the contract's status does not allow (SpotDraft answers such a request 4xx)."""
+
+
+Performer = dict[str, str]  # {"name", "email"?}: who a webhook says performed the change
+ActivityListener = Callable[[Contract, str, Performer], None]
+
+
 class SandboxState:
     """The workspace and the operations tests use to change it while a sync is running."""
 
@@ -248,6 +272,7 @@ class SandboxState:
             self._new_contract(seeded=True)
         self._last_stamp = max((c.last_updated_on for c in self.contracts.values()), default=ANCHOR)
         self.version = 0
+        self.on_activity: ActivityListener | None = None  # told of each change SpotDraft announces
 
     # ------------------------------------------------------------------ seeding
 
@@ -353,12 +378,14 @@ class SandboxState:
             key_pointers=self._key_pointers(contract_id, created),
         )
         for key in ("name", "status", "counter_party_name", "counterparty_id", "created_by",
-                    "external_metadata"):  # fmt: skip
+                    "external_metadata", "parties"):  # fmt: skip
             if key in given:
                 setattr(contract, key, given[key])
         if not seeded and "status" not in given:
             contract.status = "DRAFT"
         self._store(contract)
+        if not seeded:
+            self._announce(contract, "CONTRACT_CREATED", _person(contract.created_by))
         return contract
 
     def _store(self, contract: Contract) -> None:
@@ -372,6 +399,10 @@ class SandboxState:
         self.version += 1
         self._ids_cache.clear()
         self._ordered = None
+
+    def _announce(self, contract: Contract, activity: str, performer: Performer) -> None:
+        if self.on_activity is not None:
+            self.on_activity(contract, activity, performer)
 
     def _now(self) -> datetime:
         """Wall-clock now, but strictly after every stamp handed out before."""
@@ -452,6 +483,43 @@ class SandboxState:
             self._changed()
             return contract
 
+    def advance(self, key: int | str, step: str, performed_by: str | None = None) -> Contract:
+        """Take one lifecycle step (see LIFECYCLE) as SpotDraft's UI would, and announce it.
+
+        `performed_by` is a workspace user's email; by default the contract's creator sends and
+        requests signatures, its counterparty signs, and SYSTEM executes and updates metrics.
+        StepRefused when the contract's status does not allow the step.
+        """
+        if step not in LIFECYCLE:
+            raise ValueError(f"step must be one of {sorted(LIFECYCLE)}")
+        if performed_by is not None and performed_by not in self.user_emails:
+            raise ValueError("performed_by must be the email of a user of this workspace")
+        activity, allowed, after = LIFECYCLE[step]
+        with self.lock:
+            contract = self._require(key)
+            if contract.status not in allowed:
+                raise StepRefused(f"cannot {step} contract {contract.id}: it is {contract.status}")
+            if after is not None:
+                contract.status = after
+            contract.last_updated_on = self._now()
+            contract.changed()
+            self._changed()
+            performer = _person(self.user(performed_by)) if performed_by else self._default_performer(contract, step)
+            self._announce(contract, activity, performer)
+            return contract
+
+    def _default_performer(self, contract: Contract, step: str) -> Performer:
+        if step == "sign":
+            cp = self.counterparties.get(contract.counterparty_id) if contract.counterparty_id else None
+            if cp is not None:
+                return {"name": cp.contacts[0]["name"], "email": cp.contacts[0]["email"]}
+            party = contract.parties[0] if contract.parties else {}
+            return {"name": party.get("poc_name") or contract.counter_party_name,
+                    **({"email": party["poc_email"]} if party.get("poc_email") else {})}  # fmt: skip
+        if step in ("execute", "update_metrics"):
+            return {"name": SYSTEM}
+        return _person(contract.created_by)
+
     def add_contracts(
         self, count: int, overrides: dict[str, Any] | None = None, remove: Iterable[str] = ()
     ) -> list[Contract]:
@@ -497,8 +565,10 @@ class SandboxState:
         counter_party_name: str,
         external_metadata: dict[str, Any],
         created_by: User,
+        parties: list[dict[str, Any]] | None = None,
     ) -> Contract:
-        """A contract created through the API: DRAFT, stamped now, keyed by its external id."""
+        """A contract created through the API: DRAFT, stamped now, keyed by its external id.
+        `parties` are its counterparties as the request named them (webhook bodies carry them)."""
         with self.lock:
             template = self.templates[template_id]
             type_name = self._type_names[template["contract_type_id"]]
@@ -512,6 +582,7 @@ class SandboxState:
                 counterparty_id=None,
                 created_by=created_by,
                 external_metadata=external_metadata,
+                parties=parties or [],
             )
 
     def external_id_taken(self, external_id: str) -> list[int]:
@@ -539,3 +610,7 @@ class SandboxState:
         """All live contracts with hidden fields, ascending by id (what a sync must reproduce)."""
         with self.lock:
             return [self.contracts[i].snapshot() for i in self.ordered_ids()]
+
+
+def _person(user: User) -> Performer:
+    return {"name": user.name, "email": user.email}
