@@ -3,8 +3,8 @@
 Prints `sandbox listening on http://HOST:PORT` (and, with --http-port, `sandbox http listener on
 http://HOST:PORT`) once it serves, then nothing more on stdout; stops cleanly on SIGTERM/SIGINT.
 Fault flags are derived from the `Faults` dataclass, so the CLI and the Python API cannot drift.
-The client secret can come from $SANDBOX_CLIENT_SECRET instead of the command line, which other
-users of the machine can read.
+The client secret can come from $SANDBOX_CLIENT_SECRET, and the webhook HMAC key (Base64; random by
+default) from $SANDBOX_WEBHOOK_KEY, instead of the command line, which other users of the machine can read.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import typing
 from dataclasses import fields
 
 from .faults import Faults
-from .server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SECRET_ENV, Sandbox
+from .server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SECRET_ENV, WEBHOOK_KEY_ENV, Sandbox
 
 
 def _fault_flag(name: str) -> str:
@@ -53,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="answer 409 to a create whose external_metadata.id is taken (SpotDraft promises no such rule; "
         "--no-duplicate-rule creates another contract)",
     )
+    parser.add_argument("--webhook-key", default=os.environ.get(WEBHOOK_KEY_ENV),
+                        help=f"the webhook HMAC key, Base64 (prefer ${WEBHOOK_KEY_ENV}); default: random")
     parser.add_argument(
         "--bearer-token", default=None, help="accept `Authorization: Bearer TOKEN` where documented"
     )
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         workspace_id=args.workspace_id,
         bearer_token=args.bearer_token,
         duplicate_rule=args.duplicate_rule,
+        webhook_key=args.webhook_key,
     )
 
     def ready(sb: Sandbox) -> None:

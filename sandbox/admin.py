@@ -21,14 +21,31 @@ logged: they are the test's hands, not traffic under test. The sandbox only list
     DELETE /_sandbox/script                                          clear the script
     GET    /_sandbox/faults                 current Faults
     PUT    /_sandbox/faults                 {field: value, ..., "reseed"?: seed}  change faults live
+
+Webhooks (see outbox.py). A change below is announced to every subscription of its activity:
+    POST   /_sandbox/contracts/{id}/{step}  {"performed_by"?: email}  step: send | request_signature | sign |
+                                            execute | update_metrics; 409 when the status does not allow it
+    GET    /_sandbox/webhooks               {"webhooks": [subscriptions]}
+    PUT    /_sandbox/webhooks/key           {"hmac_key": base64}  replace the workspace key (not echoed)
+    GET    /_sandbox/webhooks/settings      {"attempts", "backoff_s", "max_backoff_s", "timeout_s"}
+    PUT    /_sandbox/webhooks/settings      {field: value, ...}  change how deliveries are retried
+    GET    /_sandbox/webhooks/deliveries    {"total", "deliveries": [attempts]}  (?url=&activity=&kind=)
+    DELETE /_sandbox/webhooks/deliveries                             reset the delivery log
+    POST   /_sandbox/webhooks/wait          {"timeout"?: s}  -> {"idle": bool} once nothing is queued or in flight
+    POST   /_sandbox/webhooks/send          {"kind", "url" | "webhook_id", "contract"?, "activity"?, "size"?,
+                                             "keep"?, "delivery_id"?, "wait"?: true}  one misbehaving delivery:
+                                            kind valid | forged | unsigned | truncated | replayed | oversized;
+                                            answers {"delivery_id", "attempts"} once sent (202 with "wait": false)
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from .data import StepRefused
 from .wire import Reply, Request, error, json_reply, parse_iso
 
 if TYPE_CHECKING:
@@ -41,11 +58,30 @@ class Admin:
 
     async def handle(self, req: Request) -> Reply:
         try:
+            if req.method == "POST" and req.path.rstrip("/") in ("/_sandbox/webhooks/send", "/_sandbox/webhooks/wait"):
+                return await self._waiting(req)
             return self._route(req)
         except KeyError as exc:
             return error(404, str(exc.args[0]) if exc.args else "Not found.")
+        except StepRefused as exc:
+            return error(409, str(exc))
         except (ValueError, TypeError) as exc:
             return error(400, str(exc))
+
+    async def _waiting(self, req: Request) -> Reply:
+        """The two admin calls that wait on the delivery lanes, off the event loop so it keeps serving
+        (a receiver may call the sandbox's API while it handles the delivery being waited for)."""
+        body, sender = self._body(req), self.app.outbox.sender
+        if req.path.rstrip("/").endswith("/wait"):
+            idle = await asyncio.to_thread(sender.wait_idle, float(body.get("timeout", 10)))
+            return json_reply(200, {"idle": idle})
+        options = {k: body[k] for k in ("url", "webhook_id", "contract", "activity", "size", "keep", "delivery_id")
+                   if body.get(k) is not None}  # fmt: skip
+        delivery = self.app.outbox.misbehave(str(body.get("kind")), **options)
+        if body.get("wait", True) is False:
+            return json_reply(202, {"delivery_id": delivery.id})
+        attempts = await asyncio.wrap_future(delivery.finished)
+        return json_reply(200, {"delivery_id": delivery.id, "attempts": [a.as_dict() for a in attempts]})
 
     def _body(self, req: Request) -> dict[str, Any]:
         if not req.body:
@@ -88,6 +124,11 @@ class Admin:
                     return json_reply(200, found.snapshot()) if found else error(404, "Not found.")
                 if method == "DELETE":
                     return json_reply(200, {"deleted": state.delete(key).snapshot()})
+            if len(parts) == 3 and method == "POST":
+                contract = state.advance(_key(parts[1]), parts[2], self._body(req).get("performed_by"))
+                return json_reply(200, contract.snapshot())
+        if head == "webhooks":
+            return self._webhooks(req, parts[1:])
         if head == "poison" and method == "POST":
             body = self._body(req)
             if "id" not in body:
@@ -151,6 +192,27 @@ class Admin:
                 return json_reply(200, app.faults.as_dict())
             if method == "GET":
                 return json_reply(200, app.faults.as_dict())
+        return error(404, f"No admin endpoint {method} {req.path}.")
+
+    def _webhooks(self, req: Request, parts: list[str]) -> Reply:
+        outbox, method = self.app.outbox, req.method
+        what = parts[0] if parts else ""
+        if what == "" and method == "GET":
+            return json_reply(200, {"webhooks": [s.as_json() for s in self.app.webhooks.all()]})
+        if what == "key" and method == "PUT":
+            self.app.webhooks.set_key(self._body(req).get("hmac_key"))
+            return json_reply(200, {"hmac_key": "replaced"})
+        if what == "settings" and method in ("PUT", "PATCH"):
+            outbox.settings.update(**self._body(req))
+        if what == "settings" and method in ("GET", "PUT", "PATCH"):
+            return json_reply(200, outbox.settings.as_dict())
+        if what == "deliveries" and method == "GET":
+            query = dict(parse_qsl(req.query_string))
+            found = outbox.sender.log.records(query.get("url"), query.get("activity"), query.get("kind"))
+            return json_reply(200, {"total": outbox.sender.log.total, "deliveries": [a.as_dict() for a in found]})
+        if what == "deliveries" and method == "DELETE":
+            outbox.sender.log.reset()
+            return json_reply(200, {"total": 0})
         return error(404, f"No admin endpoint {method} {req.path}.")
 
 

@@ -29,9 +29,11 @@ from .admin import Admin
 from .data import SandboxState
 from .faults import CONTRADICTORY, PASS, WRITE_METHODS, FaultInjector, Faults, Outcome
 from .handlers import Handlers
+from .outbox import Outbox
 from .recorder import RequestLog, RequestRecord
 from .routes import Router, build_routes, load_answers
 from .storage import STORAGE_PREFIX
+from .subscriptions import WebhookRegistry
 from .wire import JSON, Reply, Request, dumps, error
 
 CLIENT = frozenset({"ClientId", "ClientSecret"})
@@ -65,13 +67,16 @@ class SandboxConfig:
 
 
 class SandboxApp:
-    def __init__(self, config: SandboxConfig, state: SandboxState, faults: Faults, log_limit: int = 100_000):
+    def __init__(self, config: SandboxConfig, state: SandboxState, faults: Faults, log_limit: int = 100_000,
+                 webhook_key: str | None = None):  # fmt: skip
         self.config = config
         self.state = state
         self.injector = FaultInjector(faults, state.seed)
         self.log = RequestLog(log_limit)
         self.routes = build_routes(load_answers())
-        handlers = Handlers(state)
+        self.webhooks = WebhookRegistry(state, webhook_key)
+        self.outbox = Outbox(state, self.webhooks)
+        handlers = Handlers(state, self.webhooks)
         self.storage = handlers.files
         for (method, path), fn in handlers.table().items():
             route = next((r for r in self.routes if r.method == method and r.path == path), None)

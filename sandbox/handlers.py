@@ -3,10 +3,12 @@
 Everything else in the spec gets its synthesized answer (routes.py); these few behave for real:
 paging and filtering the contract list, per-contract status and key pointers, creating a
 contract keyed by its external id (409 on a duplicate while the state's duplicate_rule is on,
-a second contract when it is off), finding contracts by that id, and the
-template, contract-type and counterparty lists. Each handler is a plain synchronous function of
-(request, path params, route): nothing here awaits, so one request's read-check-write is atomic
-with respect to every other request the event loop serves.
+a second contract when it is off), sending it to its counterparties, finding contracts by that
+id, the template, contract-type and counterparty lists, and the webhook subscriptions and key
+(subscriptions.py). Creating and sending are announced to webhook subscribers (outbox.py).
+Each handler is a plain synchronous function of (request, path params, route): nothing here
+awaits, so one request's read-check-write is atomic with respect to every other request the
+event loop serves.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from .activity import party_from_request
 from .data import COMPOSITE_PATTERN, STATUSES, Contract, SandboxState
 from .routes import Route
 from .storage import WorkspaceFiles
+from .subscriptions import WebhookRegistry
 from .wire import Reply, error, field_errors, json_reply, parse_iso
 
 MAX_LIMIT = 100
@@ -161,10 +165,11 @@ def _contract_filters(req, route: Route, state: SandboxState):
 
 
 class Handlers:
-    def __init__(self, state: SandboxState):
+    def __init__(self, state: SandboxState, webhooks: WebhookRegistry):
         self.state = state
         self.ws = state.workspace_id
         self.files = WorkspaceFiles(state.seed)
+        self.webhooks = webhooks
 
     def table(self) -> dict[tuple[str, str], Handler]:
         """(method, documented path) -> handler; the v2 and v1 twins share the v2.1 behaviour."""
@@ -191,6 +196,9 @@ class Handlers:
         table[("GET", "/api/v2.1/public/workspace/files/{file_id}/")] = self.files.download_url
         table[("GET", "/api/v1/public/contracts")] = self.list_contracts_v1
         table[("GET", "/api/v1/public/contracts/{contract_id}/status")] = self.contract_status
+        table[("POST", "/api/v2.1/public/webhooks/")] = self.webhooks.create
+        table[("DELETE", "/api/v2.1/public/webhooks/{webhook_id}")] = self.webhooks.destroy
+        table[("GET", "/api/v2.1/public/webhooks/hmac_key/")] = self.webhooks.hmac_key
         return table
 
     def __call__(self, handler: Handler, req, params: dict[str, str], route: Route) -> Reply:
@@ -239,11 +247,11 @@ class Handlers:
         return json_reply(200, self._contract(params).key_pointers)
 
     def send(self, req, params, route) -> Reply:
-        """Sending takes a draft out to its counterparties: it leaves DRAFT (for REDLINING)."""
+        """Sending takes a draft out to its counterparties: it leaves DRAFT (for REDLINING), announced."""
         with self.state.lock:
             contract = self._contract(params)
             if contract.status == "DRAFT":
-                self.state.touch(contract.id, status="REDLINING")
+                self.state.advance(contract.id, "send", performed_by=self.state.user(req.user_email).email)
         assert route.reply is not None
         return route.reply
 
@@ -285,6 +293,7 @@ class Handlers:
                 counter_party_name=_party_name(body["counter_party_details"][0]),
                 external_metadata=metadata,
                 created_by=self.state.user(req.user_email),
+                parties=[party_from_request(p, _party_name(p)) for p in body["counter_party_details"]],
             )
             return json_reply(201, contract.as_created(self.ws))
 

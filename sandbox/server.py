@@ -29,12 +29,14 @@ import uvicorn
 
 from .app import SandboxApp, SandboxConfig
 from .data import Contract, SandboxState
+from .delivery import DeliveryAttempt
 from .faults import Faults
 from .recorder import RequestRecord
 
 DEFAULT_CLIENT_ID = "sandbox-client"
 DEFAULT_CLIENT_SECRET = "sandbox-secret-0000"
 SECRET_ENV = "SANDBOX_CLIENT_SECRET"  # how SandboxProcess hands the secret over, off the command line
+WEBHOOK_KEY_ENV = "SANDBOX_WEBHOOK_KEY"  # and the webhook HMAC key (Base64), when one is given
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -91,6 +93,9 @@ class Sandbox:
 
     with Sandbox(contracts=50, seed=1, faults=Faults(p_5xx=0.1), http_port=True) as sb:
         httpx.get(sb.base_url + "/api/v2.1/public/contracts/", headers=sb.headers)
+
+    `webhook_key` (Base64) fixes the workspace's webhook HMAC key, e.g. a test's canary; by default
+    it is random. Webhook deliveries go out on background lanes that `stop()` ends.
     """
 
     def __init__(
@@ -108,6 +113,7 @@ class Sandbox:
         bearer_token: str | None = None,
         log_limit: int = 100_000,
         duplicate_rule: bool = True,
+        webhook_key: str | None = None,
     ):
         self.host = host
         self._port = port
@@ -116,7 +122,7 @@ class Sandbox:
         self.client_secret = client_secret
         self.state = SandboxState(contracts, seed, workspace_id, duplicate_rule=duplicate_rule)
         self.config = SandboxConfig(client_id, client_secret, workspace_id, bearer_token, host)
-        self.app = SandboxApp(self.config, self.state, faults or Faults(), log_limit)
+        self.app = SandboxApp(self.config, self.state, faults or Faults(), log_limit, webhook_key)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._sockets: list[socket.socket] = []
@@ -180,6 +186,7 @@ class Sandbox:
         if self._thread is not None:
             raise RuntimeError("already started")
         sockets = self._bind()
+        self.app.outbox.sender.open()
         self._server = _Server(_uvicorn_config(self.app), self.app, None)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": sockets}, name="sandbox-server", daemon=True
@@ -205,6 +212,7 @@ class Sandbox:
         for sock in self._sockets:
             sock.close()
         self._server, self._thread, self._sockets = None, None, []
+        self.app.outbox.sender.close()
 
     def serve_forever(self, on_ready: Callable[[Sandbox], None] | None = None) -> None:
         """Run in this thread until SIGINT/SIGTERM (the CLI). `on_ready` runs once serving."""
@@ -220,6 +228,7 @@ class Sandbox:
         finally:
             for sock in sockets:
                 sock.close()
+            self.app.outbox.sender.close()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -256,6 +265,46 @@ class Sandbox:
 
     def snapshot(self) -> list[dict[str, Any]]:
         return self.state.snapshot()
+
+    def advance(self, contract: int | str, step: str, performed_by: str | None = None) -> Contract:
+        """One lifecycle step, announced to webhook subscribers: send, request_signature, sign, execute,
+        update_metrics (data.LIFECYCLE). StepRefused when the contract's status does not allow it."""
+        return self.state.advance(contract, step, performed_by)
+
+    # ------------------------------------------------------------------ webhooks
+
+    def set_webhook_key(self, hmac_key: str) -> None:
+        """Replace the workspace's webhook HMAC key (Base64); later deliveries are signed with it."""
+        self.app.webhooks.set_key(hmac_key)
+
+    @property
+    def webhooks(self) -> list[dict[str, Any]]:
+        """The workspace's subscriptions, as the create operation answered them."""
+        return [s.as_json() for s in self.app.webhooks.all()]
+
+    def webhook_deliveries(self, url: str | None = None, activity: str | None = None,
+                           kind: str | None = None) -> list[DeliveryAttempt]:  # fmt: skip
+        """Every delivery attempt, oldest first (see sandbox/delivery.py)."""
+        return self.app.outbox.sender.log.records(url, activity, kind)
+
+    def reset_webhook_deliveries(self) -> None:
+        self.app.outbox.sender.log.reset()
+
+    def set_webhook_delivery(self, **changes: Any) -> dict[str, Any]:
+        """attempts, backoff_s, max_backoff_s, timeout_s (DeliverySettings)."""
+        self.app.outbox.settings.update(**changes)
+        return self.app.outbox.settings.as_dict()
+
+    def wait_for_webhooks(self, timeout: float = 10.0) -> bool:
+        """Until every queued delivery has been sent (or given up); False on timeout."""
+        return self.app.outbox.sender.wait_idle(timeout)
+
+    def send_webhook(self, kind: str, url: str | None = None, *, timeout: float = 30.0,
+                     **options: Any) -> list[DeliveryAttempt]:  # fmt: skip
+        """Send one misbehaving delivery (outbox.MISBEHAVIOURS) and wait for its attempt.
+        Options: webhook_id, contract, activity, size, keep, delivery_id."""
+        delivery = self.app.outbox.misbehave(kind, url=url, **options)
+        return delivery.finished.result(timeout)
 
     # ------------------------------------------------------------------ faults and evidence
 
@@ -319,8 +368,10 @@ class SandboxProcess:
         extra_args: list[str] | tuple[str, ...] = (),
         startup_timeout: float = 30.0,
         duplicate_rule: bool = True,
+        webhook_key: str | None = None,
     ):
         self.client_id, self.client_secret = client_id, client_secret
+        self.webhook_key = webhook_key
         self.startup_timeout = startup_timeout
         args = [sys.executable, "-m", "sandbox", "--host", host, "--port", str(port),
                 "--contracts", str(contracts), "--seed", str(seed), "--client-id", client_id]  # fmt: skip
@@ -344,6 +395,8 @@ class SandboxProcess:
 
     def start(self) -> SandboxProcess:
         env = {**os.environ, SECRET_ENV: self.client_secret, "PYTHONUNBUFFERED": "1"}
+        if self.webhook_key is not None:
+            env[WEBHOOK_KEY_ENV] = self.webhook_key
         self.proc = subprocess.Popen(self.args, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
         threading.Thread(target=self._pump, daemon=True, name="sandbox-stdout").start()
         want_http = "--http-port" in self.args
@@ -397,12 +450,13 @@ class SandboxProcess:
 
     # ------------------------------------------------------------------ admin calls
 
-    def admin(self, method: str, path: str, json: Any = None, params: dict[str, str] | None = None) -> Any:
+    def admin(self, method: str, path: str, json: Any = None, params: dict[str, str] | None = None,
+              request_timeout: float = 10) -> Any:  # fmt: skip
         import httpx
 
         assert self.base_url is not None, "not started"
         response = httpx.request(method, f"{self.base_url}/_sandbox/{path.lstrip('/')}", json=json,
-                                 params=params, timeout=10)  # fmt: skip
+                                 params=params, timeout=request_timeout)  # fmt: skip
         response.raise_for_status()
         return response.json()
 
@@ -438,6 +492,36 @@ class SandboxProcess:
 
     def snapshot(self) -> list[dict[str, Any]]:
         return self.admin("GET", "state")["contracts"]
+
+    def advance(self, contract: int | str, step: str, performed_by: str | None = None) -> dict[str, Any]:
+        body = {"performed_by": performed_by} if performed_by else None
+        return self.admin("POST", f"contracts/{contract}/{step}", body)
+
+    def set_webhook_key(self, hmac_key: str) -> None:
+        self.admin("PUT", "webhooks/key", {"hmac_key": hmac_key})
+
+    @property
+    def webhooks(self) -> list[dict[str, Any]]:
+        return self.admin("GET", "webhooks")["webhooks"]
+
+    def webhook_deliveries(self, url: str | None = None, activity: str | None = None,
+                           kind: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        query = {k: v for k, v in {"url": url, "activity": activity, "kind": kind}.items() if v is not None}
+        return self.admin("GET", "webhooks/deliveries", params=query)["deliveries"]
+
+    def reset_webhook_deliveries(self) -> None:
+        self.admin("DELETE", "webhooks/deliveries")
+
+    def set_webhook_delivery(self, **changes: Any) -> dict[str, Any]:
+        return self.admin("PUT", "webhooks/settings", changes)
+
+    def wait_for_webhooks(self, timeout: float = 10.0) -> bool:
+        return self.admin("POST", "webhooks/wait", {"timeout": timeout}, request_timeout=timeout + 5)["idle"]
+
+    def send_webhook(self, kind: str, url: str | None = None, *, timeout: float = 30.0,
+                     **options: Any) -> list[dict[str, Any]]:  # fmt: skip
+        body = {"kind": kind, "url": url, **options}
+        return self.admin("POST", "webhooks/send", body, request_timeout=timeout)["attempts"]
 
     def script(self, method: str | None, path_regex: str, outcome: int | str, times: int = 1,
                headers: dict[str, str] | None = None, body: Any = None,
