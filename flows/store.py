@@ -17,6 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from flows.migrations import upgrade_schema
+
+# Changing a table here needs an Alembic revision too (flows/migrations/versions/; see flows/migrate.py):
+# databases are upgraded by those revisions, never by create_all.
 metadata = sa.MetaData()
 
 
@@ -121,46 +125,24 @@ dead_letters = sa.Table(
 
 @functools.cache
 def engine_for(database_url: str) -> Engine:
-    """One engine per URL per process, with the tables created."""
+    """One engine per URL per process, its database brought to this release's schema on first use.
+
+    The upgrade (flows.migrations) is serialised across processes and costs one version read when
+    there is nothing to do; a database a newer release upgraded raises SchemaTooNew instead.
+    """
     engine = sa.create_engine(database_url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # durable per-page commits, readers not blocked
             cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may wait for another process
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
-    metadata.create_all(engine)
-    _add_missing_columns(engine)
+    upgrade_schema(engine)
     return engine
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """Add the nullable columns a newer version defines to tables an older one created.
-
-    create_all makes missing tables only; the columns added since are all nullable, so an
-    ALTER TABLE ... ADD COLUMN brings an existing database up to date without touching its rows.
-    Two runs starting together may both try: the one that loses finds the column there and goes on.
-    """
-    quote = engine.dialect.identifier_preparer.quote
-    existing = set(sa.inspect(engine).get_table_names())
-    for table in metadata.sorted_tables:
-        if table.name not in existing:
-            continue
-        present = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present or not column.nullable:
-                continue
-            kind = column.type.compile(dialect=engine.dialect)
-            try:
-                with engine.begin() as conn:
-                    conn.execute(sa.text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {kind}"))
-            except sa.exc.DBAPIError:
-                if column.name not in {c["name"] for c in sa.inspect(engine).get_columns(table.name)}:
-                    raise
 
 
 def upsert(conn: Connection, table: sa.Table, rows: Iterable[Mapping[str, Any]]) -> int:

@@ -1,0 +1,259 @@
+"""Schema migrations (flows.migrations, flows.migrate) on real SQLite files and a real PostgreSQL server.
+
+The databases "made by earlier releases" are SQL snapshots in tests/data/, written once by
+tests/data/dump_schema_snapshots.py before Alembic came in: it reads flows/store.py as committed in
+those releases (`git show a5da849:flows/store.py`, the last without Alembic, and 2d9bf7c, the first),
+runs their own `metadata.create_all` (and, for first_release_columns_added, a5da849's
+`_add_missing_columns` over the first release's database, as a deployment that updated would have),
+writes a few rows in every table, and dumps SQLite with iterdump and PostgreSQL with pg_dump --inserts.
+Each test loads a snapshot into an empty database, upgrades it with today's code and compares.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+import flows.migrations
+from flows.migrate import main as migrate_main
+from flows.migrations import VERSION_TABLE, SchemaTooNew, head_revisions, upgrade_schema
+from flows.store import dead_letters, engine_for, metadata, record_leases, utcnow
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+VARIANTS = ["before_migrations", "first_release", "first_release_columns_added"]
+
+
+def dialect_of(url: str) -> str:
+    return sa.engine.make_url(url).get_backend_name()
+
+
+def load_snapshot(url: str, variant: str) -> None:
+    sql = DATA / f"schema_{variant}_{dialect_of(url)}.sql"
+    if dialect_of(url) == "sqlite":
+        with contextlib.closing(sqlite3.connect(sa.engine.make_url(url).database)) as conn:
+            conn.executescript(sql.read_text())
+    else:
+        from tests.databases import postgres_bin
+
+        libpq_url = url.replace("postgresql+psycopg://", "postgresql://")
+        subprocess.run([f"{postgres_bin()}/psql", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(sql), libpq_url],
+                       check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def connected(url: str):
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def all_rows(url: str) -> dict[str, dict[tuple, dict]]:
+    """Every row of every table but the version's, by table and primary key, read through reflection."""
+    with connected(url) as conn:
+        reflected = sa.MetaData()
+        reflected.reflect(conn)
+        return {table.name: {tuple(row[c.name] for c in table.primary_key.columns): dict(row)
+                             for row in conn.execute(sa.select(table)).mappings()}
+                for table in reflected.sorted_tables if table.name != VERSION_TABLE}
+
+
+def schema_differences(url: str) -> list:
+    """What Alembic's autogenerate would change to make the database match flows.store.metadata."""
+    with connected(url) as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "compare_type": True})
+        return compare_metadata(context, metadata)
+
+
+def versions(url: str) -> list[str]:
+    with connected(url) as conn:
+        return [row[0] for row in conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}")]
+
+
+@pytest.fixture
+def statements():
+    """Every SQL statement any engine in this process sends while the test runs."""
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        sent.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    yield sent
+    sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+
+
+WRITES = re.compile(r"^\s*(CREATE|ALTER|DROP|INSERT|UPDATE|DELETE|COMMENT|BEGIN)|pg_advisory", re.IGNORECASE)
+
+
+def test_an_empty_database_gets_the_schema_and_a_second_upgrade_only_reads_the_version(database_url, statements):
+    engine_for(database_url)
+    assert versions(database_url) == list(head_revisions())
+    assert schema_differences(database_url) == []
+
+    statements.clear()
+    engine = sa.create_engine(database_url)
+    assert upgrade_schema(engine) == (head_revisions(), head_revisions())
+    engine.dispose()
+    assert statements and not [s for s in statements if WRITES.search(s)], statements
+    assert len(statements) <= 4, statements  # the version table looked up and read (SQLite: and its pragmas)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_database_made_before_migrations_is_upgraded_in_place_with_every_row(database_url, variant):
+    load_snapshot(database_url, variant)
+    before = all_rows(database_url)
+    assert sum(map(len, before.values())) >= 9  # the snapshot's rows are there to be lost
+
+    engine = engine_for(database_url)
+
+    after = all_rows(database_url)
+    assert set(after) == {table.name for table in metadata.sorted_tables}
+    for table, rows in before.items():
+        assert set(after[table]) == set(rows), table
+        for key, row in rows.items():
+            added = {name: None for name in after[table][key] if name not in row}
+            assert after[table][key] == {**row, **added}, (table, key)
+    assert schema_differences(database_url) == []
+    assert versions(database_url) == list(head_revisions())
+
+    with engine.begin() as conn:  # the flows' own writes work, the id sequence goes on from the old rows
+        conn.execute(record_leases.insert().values(key="create:x", holder="run", expires_at=utcnow()))
+        new_id = conn.execute(dead_letters.insert().values(
+            operation="op", inputs={}, error_class="E", error_message="m", attempts=1, created_at=utcnow(),
+            status="pending", claimed_by="run").returning(dead_letters.c.id)).scalar_one()
+    assert new_id == max(key[0] for key in before["dead_letters"]) + 1
+    engine.dispose()
+
+
+def test_a_table_not_made_by_us_stops_the_upgrade_and_nothing_is_written(database_url):
+    with connected(database_url) as conn:
+        conn.exec_driver_sql("CREATE TABLE contracts (id TEXT PRIMARY KEY, title TEXT)")
+        conn.commit()
+
+    with pytest.raises(RuntimeError, match="table contracts has no column record"):
+        upgrade_schema(sa.create_engine(database_url))
+
+    with connected(database_url) as conn:
+        assert sa.inspect(conn).get_table_names() == ["contracts"]  # no other table, no version: rolled back
+
+
+def test_a_database_a_newer_release_upgraded_fails_clearly_before_anything_is_written(database_url, capsys):
+    upgrade_schema(sa.create_engine(database_url))
+    with connected(database_url) as conn:
+        conn.execute(sa.schema.DropTable(record_leases))  # what an upgrade would put back, if one ran
+        conn.exec_driver_sql(f"UPDATE {VERSION_TABLE} SET version_num = '9999'")
+        conn.commit()
+
+    with pytest.raises(SchemaTooNew, match=r"at revision 9999, which this release .* does not know .* newer release"):
+        engine_for(database_url)
+    assert migrate_main([database_url]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: the database's schema is at revision 9999") and "Traceback" not in error
+
+    with connected(database_url) as conn:
+        assert not sa.inspect(conn).has_table("record_leases")
+    assert versions(database_url) == ["9999"]
+
+
+# Each process waits for "go" after its imports, then upgrades; each CREATE TABLE takes 0.1 s longer,
+# so the two overlap for sure. `flows` is entered without its __init__ (which imports Prefect, seconds
+# per process): the migration needs flows.store and flows.migrations only.
+RACER = """
+import json, sys, time, types
+import sqlalchemy as sa
+sys.modules["flows"] = types.ModuleType("flows")
+sys.modules["flows"].__path__ = [sys.argv[2] + "/flows"]
+from flows.migrations import upgrade_schema
+
+@sa.event.listens_for(sa.engine.Engine, "before_cursor_execute")
+def slower(conn, cursor, statement, *args):
+    if statement.lstrip().upper().startswith("CREATE TABLE"):
+        time.sleep(0.1)
+
+engine = sa.create_engine(sys.argv[1])
+print("ready", flush=True)
+sys.stdin.readline()
+before, after = upgrade_schema(engine)
+print(json.dumps({"before": before, "after": after}), flush=True)
+"""
+
+
+def test_two_processes_upgrading_at_once_both_succeed_and_it_is_migrated_once(database_url):
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, database_url, str(ROOT)], cwd=ROOT, text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+              for _ in range(2)]
+    try:
+        for racer in racers:
+            assert racer.stdout.readline().strip() == "ready", racer.stderr.read()
+        for racer in racers:
+            racer.stdin.write("go\n")
+            racer.stdin.flush()
+        outcomes = [racer.communicate(timeout=60) for racer in racers]
+    finally:
+        for racer in racers:
+            racer.kill()
+    for racer, (_out, err) in zip(racers, outcomes, strict=True):
+        assert racer.returncode == 0, err
+    results = sorted((json.loads(out) for out, _err in outcomes), key=lambda result: result["before"])
+    head = list(head_revisions())
+    assert results == [{"before": [], "after": head}, {"before": head, "after": head}]
+    assert versions(database_url) == head
+    assert schema_differences(database_url) == []
+
+
+def test_the_command_upgrades_by_hand_and_reports_from_and_to(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'spotdraft.db'}"
+    load_snapshot(url, "first_release")
+
+    done = subprocess.run([sys.executable, "-m", "flows.migrate", url], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{url}: upgraded from no version (empty, or made before migrations) to 0001\n"
+    assert schema_differences(url) == []
+
+    assert migrate_main([url]) == 0
+    assert migrate_main(["current", url]) == 0
+    assert capsys.readouterr().out == f"{url}: already at 0001, nothing to do\n{url}: at 0001 (up to date)\n"
+
+    assert migrate_main(["upgrade", "--sql", "postgresql+psycopg://someone:s3cret@db.example/sync"]) == 0
+    sql = capsys.readouterr().out
+    assert "CREATE TABLE contracts" in sql and "COMMENT ON COLUMN dead_letters.claimed_by" in sql
+    assert f"INSERT INTO {VERSION_TABLE} (version_num) VALUES ('0001')" in sql and "s3cret" not in sql
+
+
+@pytest.fixture
+def scratch_scripts(tmp_path, monkeypatch):
+    """A copy of flows/migrations for the revision command to write into, instead of the package."""
+    location = tmp_path / "migrations"
+    shutil.copytree(flows.migrations.SCRIPT_LOCATION, location, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(flows.migrations, "SCRIPT_LOCATION", location)
+    flows.migrations._scripts.cache_clear()
+    yield location
+    flows.migrations._scripts.cache_clear()
+
+
+def test_an_autogenerated_revision_is_numbered_next_and_empty_while_the_baseline_matches(scratch_scripts):
+    assert migrate_main(["revision", "--autogenerate", "-m", "nothing yet"]) == 0
+
+    written = scratch_scripts / "versions" / "0002_nothing_yet.py"
+    text = written.read_text()
+    assert 'revision = "0002"' in text.replace("'", '"') and 'down_revision = "0001"' in text.replace("'", '"')
+    upgrade_body = text.split("def upgrade() -> None:")[1].split("def downgrade")[0]
+    code = [line.strip() for line in upgrade_body.splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert code == ["pass"], upgrade_body
+    compile(text, str(written), "exec")
