@@ -17,13 +17,15 @@ import inspect
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from prefect import task
+from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
 from prefect.context import TaskRunContext
 from prefect.logging import get_run_logger
+from prefect.states import State
 
 from blocks import SpotDraftCredentials
 from client import OPERATIONS_BY_NAME, AttemptBudget, RetrySettings, SpotDraftClient, SpotDraftError
@@ -31,7 +33,10 @@ from client.operation import Operation
 from client.redaction import scrub_text
 from client.results import protect_secrets
 
-F = TypeVar("F", bound=Callable[..., Any])
+# A decorated function becomes a prefect Task of the same parameters and result, so a user's type checker
+# accepts `.submit`, `.map`, `.with_options` and `.fn` on it, with its arguments checked.
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _BUDGETS_KEPT = 10_000  # budgets of task runs that may still be retried; oldest forgotten first
 _budgets: OrderedDict[UUID, AttemptBudget] = OrderedDict()
@@ -57,7 +62,7 @@ def _forget_budget(task_run_id: UUID) -> None:
         _budgets.pop(task_run_id, None)
 
 
-def transient_only(task: Any, task_run: Any, state: Any) -> bool:
+def transient_only(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
     """Prefect retry condition: transient, safe to repeat, and within the operation's budget."""
     error = state.data if isinstance(state.data, BaseException) else None
     retry = (
@@ -136,11 +141,19 @@ def task_run_namer(name: str, fn: Callable[..., Any], operations: list[Operation
     return run_name
 
 
-def _as_task(fn: F, name: str, summary: str, operations: list[Operation], **retries: Any) -> F:
+def _as_task(
+    fn: Callable[P, R],
+    name: str,
+    summary: str,
+    operations: list[Operation],
+    *,
+    retries: int,
+    retry_delay_seconds: float | None = None,
+    retry_condition_fn: Callable[[Task[..., Any], TaskRun, State[Any]], bool] | None = None,
+) -> Task[P, R]:
     """The Prefect options every SpotDraft task shares: no caching, no persisted result, tagged by operation,
     each run named after its operation and the ids it is about."""
     return task(
-        fn,
         name=name,
         task_run_name=task_run_namer(name, fn, operations),
         description=(fn.__doc__ or summary).strip().splitlines()[0],
@@ -149,23 +162,25 @@ def _as_task(fn: F, name: str, summary: str, operations: list[Operation], **retr
         cache_policy=NO_CACHE,
         persist_result=False,
         log_prints=False,
-        **retries,
-    )
+        retries=retries,
+        retry_delay_seconds=retry_delay_seconds,
+        retry_condition_fn=retry_condition_fn,
+    )(fn)
 
 
-def spotdraft_task(operation: str) -> Callable[[F], F]:
+def spotdraft_task(operation: str) -> Callable[[Callable[P, R]], Task[P, R]]:
     """Decorate a function as the Prefect task of catalog operation `operation`."""
     op: Operation = OPERATIONS_BY_NAME[operation]
     settings = RetrySettings()
 
-    def decorate(fn: F) -> F:
+    def decorate(fn: Callable[P, R]) -> Task[P, R]:
         return _as_task(fn, op.name, op.summary, [op], retries=max(0, settings.max_attempts - 1),
                         retry_delay_seconds=settings.base_delay, retry_condition_fn=transient_only)
 
     return decorate
 
 
-def multi_step_task(name: str, *operations: str) -> Callable[[F], F]:
+def multi_step_task(name: str, *operations: str) -> Callable[[Callable[P, R]], Task[P, R]]:
     """Decorate a function that chains catalog operations (and signed-URL transfers) as one task.
 
     Each step is retried by the client under its own attempt budget, so every operation keeps the
@@ -174,7 +189,7 @@ def multi_step_task(name: str, *operations: str) -> Callable[[F], F]:
     """
     ops = [OPERATIONS_BY_NAME[o] for o in operations]
 
-    def decorate(fn: F) -> F:
+    def decorate(fn: Callable[P, R]) -> Task[P, R]:
         return _as_task(fn, name, name, ops, retries=0)
 
     return decorate
