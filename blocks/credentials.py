@@ -14,8 +14,8 @@ import threading
 from typing import Annotated, ClassVar
 
 import httpx
-from prefect.blocks.core import Block
-from pydantic import Field, SecretStr, WithJsonSchema, field_validator
+from prefect.blocks.abstract import CredentialsBlock
+from pydantic import Field, HttpUrl, SecretStr, WithJsonSchema, field_validator
 
 from blocks.shared_quota import shared_quota_for
 from client import RateLimitSettings, Region, RetrySettings, SpotDraftClient
@@ -37,7 +37,7 @@ _clients: dict[str, SpotDraftClient] = {}
 _clients_lock = threading.Lock()
 
 
-class SpotDraftCredentials(Block):
+class SpotDraftCredentials(CredentialsBlock):
     """Credentials and host configuration for one SpotDraft workspace.
 
     Attributes:
@@ -50,8 +50,10 @@ class SpotDraftCredentials(Block):
 
     _block_type_name = "SpotDraft Credentials"
     _block_type_slug = "spotdraft-credentials"
-    _logo_url = os.environ.get("SPOTDRAFT_BLOCK_LOGO_URL") or DEFAULT_LOGO_URL
-    _documentation_url = "https://api.us.spotdraft.com/api/docs"
+    # Prefect declares an HttpUrl and validates a str into one when the block type is registered: a
+    # mistyped SPOTDRAFT_BLOCK_LOGO_URL fails registration there, not every import of this package.
+    _logo_url = os.environ.get("SPOTDRAFT_BLOCK_LOGO_URL") or DEFAULT_LOGO_URL  # type: ignore[assignment]
+    _documentation_url = HttpUrl("https://api.us.spotdraft.com/api/docs")
     _description = "Client id/secret, region and optional impersonated user for calling the SpotDraft API."
     # The UI shows a fenced python block only.
     _code_example = """
