@@ -61,15 +61,15 @@ class Received:
 
 
 class Listener:
-    """Records every POST; answers the queued statuses first (then 200), after `delay` seconds."""
+    """Records every POST; answers the queued statuses first (then 200), once `gate` is open."""
 
-    def __init__(self, statuses: tuple[int, ...] = (), delay: float = 0.0):
+    def __init__(self, statuses: tuple[int, ...] = (), gate: threading.Event | None = None):
         self.received: list[Received] = []
         self.arrived = threading.Condition()
         self.statuses: queue.SimpleQueue[int] = queue.SimpleQueue()
         for status in statuses:
             self.statuses.put(status)
-        self.delay = delay
+        self.gate = gate
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -79,7 +79,8 @@ class Listener:
                     listener.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()},
                                                       body, time.monotonic()))  # fmt: skip
                     listener.arrived.notify_all()
-                time.sleep(listener.delay)
+                if listener.gate is not None:
+                    listener.gate.wait(10)
                 status = 200 if listener.statuses.empty() else listener.statuses.get()
                 self.send_response(status)
                 self.send_header("content-length", "0")
@@ -113,12 +114,14 @@ class Listener:
 def listen():
     made: list[Listener] = []
 
-    def make(statuses: tuple[int, ...] = (), delay: float = 0.0) -> Listener:
-        made.append(Listener(statuses, delay))
+    def make(statuses: tuple[int, ...] = (), gate: threading.Event | None = None) -> Listener:
+        made.append(Listener(statuses, gate))
         return made[-1]
 
     yield make
     for listener in made:
+        if listener.gate is not None:
+            listener.gate.set()
         listener.close()
 
 
@@ -195,18 +198,20 @@ def test_a_contract_created_through_the_api_is_delivered_signed_with_the_workspa
 
 
 def test_the_lifecycle_arrives_in_order_and_each_subscription_gets_only_its_activities(sb, listen, activity_schema):
-    everything, executed_only = listen(delay=0.2), listen()  # the slow one: changes must not wait for it
+    held = threading.Event()
+    everything, executed_only = listen(gate=held), listen()  # `everything` answers nothing until released
     _subscribe(sb, everything.url(), LIFECYCLE)
     _subscribe(sb, executed_only.url("/executed"), ["CONTRACT_EXECUTED"])
-    started = time.monotonic()
     [contract] = httpx.post(f"{sb.base_url}/_sandbox/contracts", json={"count": 1}).json()["contracts"]
     cid = contract["id"]
-    with _api(sb) as api:
+    with _api(sb) as api:  # each change returns while the first delivery is still unanswered
         assert api.post(f"{V21}/contracts/{contract['composite_id']}/send_to_counterparties", json={}).is_success
     for step in ("request_signature", "sign", "execute", "update_metrics"):
-        answer = httpx.post(f"{sb.base_url}/_sandbox/contracts/{cid}/{step}")
+        answer = httpx.post(f"{sb.base_url}/_sandbox/contracts/{cid}/{step}", timeout=5)
         assert answer.status_code == 200, answer.text
-    assert time.monotonic() - started < 1.0  # six changes did not wait for six slow deliveries (1.2 s)
+    [executed] = executed_only.wait_for(1)  # another URL's lane does not wait for the held one...
+    assert len(everything.wait_for(1)) == 1  # ...while the held URL gets nothing more until it answers
+    held.set()
 
     arrived = everything.wait_for(6)
     bodies = [r.json() for r in arrived]
@@ -222,7 +227,6 @@ def test_the_lifecycle_arrives_in_order_and_each_subscription_gets_only_its_acti
     for body in bodies:
         assert not list(activity_schema.iter_errors(body))
 
-    [executed] = executed_only.wait_for(1)
     assert executed.path == "/executed" and executed.json()["activity"] == "CONTRACT_EXECUTED"
     assert sb.wait_for_webhooks(5)
     assert len(executed_only.received) == 1 and len(everything.received) == 6
@@ -389,7 +393,7 @@ def test_no_subscription_means_no_thread_and_stop_leaves_none_behind(listen):
         [contract] = quiet.add_contracts(1)
         quiet.advance(contract.id, "request_signature")
         quiet.advance(contract.id, "execute")
-        assert set(_lane_threads()) == before and quiet.webhook_deliveries() == []
+        assert not set(_lane_threads()) - before and quiet.webhook_deliveries() == []
         assert quiet.wait_for_webhooks(0.1)
 
     failing = listen(statuses=(500,) * 100)
@@ -402,9 +406,9 @@ def test_no_subscription_means_no_thread_and_stop_leaves_none_behind(listen):
     started = time.monotonic()
     busy.stop()
     assert time.monotonic() - started < 5
-    assert set(_lane_threads()) == before
+    assert not set(_lane_threads()) - before
     busy.add_contracts(1)  # a change after stop sends nothing and starts nothing
-    assert set(_lane_threads()) == before and len(failing.received) == 1
+    assert not set(_lane_threads()) - before and len(failing.received) == 1
 
 
 def test_a_sandbox_process_sends_deliveries_and_keeps_its_key_off_the_command_line(listen):
