@@ -3,8 +3,11 @@
 A real `prefect server start` (its own PREFECT_HOME, SQLite, a free port) and the receiver as a
 separate process; deliveries are real signed HTTP POSTs over loopback (raw sockets where a test
 needs control over what is sent and when), and every outcome is read back from the Prefect
-server's events API. The key is a canary: it must never appear in the receiver's output or in
-any event. Answer times over 200 deliveries are printed with `-s`.
+server's events API, including the firings of an ordinary trigger on 'contract executed'. The key
+is a canary: it must never appear in the receiver's output or in any event. Answer times over 200
+deliveries are printed with `-s`. Three cases run the same app in-process (`create_app` under
+uvicorn in a thread, `main()` for the refusals to start): a body that trickles in, a Prefect API
+that is down, and keys that cannot be used.
 
 "Nothing was emitted" is checked once the server has stored a later, valid delivery (the
 sentinel): Prefect writes events in batches, so an empty answer before that would prove nothing.
@@ -14,6 +17,8 @@ At the end, the number of SpotDraft events on the server must equal the number o
 from __future__ import annotations
 
 import base64
+import contextlib
+import contextvars
 import copy
 import functools
 import hashlib
@@ -24,17 +29,23 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 import yaml
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tests.conftest import require_spec
 from tools.prefect_server import free_port, local_prefect_server, stop_process_group
+from webhooks.__main__ import main
+from webhooks.receiver import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = b"canaryWebhookKey-6c1f0e93ab5d"  # unique to this module: any hit can only come from here
@@ -340,7 +351,6 @@ def test_a_replay_emits_once_also_at_once_and_after_a_restart(prefect, receiver)
 
     # The receiver restarts with its key from a Prefect Secret block: it remembers nothing, the server does.
     from prefect.blocks.system import Secret
-    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings(updates={PREFECT_API_URL: prefect["PREFECT_API_URL"]}):
         Secret(value=KEY_TEXT).save(KEY_BLOCK, overwrite=True)
@@ -356,28 +366,77 @@ def test_a_replay_emits_once_also_at_once_and_after_a_restart(prefect, receiver)
         assert len(contract_events(prefect, contract_id)) == 1, f"contract {contract_id}"
 
 
-def test_no_prefect_means_503_and_a_bad_key_means_no_start(prefect, tmp_path):
-    nowhere = {**prefect, "PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api", "SPOTDRAFT_WEBHOOK_KEY": KEY_TEXT}
-    orphan = Receiver(nowhere, tmp_path).start(wait=False)
-    not_base64 = subprocess.Popen(  # started alongside: each start imports Prefect for seconds
-        [sys.executable, "-m", "webhooks", "--port", str(free_port())], cwd=ROOT,
-        env={**prefect, "SPOTDRAFT_WEBHOOK_KEY": f"{KEY_TEXT}!*"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+@contextlib.contextmanager
+def serving(app) -> Iterator[int]:
+    """`app` under uvicorn in a thread, in this context's Prefect settings; yields its port."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(server.run,), daemon=True)
+    thread.start()
     try:
-        orphan.wait_ready()
-        _, raw = delivery()
-        started = time.perf_counter()
-        answer = orphan.deliver(raw)
-        assert answer.status_code == 503 and answer.headers["Retry-After"] == "30", answer.text
-        assert time.perf_counter() - started < 6  # the emit timeout (5 s), not the Prefect client's retries
-        assert httpx.get(f"{orphan.url}/healthz").status_code == 200
-        assert "does not answer yet" in orphan.output()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the in-process receiver did not start"
+            time.sleep(0.05)
+        yield server.config.port
     finally:
-        orphan.stop()
-    out, err = not_base64.communicate(timeout=60)
-    assert not_base64.returncode == 2
-    assert "SPOTDRAFT_WEBHOOK_KEY is not valid base64" in err
-    assert KEY_TEXT not in out + err
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+class _NothingMayBeEmitted:
+    """A sink for a path that must never reach Prefect: touching it fails the request, and the test."""
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        return None
+
+    async def already_stored(self, event_id):
+        raise AssertionError("a delivery that never arrived whole reached the events")
+
+    send = already_stored
+
+
+def test_a_body_that_trickles_in_is_cut_off():
+    """A sender that stops halfway holds the connection only for the body timeout, and gets 408."""
+    with serving(create_app(KEY, sink=_NothingMayBeEmitted(), body_timeout=0.5)) as port:
+        _, raw = delivery()
+        started = time.monotonic()
+        answer = raw_exchange(port, head(sign(raw), Content_Length=str(len(raw))), [raw[:100]])
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+        assert time.monotonic() - started < 5
+
+
+def test_without_prefect_a_delivery_is_not_acknowledged(caplog):
+    """The Prefect API is down: 503 with Retry-After within the emit timeout, so SpotDraft delivers again."""
+    with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{free_port()}/api"}):
+        with serving(create_app(KEY)) as port:
+            _, raw = delivery()
+            started = time.perf_counter()
+            answer = httpx.post(f"http://127.0.0.1:{port}/spotdraft/webhooks", content=raw,
+                                headers={SIGNATURE_HEADER: sign(raw)}, timeout=30)
+            assert answer.status_code == 503 and answer.headers["Retry-After"] == "30", answer.text
+            assert time.perf_counter() - started < 6  # the emit timeout (5 s), not the Prefect client's retries
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+    assert "does not answer yet" in caplog.text and KEY_TEXT not in caplog.text
+
+
+def test_a_key_that_cannot_be_used_stops_the_start(prefect, monkeypatch, capsys):
+    refusals = [
+        ({"SPOTDRAFT_WEBHOOK_KEY": f"{KEY_TEXT}!*"}, [], "SPOTDRAFT_WEBHOOK_KEY is not valid base64"),
+        ({}, ["--key-block", "no-such-block"], "the Secret block 'no-such-block' could not be loaded"),
+        ({"SPOTDRAFT_WEBHOOK_KEY": KEY_TEXT}, ["--key-block", KEY_BLOCK], "choose one"),
+        ({}, [], "no webhook key"),
+    ]
+    with temporary_settings(updates={PREFECT_API_URL: prefect["PREFECT_API_URL"]}):
+        for env, args, message in refusals:
+            monkeypatch.delenv("SPOTDRAFT_WEBHOOK_KEY", raising=False)
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            assert main(["--port", str(free_port()), *args]) == 2
+            err = capsys.readouterr().err
+            assert message in err and KEY_TEXT not in err, err
 
 
 def test_answer_times(prefect, receiver):
@@ -401,7 +460,7 @@ def test_answer_times(prefect, receiver):
         time.sleep(0.5)
 
 
-def test_the_key_and_signatures_never_leave_and_every_202_is_one_event(prefect, receiver, tmp_path_factory):
+def test_the_key_and_signatures_never_leave_and_every_202_is_one_event(prefect, receiver):
     settle(prefect, receiver)
     stored = events(prefect, event={"prefix": ["spotdraft."]})
     # A delivery re-sent right after a restart may be answered 202 twice under one id: still one event.

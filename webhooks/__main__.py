@@ -10,6 +10,7 @@ trusted certificate, so a TLS proxy (Caddy, nginx, a load balancer) sits in fron
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -56,7 +57,8 @@ def _secret_block_text(name: str) -> str:
     from prefect.blocks.system import Secret
 
     try:
-        value = Secret.load(name).get()
+        secret: Secret = asyncio.run(Secret.aload(name))
+        value = secret.get()
     except (ValueError, httpx.HTTPError) as error:  # ValueError: Prefect's "Unable to find block document ..."
         reason = f"{type(error).__name__}: {error}"
         raise WebhookKeyError(f"the Secret block {name!r} could not be loaded ({reason})") from None
@@ -67,14 +69,14 @@ def _secret_block_text(name: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
-    logging.basicConfig(level=arguments.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per delivery is ours; not one per API call
     try:
         sink = PrefectEventSink()  # first: the key block is read from that same API
         key = _key(arguments.key_block)
     except (WebhookKeyError, EventsNotConfigured) as error:
         print(f"webhooks: {error}", file=sys.stderr)
         return 2
+    logging.basicConfig(level=arguments.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per delivery is ours; not one per API call
     app = create_app(key, sink=sink, max_body_bytes=arguments.max_body_bytes)
     uvicorn.run(app, host=arguments.host, port=arguments.port, log_level=arguments.log_level,
                 server_header=False, timeout_graceful_shutdown=10)

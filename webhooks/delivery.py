@@ -91,9 +91,11 @@ class Delivery:
                                          "contract_status": "spotdraft.contract.status",
                                          "contract_kind": "spotdraft.contract.kind"}),
         }
-        return Event(id=self.event_id, occurred=received_at, event=self.event_name, resource=resource,
-                     related=self._related()[:PREFECT_EVENTS_MAXIMUM_RELATED_RESOURCES.value()],
-                     payload=redact(self.fields))
+        return Event.model_validate({
+            "id": self.event_id, "occurred": received_at, "event": self.event_name, "resource": resource,
+            "related": self._related()[:PREFECT_EVENTS_MAXIMUM_RELATED_RESOURCES.value()],
+            "payload": redact(self.fields),
+        })
 
     def _related(self) -> list[dict[str, str]]:
         related = []
