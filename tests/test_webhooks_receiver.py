@@ -249,7 +249,7 @@ def test_a_signed_delivery_becomes_the_contract_event(prefect, receiver):
     assert answer.status_code == 202, answer.text
     expected_id = str(uuid.uuid5(uuid.UUID("4d2f7c1e-8b1a-5e3c-9f6d-2a7b0c9e1d54"), hashlib.sha256(raw).hexdigest()))
     assert answer.json() == {"status": "accepted", "event": "spotdraft.contract.executed", "event_id": expected_id}
-    assert elapsed < 2, f"the first answer took {elapsed:.3f} s"
+    assert elapsed < 5, f"the first answer took {elapsed:.3f} s"  # the figures are in test_answer_times
 
     [event] = wait_for_events(prefect, body["contract_id"])
     assert event["id"] == expected_id
