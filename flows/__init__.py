@@ -1,7 +1,17 @@
-"""The flows people deploy: the contract sync, contract creation from records, review of failures."""
+"""The flows people deploy: the contract sync, contract creation from records, review of failures,
+the per-contract sync that webhook events trigger, and the webhook's registration."""
 
 from flows.create import create_contracts
 from flows.review import review_failed_operations
 from flows.sync import sync_contracts
+from flows.sync_contract import sync_contract
+from flows.webhook_registration import register_webhook, unregister_webhook
 
-__all__ = ["create_contracts", "review_failed_operations", "sync_contracts"]
+__all__ = [
+    "create_contracts",
+    "register_webhook",
+    "review_failed_operations",
+    "sync_contract",
+    "sync_contracts",
+    "unregister_webhook",
+]

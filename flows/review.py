@@ -206,6 +206,14 @@ def _replay_sync(credentials, database_url, inputs, payload) -> dict[str, Any]:
     return {"sync": summary["pass"], "contracts_read": summary["contracts_read"]}
 
 
+def _replay_sync_contract(credentials, database_url, inputs, payload) -> dict[str, Any]:
+    from flows.sync_contract import sync_contract
+
+    contract_id = _exact(inputs, payload)["contract_id"]
+    state = sync_contract(credentials, contract_id, database_url=database_url, return_state=True)
+    return state.result()  # a failed run raises: the letter failed again
+
+
 def _replay_flow_run(credentials, database_url, inputs, payload) -> dict[str, Any]:
     """Start the failed run's deployment again with the same parameters (read from Prefect, not stored here)."""
     from prefect.deployments import run_deployment
@@ -248,6 +256,7 @@ REPLAYS: dict[str, Replay] = {
     "send_contract_to_counterparties": _replay_send,
     "get_contract_status": _replay_deletion_check,
     "list_contracts": _replay_sync,
+    "sync_contract": _replay_sync_contract,
     FLOW_RUN: _replay_flow_run,
 }
 

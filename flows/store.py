@@ -99,6 +99,17 @@ record_leases = sa.Table(
     sa.Column("expires_at", sa.DateTime, nullable=False, comment="when another run may take it over"),
 )
 
+contract_syncs = sa.Table(
+    "contract_syncs", metadata,
+    sa.Column("contract_id", sa.Text, primary_key=True, comment="SpotDraft's integer contract id, as text"),
+    sa.Column("requested", sa.Integer, nullable=False, default=0,
+              comment="tickets issued: runs of sync_contract started for it"),
+    sa.Column("covered", sa.Integer, nullable=False, default=0,
+              comment="the highest ticket issued before a stored read began"),
+    sa.Column("synced_at", sa.DateTime, comment="when that read was stored"),
+    sa.Column("flow_run_id", sa.Text, comment="the run that stored it"),
+)
+
 dead_letters = sa.Table(
     "dead_letters", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

@@ -114,7 +114,7 @@ def _without_key_pointers(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "key_pointers"}
 
 
-def _has_id(record: Any, key: str = "id") -> bool:
+def has_id(record: Any, key: str = "id") -> bool:
     return isinstance(record, dict) and isinstance(record.get(key), int | str) and str(record[key]).strip() != ""
 
 
@@ -160,7 +160,7 @@ def sync_contracts_page(
     answer = client.call("list_contracts", query=query, logger=logger,
                          check=lambda a: _page_of(a, page, limit))
     records, total = _page_of(answer, page, limit)
-    usable = [r for r in records if _has_id(r)]
+    usable = [r for r in records if has_id(r)]
     with _key_pointer_workers(concurrency) as pool:
         enriched = enrich(client, usable, pool, logger)
     with engine_for(database_url).begin() as conn:
@@ -205,7 +205,7 @@ def store_contracts(
         rows.append(row)
     dead = 0
     for index, record in enumerate(records):
-        if not _has_id(record):
+        if not has_id(record):
             dead += 1
             target = f"{where} record {index + 1}"
             logger.warning("Dead-lettered %s: it has no usable id", target)
@@ -284,7 +284,7 @@ def _store_reference(conn, reference: ReferenceList, records: list[Any], where: 
     copied = [c.name for c in table.columns if c.name not in _COMMON_COLUMNS]
     now, fitted, dead = utcnow(), [], 0
     for index, item in enumerate(records):
-        if not _has_id(item, reference.key):
+        if not has_id(item, reference.key):
             target = f"{where} item {index + 1}"
             logger.warning("Dead-lettered %s: it has no usable %s", target, reference.key)
             dead_letters.record(conn, operation=reference.operation, target=target, inputs={"record": item},
@@ -486,7 +486,7 @@ def list_contract_ids(credentials: SpotDraftCredentials, page_size: int) -> set[
         ids: set[str] = set()
         total = 0
         for answer in client.iter_pages("list_contracts", limit=page_size, logger=logger):
-            ids.update(str(r["id"]) for r in answer.get("results") or [] if _has_id(r))
+            ids.update(str(r["id"]) for r in answer.get("results") or [] if has_id(r))
             total = int(answer.get("total_results") or 0)
         if len(ids) == total:
             return ids

@@ -28,6 +28,8 @@ V21 = "/api/v2.1/public"
 LIST = f"{V21}/contracts/"
 UPLOADS = f"{V21}/workspace/files/uploads/"
 ANSWERS = load_answers()
+# A subscription the sandbox accepts (it validates registrations as the spec says); the DELETE after it removes it.
+HOOK = {"title": "conformance", "url": "https://127.0.0.1:9/hook", "only_for_activities": ["CONTRACT_VOIDED"]}
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +130,8 @@ def test_every_operation_answers_its_documented_status_and_schema(spec):
                 body = None
                 if op["request_body"] is not None:
                     fresh = f"crm-new-{method}-{path}"
-                    body = {("POST", LIST): _create_body(fresh), ("POST", UPLOADS): new_file}.get((method, path), {})
+                    body = {("POST", LIST): _create_body(fresh), ("POST", UPLOADS): new_file,
+                            ("POST", f"{V21}/webhooks/"): HOOK}.get((method, path), {})
                 url = _concrete(path, external_id, slot["file_id"])
                 response = client.request(method, url, json=body, headers=_auth_for(op, sb))
                 assert response.status_code == op["status"], (method, url, response.text[:300])

@@ -1,0 +1,241 @@
+"""sync_contract: one contract, SpotDraft -> SQL, seconds after SpotDraft says it changed (issue 12).
+
+The receiver (webhooks/) turns each verified delivery into a Prefect event; a deployment trigger
+(deployments/prefect.yaml) runs this flow with the event's contract id. It reads the contract as
+the full sync does (the list answer, filtered to the one contract, and its key pointers) and
+writes through the same code (flows.sync.enrich and store_contracts) into the same tables.
+
+Debounced per contract, never dropped. Deliveries for one contract come in bursts (created, sent,
+signature requested, signed...) and each makes a run. Every run first takes a ticket for its
+contract (`contract_syncs.requested`, incremented in one statement; so after the delivery it was
+made for had arrived, and so after SpotDraft had made that change). Runs of one contract take
+turns (a lease per contract, flows.leases). The run whose turn it is notes the highest ticket
+issued so far (once no new run has asked for `settle_seconds`: the debounce), reads SpotDraft,
+and stores that number with the rows in one transaction
+(`contract_syncs.covered`): every run holding a ticket up to it was made for a change that
+SpotDraft had made before the read began. Such a run ends at once when its turn comes, as
+Completed named "Covered". The last run's ticket can only be covered by a read that began after
+it was issued, so the last change always lands. No clocks are compared.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from prefect.logging import get_run_logger
+from prefect.states import Completed
+from pydantic import BeforeValidator, Field
+
+from blocks import SpotDraftCredentials
+from client import SpotDraftError
+from client.errors import MalformedResponseError, NotFoundError
+from flows import dead_letters, leases
+from flows.common import (
+    DEFAULT_DATABASE_URL,
+    check_database_url,
+    data_flow,
+    emit_dead_letters,
+    finished,
+    shown_database_url,
+)
+from flows.params import database_url_form, form
+from flows.store import contract_syncs, contracts, engine_for, utcnow
+from flows.sync import enrich, has_id, store_contracts
+
+COVERED = "Covered"  # the name of a Completed run whose change a read of another run had already stored
+OPERATION = "sync_contract"  # its dead letters' operation; the review replays them by running it again
+TURN_POLL_SECONDS = 0.2  # how often a run waiting for its contract's turn looks again
+SETTLE_ROUNDS = 10  # a burst that never quiets is read after this many settle periods anyway
+_CONTRACT_ID = re.compile(r"(?:[TH]-)?([0-9]{1,18})")
+
+
+def _as_text(value: Any) -> Any:
+    """An integer id (as a delivery and a Python caller give it) taken as its text."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+ContractId = Annotated[str, BeforeValidator(_as_text), Field(pattern=_CONTRACT_ID.pattern.join("^$"))]
+
+
+def contract_key(contract_id: str | int) -> str:
+    """SpotDraft's integer id, as text, of a contract given as 123, "123", "T-123" or "H-123"."""
+    match = _CONTRACT_ID.fullmatch(str(_as_text(contract_id)).strip())
+    if match is None:
+        raise ValueError(f"contract_id must be a contract's id (123) or composite id (T-123, H-123), "
+                         f"not {str(contract_id)[:40]!r}")
+    return str(int(match.group(1)))
+
+
+def take_ticket(engine, key: str) -> int:
+    """A new ticket for this contract: the number of runs started for it so far, this one included."""
+    bump = contract_syncs.update().where(contract_syncs.c.contract_id == key).values(
+        requested=contract_syncs.c.requested + 1)
+    with engine.begin() as conn:
+        if not conn.execute(bump).rowcount:
+            try:
+                with conn.begin_nested():
+                    conn.execute(contract_syncs.insert().values(contract_id=key, requested=1, covered=0))
+            except sa.exc.IntegrityError:  # another run made the row between the two statements
+                conn.execute(bump)
+        return conn.execute(sa.select(contract_syncs.c.requested).where(contract_syncs.c.contract_id == key)
+                            ).scalar_one()
+
+
+def _counters(engine, key: str) -> tuple[int, int]:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(contract_syncs.c.requested, contract_syncs.c.covered)
+                           .where(contract_syncs.c.contract_id == key)).one()
+    return row.requested, row.covered
+
+
+def _wait_for_turn(engine, key: str, ticket: int, holder: str) -> bool:
+    """Take the contract's lease (True), or find this run's ticket covered while waiting for it (False).
+
+    A holder that died keeps the lease until it lapses (flows.leases.LEASE_SECONDS); runs wait that long.
+    """
+    while True:
+        if _counters(engine, key)[1] >= ticket:
+            return False
+        if leases.acquire(engine, _lease_key(key), holder):
+            if _counters(engine, key)[1] >= ticket:  # covered between the look and the lease
+                leases.release(engine, _lease_key(key), holder)
+                return False
+            return True
+        time.sleep(TURN_POLL_SECONDS)
+
+
+def _settled(engine, key: str, settle_seconds: float) -> int:
+    """The tickets issued once none has been for `settle_seconds` (at most SETTLE_ROUNDS periods)."""
+    requested = _counters(engine, key)[0]
+    for _ in range(SETTLE_ROUNDS if settle_seconds > 0 else 0):
+        time.sleep(settle_seconds)
+        now = _counters(engine, key)[0]
+        if now == requested:
+            break
+        requested = now
+    return requested
+
+
+def _lease_key(key: str) -> str:
+    return f"sync-contract:{key}"
+
+
+def _read(client, contract_id: str, key: str, logger) -> list[Any]:
+    """The list answer's records for this one contract (a record of another contract is not ours to store)."""
+    answer = client.call("list_contracts", query={"page": 1, "limit": 10, "filter__contract_id": contract_id},
+                         logger=logger)
+    records = answer.get("results") if isinstance(answer, dict) else None
+    if not isinstance(records, list):
+        raise MalformedResponseError("the list answer has no results list")
+
+    def same_contract(record: Any) -> bool:
+        if not has_id(record):
+            return True  # kept: store_contracts makes it a dead letter rather than losing it
+        ids = [str(i) for i in (record.get("id"), record.get("contract_id")) if isinstance(i, int | str)]
+        return any(_CONTRACT_ID.fullmatch(i) and contract_key(i) == key for i in ids)
+
+    return [r for r in records if same_contract(r)]
+
+
+def _gone_or_hidden(client, engine, key: str, logger) -> dict[str, Any]:
+    """The list does not show the contract: marked deleted when SpotDraft answers 404 for it."""
+    with engine.connect() as conn:
+        composite = conn.execute(sa.select(contracts.c.composite_id).where(
+            contracts.c.id.in_([f"T-{key}", f"H-{key}"]))).scalar()
+    if composite is None:
+        logger.info("Contract %s is not in SpotDraft's list, nor in the database: nothing to store", key)
+        return {"outcome": "not found"}
+    try:
+        client.call("get_contract_status", path_params={"composite_id": composite}, logger=logger)
+    except NotFoundError:
+        with engine.begin() as conn:
+            conn.execute(contracts.update().where(contracts.c.composite_id == composite,
+                                                  contracts.c.deleted_at.is_(None)).values(deleted_at=utcnow()))
+        return {"outcome": "marked deleted", "composite_id": composite}
+    # It exists, but the list (what the full sync reads too) does not show it to these credentials.
+    logger.warning("Contract %s exists but SpotDraft's list does not show it; its row is left as it was", composite)
+    return {"outcome": "not listed", "composite_id": composite}
+
+
+def _run_name() -> str:
+    from prefect.runtime import flow_run
+
+    shown = str((flow_run.parameters or {}).get("contract_id", ""))[:40]
+    return f"sync-contract {shown}"
+
+
+@data_flow(name="sync-contract", flow_run_name=_run_name, log_prints=False)
+def sync_contract(
+    credentials: SpotDraftCredentials = form(
+        "SpotDraft credentials", "The credentials Block of the workspace to read from."
+    ),
+    contract_id: ContractId = form(
+        "Contract id",
+        "SpotDraft's id of the contract (123), or its composite id (T-123, H-123). The webhook trigger "
+        "passes the id of the event's contract.",
+    ),
+    database_url: str = database_url_form(
+        "SQLAlchemy URL of the database the sync writes, e.g. sqlite:///spotdraft.db.", DEFAULT_DATABASE_URL
+    ),
+    settle_seconds: Annotated[float, Field(ge=0, le=60)] = form(
+        "Settle (seconds)",
+        "How long no other run for the same contract must have started before this one reads it: a burst of "
+        "deliveries is then read once (0-60).",
+        2.0,
+    ),
+):
+    """Copy one SpotDraft contract (with its key pointers) into the sync's tables, as the full sync would."""
+    logger = get_run_logger()
+    key = contract_key(contract_id)
+    engine = engine_for(check_database_url(database_url))
+    ticket, holder = take_ticket(engine, key), leases.holder_id()
+    if not _wait_for_turn(engine, key, ticket, holder):
+        message = f"contract {key}: a sync that began after this run was asked for has stored it"
+        logger.info(message)
+        return Completed(name=COVERED, message=message, data={"contract_id": key, "outcome": "covered"})
+    try:
+        return _sync_one(credentials, engine, contract_id, key, logger, database_url, settle_seconds)
+    finally:
+        leases.release(engine, _lease_key(key), holder)
+
+
+def _sync_one(credentials, engine, contract_id: str, key: str, logger, database_url: str, settle_seconds: float):
+    client = credentials.get_client()
+    requested = _settled(engine, key, settle_seconds)  # every ticket up to it was issued before the read below
+    target = f"contract {key}"
+    try:
+        records = _read(client, contract_id, key, logger)
+        if not records:
+            summary = _gone_or_hidden(client, engine, key, logger)
+            dead = 0
+        else:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                enriched = enrich(client, [r for r in records if has_id(r)], pool, logger)
+    except SpotDraftError as error:
+        with engine.begin() as conn:
+            dead_letters.record(conn, operation=OPERATION, target=target, inputs={"contract_id": contract_id},
+                                error=error)
+        emit_dead_letters(1)
+        raise
+    with engine.begin() as conn:
+        if records:
+            written, dead, _ = store_contracts(conn, records, enriched, None, f"{target} list answer", logger,
+                                               resolved_by=OPERATION)
+            summary = {"outcome": "stored" if written else "not stored", "written": written}
+        conn.execute(contract_syncs.update().where(contract_syncs.c.contract_id == key).values(
+            covered=requested,  # runs take turns, so this only grows
+            synced_at=utcnow(), flow_run_id=dead_letters.current_flow_run()[1]))
+        dead_letters.resolve(conn, operation=OPERATION, targets=[target], outcome={"resolved_by": OPERATION})
+    summary = {"contract_id": key, **summary, "dead_lettered": dead, "database": shown_database_url(database_url)}
+    message = f"contract {key}: {summary['outcome']}"
+    if dead:
+        message += f"; {dead} dead-lettered, see the dead_letters table or run review_failed_operations"
+        emit_dead_letters(dead)
+        logger.warning(message)
+    else:
+        logger.info(message)
+    return finished(message, summary, dead)
