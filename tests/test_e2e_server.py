@@ -13,6 +13,7 @@ is stopped, also on failure.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -263,3 +264,110 @@ def wait_for_claims(env: dict, database_url: str, targets: set[str], timeout: fl
             return claims
         time.sleep(0.5)
     raise AssertionError(f"not every letter was offered by a paused review: {claims}")
+
+
+def test_a_change_in_spotdraft_reaches_the_database_through_a_webhook(stack, tmp_path):
+    """The README's path: register the receiver, start it beside the worker, change contracts in SpotDraft;
+    each change lands in the database through receiver, event, trigger and per-contract sync."""
+    from tools.prefect_server import free_port
+
+    env, sb = stack["env"], stack["sandbox"]
+    database_url = f"sqlite:///{tmp_path / 'webhooks.db'}"
+
+    async def point_at_test_database(client):
+        from prefect.client.schemas.actions import DeploymentUpdate
+
+        deployment = await client.read_deployment_by_name("sync-contract/sync-contract-on-change")
+        await client.update_deployment(deployment.id, DeploymentUpdate(
+            parameters={**deployment.parameters, "database_url": database_url}))
+
+    api(env, point_at_test_database)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/spotdraft/webhooks"
+    register = (
+        "import json, sys; from blocks import SpotDraftCredentials; from flows import register_webhook; "
+        "print(json.dumps(register_webhook(SpotDraftCredentials.load('spotdraft'), sys.argv[1])))"
+    )
+    done = subprocess.run([sys.executable, "-c", register, url], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    registered = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [w["url"] for w in sb.webhooks] == [url] and registered["key_block"] == "spotdraft-webhook-key"
+    assert sb.client_secret not in done.stdout + done.stderr
+
+    receiver_log = open(tmp_path / "receiver.log", "wb")  # noqa: SIM115 - closed below
+    receiver = subprocess.Popen(
+        [sys.executable, "-m", "webhooks", "--port", str(port), "--key-block", "spotdraft-webhook-key"],
+        cwd=ROOT, env=env, stdout=receiver_log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        _wait_until(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), 90, "the receiver to answer")
+        created = [c.composite_id for c in sb.add_contracts(4)]  # a CONTRACT_CREATED delivery each
+        _wait_until(lambda: all(_status(database_url, c) for c in created), 120, "the new contracts' rows")
+        for composite_id in created:
+            sb.touch(composite_id, status="DRAFT")  # silently, as a start every step below allows
+        latencies = []
+        for composite_id in created[:3]:  # one change each: it reaches its row within seconds
+            began = time.monotonic()
+            sb.advance(composite_id, "send")
+            _wait_until(lambda c=composite_id: _status(database_url, c) == "REDLINING", 90, f"{composite_id} sent")
+            latencies.append(time.monotonic() - began)
+        burst = created[3]  # four changes in a row: the row ends as the last one left it
+        for step in ("request_signature", "sign", "execute", "update_metrics"):
+            sb.advance(burst, step)
+        _wait_until(lambda: _status(database_url, burst) == "EXECUTED", 120, f"{burst} to reach EXECUTED")
+        print(f"\nwebhook delivery to row: {[round(s, 2) for s in latencies]} s (worker polls every 1 s)")
+
+        wanted = {"spotdraft.contract.sent_to_counterparty", "spotdraft.contract.executed"}
+        events: list = []
+
+        def stored_events() -> bool:  # the server writes events in batches, a few seconds apart
+            events[:] = api(env, _spotdraft_events)
+            return wanted <= {e.event for e in events}
+
+        _wait_until(stored_events, 30, "the events to be stored")
+        assert all(sb.client_secret not in e.model_dump_json() for e in events)
+    finally:
+        stop_process_group(receiver, grace=3)
+        receiver_log.close()
+    log = (tmp_path / "receiver.log").read_text(errors="replace")
+    assert sb.client_secret not in log
+
+    unregister = ("import sys; from blocks import SpotDraftCredentials; from flows import unregister_webhook; "
+                  "unregister_webhook(SpotDraftCredentials.load('spotdraft'), int(sys.argv[1]))")
+    done = subprocess.run([sys.executable, "-c", unregister, str(registered["webhook_id"])], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sb.webhooks == []
+    blocks = api(env, lambda c: c.read_block_documents())
+    assert "spotdraft-webhook-key" not in {b.name for b in blocks}
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _status(database_url: str, composite_id: str) -> str | None:
+    with engine_for(database_url).connect() as conn:
+        return conn.execute(sa.select(contracts.c.contract_status)
+                            .where(contracts.c.composite_id == composite_id)).scalar()
+
+
+async def _spotdraft_events(client) -> list:
+    from prefect.events.filters import EventFilter, EventNameFilter
+
+    page = await client.read_events(filter=EventFilter(event=EventNameFilter(prefix=["spotdraft.contract."])),
+                                    limit=50)
+    return page.events
+
+
+def _wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.25)
