@@ -38,8 +38,10 @@ generate: setup
 	$(UV) run --frozen --no-sync python -m tools.generate_catalog $(if $(SPEC),--spec $(SPEC))
 
 # Upgrade a sync database's schema by hand (DATABASE_URL=...; default the demo's sqlite:///spotdraft.db).
+# The URL reaches the command through the environment, never the command line: no shell splits or
+# expands it, and make does not echo it (nor does `ps` show it).
 migrate: setup
-	$(UV) run --frozen --no-sync python -m flows.migrate $(DATABASE_URL)
+	@$(UV) run --frozen --no-sync python -m flows.migrate
 
 # The benchmark also needs dlt (the `bench` dependency group, pinned in uv.lock); test and demo do not.
 bench-setup: setup

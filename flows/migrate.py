@@ -6,7 +6,7 @@
     python -m flows.migrate revision -m MESSAGE [--autogenerate] [DATABASE_URL]
                                                            a new file in flows/migrations/versions/
 
-DATABASE_URL defaults to the flows' own default, sqlite:///spotdraft.db. The flows upgrade their
+DATABASE_URL defaults to $DATABASE_URL, then to the flows' own default, sqlite:///spotdraft.db. The flows upgrade their
 database themselves when they start; this is for doing it ahead of a deployment, or checking. A
 password in the URL is never printed. `revision --autogenerate` compares flows.store's tables with
 a database at the newest revision: without a URL, a temporary SQLite one (which does not compare
@@ -16,6 +16,7 @@ comments: give a PostgreSQL URL when a change touches them).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -23,7 +24,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 
-from flows.common import DEFAULT_DATABASE_URL
+from flows.common import DEFAULT_DATABASE_URL, shown_database_url
 from flows.migrations import (
     SchemaTooNew,
     alembic_config,
@@ -41,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     name = argv.pop(0) if argv and argv[0] in COMMANDS else "upgrade"
     parser = argparse.ArgumentParser(prog=f"python -m flows.migrate {name}", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("database_url", nargs="?", default=None if name == "revision" else DEFAULT_DATABASE_URL)
+    # The URL may also come from $DATABASE_URL (as `make migrate DATABASE_URL=...` passes it, unquoted by no shell).
+    default_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    parser.add_argument("database_url", nargs="?", default=None if name == "revision" else default_url)
     if name == "upgrade":
         parser.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
     if name == "revision":
@@ -109,7 +112,7 @@ def _revisions(revisions: tuple[str, ...]) -> str:
 
 
 def _shown(database_url: str) -> str:
-    return sa.engine.make_url(database_url).render_as_string(hide_password=True)
+    return shown_database_url(database_url)  # a password in the query (?password=) too
 
 
 def _one_line(error: Exception) -> str:

@@ -309,19 +309,43 @@ def _store_reference(conn, reference: ReferenceList, records: list[Any], where: 
 def sync_reference_list(
     credentials: SpotDraftCredentials, database_url: str, table: str, limit: int
 ) -> tuple[int, int]:
-    """Copy one of REFERENCE_LISTS into its table, a transaction per page or answer: (written, dead-lettered)."""
+    """Copy one of REFERENCE_LISTS into its table, a transaction per page or answer: (written, dead-lettered).
+
+    A list that cannot be read (after the client's retries), or an answer without its records, is
+    the list's dead letter: the contracts this run wrote stand, and the next run reads the list again.
+    """
     [reference] = [r for r in REFERENCE_LISTS if r.table == table]
     client, logger, written, dead = credentials.get_client(), get_run_logger(), 0, 0
-    if OPERATIONS_BY_NAME[reference.operation].paginated:
-        answers = enumerate(client.iter_pages(reference.operation, limit=limit, logger=logger), 1)
-    else:
-        answers = [(None, client.call(reference.operation, logger=logger))]
-    for page, answer in answers:
-        where = f"{table} list" if page is None else f"{table} page {page}"
+    target = f"{table} list"
+    try:
+        if OPERATIONS_BY_NAME[reference.operation].paginated:  # pages.page_of checks each page
+            answers = enumerate(client.iter_pages(reference.operation, limit=limit, logger=logger), 1)
+        else:
+            answers = [(None, client.call(reference.operation, logger=logger,
+                                          check=lambda a: _records_of(a, reference)))]
+        for page, answer in answers:
+            where = target if page is None else f"{table} page {page}"
+            with engine_for(database_url).begin() as conn:
+                stored, lettered = _store_reference(conn, reference, _records_of(answer, reference), where)
+            written, dead = written + stored, dead + lettered
+    except SpotDraftError as error:
+        logger.warning("Dead-lettered the %s: %s", target, error)
         with engine_for(database_url).begin() as conn:
-            stored, lettered = _store_reference(conn, reference, answer.get(reference.items) or [], where)
-        written, dead = written + stored, dead + lettered
+            dead_letters.record(conn, operation=reference.operation, target=target, inputs={"limit": limit},
+                                error=error)
+        return written, dead + 1
+    with engine_for(database_url).begin() as conn:
+        dead_letters.resolve(conn, operation=reference.operation, targets=[target],
+                             outcome={"resolved_by": "sync_contracts"})
     return written, dead
+
+
+def _records_of(answer: Any, reference: ReferenceList) -> list[Any]:
+    """The answer's records; an answer without a list where they belong is malformed, not an empty list."""
+    records = answer.get(reference.items) if isinstance(answer, dict) else None
+    if not isinstance(records, list):
+        raise MalformedResponseError(f"the {reference.operation} answer has no {reference.items!r} list")
+    return records
 
 
 def _describe(pass_: Pass) -> str:

@@ -651,6 +651,14 @@ def read_handwritten(directory: Path = HANDWRITTEN_DIR) -> dict[str, HandWritten
         for node in ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body:
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
+            recognised = [op for op in map(decorated_operation, node.decorator_list) if op is not None]
+            if not recognised and not node.name.startswith("_"):
+                # An aliased decorator (`spotdraft_task as op`) would hide a task from the generator,
+                # which would then write its own under the same name: refuse rather than guess.
+                raise SystemExit(
+                    f"{rel}:{node.lineno}: {node.name!r} is not decorated @spotdraft_task(\"<operation>\") "
+                    "under that name; hand-written modules hold tasks (a helper's name starts with _)"
+                )
             for decorator in node.decorator_list:
                 operation = decorated_operation(decorator)
                 if operation is None:
