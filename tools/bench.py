@@ -9,12 +9,18 @@
 4. The sync at a rate limit (tools/bench_rate.py): ours, a naive sequential client and dlt's rest_api
    against a sandbox with a limit and latency they are not told, one table. The exit status is
    non-zero when a load failed or stored fewer contracts than seeded; the speeds are printed only.
+5. Webhooks (tools/bench_webhooks.py): a change in SpotDraft to its row in SQLite through the receiver,
+   a Prefect event, the deployment's trigger, a process worker and sync_contract: median, p95, max and
+   where the time goes, for a steady stream of changes and for a burst. The exit status is non-zero
+   when a change never reached its row.
 
     python -m tools.bench                          everything, the full rate matrix (hours: see its estimate)
     python -m tools.bench --quick --only rate      one small rate case (about a minute; CI runs this)
     python -m tools.bench --only rate --limits 50 --contracts 2000 --tools ours,dlt --json out.json
+    python -m tools.bench --only webhooks          100 changes one every 5 s, then a burst (about 11 minutes)
+    python -m tools.bench --only webhooks --deliveries 20
 
-Sections 2 and 4 share one local Prefect server, started once.
+Sections 2, 4 and 5 share one local Prefect server, started once.
 """
 
 from __future__ import annotations
@@ -113,11 +119,12 @@ def file_transfer(sb, home: Path) -> None:
     assert (home / "back.pdf").stat().st_size == size
 
 
-SECTIONS = ("overhead", "files", "sync", "rate")
+SECTIONS = ("overhead", "files", "sync", "rate", "webhooks")
+PREFECT_SECTIONS = {"sync", "rate", "webhooks"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from tools import bench_rate
+    from tools import bench_rate, bench_webhooks
 
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -131,6 +138,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="rate-section tools: ours, naive, dlt, ours2 (two sync processes sharing "
                              "SPOTDRAFT_RATE_LIMIT) (default: all four)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the rate table as JSON here")
+    parser.add_argument("--deliveries", type=int, default=bench_webhooks.DELIVERIES,
+                        help=f"webhooks section: changes in the steady stream, one every "
+                             f"{bench_webhooks.INTERVAL_S:g} s (default: {bench_webhooks.DELIVERIES})")
     args = parser.parse_args(argv)
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     if unknown := set(args.sections) - set(SECTIONS):
@@ -146,8 +156,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         contracts = contracts or bench_rate.QUICK["contracts"]
         limits = limits or bench_rate.QUICK["limits"]
-    if any(n < 1 for n in contracts or ()) or any(v <= 0 for v in limits or ()):
-        parser.error("--contracts and --limits must be positive")
+    if any(n < 1 for n in contracts or ()) or any(v <= 0 for v in limits or ()) or args.deliveries < 1:
+        parser.error("--contracts, --limits and --deliveries must be positive")
     args.cases = bench_rate.cases_for(contracts or bench_rate.DEFAULT_CONTRACTS, limits or bench_rate.DEFAULT_LIMITS)
     return args
 
@@ -177,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 if "files" in args.sections:
                     file_transfer(sb, home)
         prefect_env = None
-        if {"sync", "rate"} & set(args.sections):
+        if PREFECT_SECTIONS & set(args.sections):
             prefect_env = stack.enter_context(local_prefect_server(home / "prefect"))
         if "sync" in args.sections:
             # 5 ms per answer stands in for the network: concurrency only pays where there is latency.
@@ -187,8 +197,13 @@ def main(argv: list[str] | None = None) -> int:
             from tools import bench_rate
 
             ok = bench_rate.run(args.cases, args.tool_list, prefect_env, home / "rate", args.json)
+        if "webhooks" in args.sections:
+            from tools import bench_webhooks
+
+            ok = bench_webhooks.run(prefect_env, home / "webhooks", args.deliveries) and ok
     if not ok:
-        print("\nbench: a load failed or stored fewer contracts than seeded (see Problems above)", file=sys.stderr)
+        print("\nbench: a load failed or stored fewer contracts than seeded (see Problems above), or a webhook "
+              "change never reached its row (see LOST above)", file=sys.stderr)
     return 0 if ok else 1
 
 
