@@ -45,6 +45,11 @@ contracts = sa.Table(
     sa.Column("synced_at", sa.DateTime, nullable=False),
     sa.Column("deleted_at", sa.DateTime, comment="set by a full refresh when the contract is gone upstream"),
     sa.Column("seen_in_pass", sa.Text, comment="id of the last sync pass that read this contract"),
+    sa.Column("read_at", sa.DateTime, comment="when the read this row came from began; an older read never "
+              "overwrites it (upsert)"),
+    # A full pass and a per-contract sync may write one contract at the same time: the read begun later
+    # wins, whichever commits last. (Our clocks, not SpotDraft's: the list answer carries no update time.)
+    info={"newer_read_wins": "read_at"},
 )
 
 counterparties = sa.Table(
@@ -171,8 +176,17 @@ def upsert(conn: Connection, table: sa.Table, rows: Iterable[Mapping[str, Any]])
     keys = [c.name for c in table.primary_key.columns]
     statement = insert(table)
     update = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys and c.name in rows[0]}
-    conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=update), rows)
+    where = None
+    if (version := _version_column(table, rows[0])) is not None:
+        where = sa.or_(version.is_(None), statement.excluded[version.name] >= version)
+    conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=update, where=where), rows)
     return len(rows)
+
+
+def _version_column(table: sa.Table, row: Mapping[str, Any]) -> sa.Column | None:
+    """The column whose larger value wins a conflict (table.info["newer_read_wins"]), when the rows set it."""
+    name = table.info.get("newer_read_wins")
+    return table.c[name] if name and name in row else None
 
 
 # The largest value a column of each kind holds everywhere we run (PostgreSQL's INTEGER is 32 bits).
@@ -276,6 +290,8 @@ def _merge_rows(conn: Connection, table: sa.Table, rows: list[Mapping[str, Any]]
     for row in rows:
         where = sa.and_(*(table.c[k] == row[k] for k in keys))
         if conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar():
+            if (version := _version_column(table, row)) is not None:
+                where = sa.and_(where, sa.or_(version.is_(None), version <= row[version.name]))
             conn.execute(table.update().where(where).values(**row))
         else:
             conn.execute(table.insert().values(**row))

@@ -118,7 +118,7 @@ def has_id(record: Any, key: str = "id") -> bool:
     return isinstance(record, dict) and isinstance(record.get(key), int | str) and str(record[key]).strip() != ""
 
 
-def _contract_row(record: dict[str, Any], key_pointers: Any, pass_id: str | None) -> dict[str, Any]:
+def _contract_row(record: dict[str, Any], key_pointers: Any, pass_id: str | None, read_at) -> dict[str, Any]:
     row = {
         "id": str(record["id"]),
         "composite_id": composite_id_of(record),
@@ -134,6 +134,7 @@ def _contract_row(record: dict[str, Any], key_pointers: Any, pass_id: str | None
         "synced_at": utcnow(),
         "deleted_at": None,
         "seen_in_pass": pass_id,
+        "read_at": read_at,
     }
     if pass_id is None:
         del row["seen_in_pass"]
@@ -157,6 +158,7 @@ def sync_contracts_page(
     # every shrink shows in total_results, which next_page_after answers by stepping back (see
     # flows/sync_state.py for the one assumption this rests on).
     query = {"page": page, "limit": limit, **_window(pass_.since, pass_.started_at)}
+    read_at = utcnow()
     answer = client.call("list_contracts", query=query, logger=logger,
                          check=lambda a: _page_of(a, page, limit))
     records, total = _page_of(answer, page, limit)
@@ -164,7 +166,8 @@ def sync_contracts_page(
     with _key_pointer_workers(concurrency) as pool:
         enriched = enrich(client, usable, pool, logger)
     with engine_for(database_url).begin() as conn:
-        written, dead, coerced = store_contracts(conn, records, enriched, pass_.id, f"list page {page}", logger)
+        written, dead, coerced = store_contracts(conn, records, enriched, read_at, pass_.id, f"list page {page}",
+                                                 logger)
     return PageResult(page, len(records), dead, total, [str(r["id"]) for r in usable], written, coerced)
 
 
@@ -184,7 +187,7 @@ def enrich(client, records: list[dict[str, Any]], pool: ThreadPoolExecutor, logg
 
 
 def store_contracts(
-    conn, records: list[Any], enriched: list[Enriched], pass_id: str | None, where: str, logger,
+    conn, records: list[Any], enriched: list[Enriched], read_at: datetime, pass_id: str | None, where: str, logger,
     resolved_by: str = "sync_contracts",
 ) -> tuple[int, int, int]:
     """Write the enriched contracts of one list answer in `conn`'s transaction: (written, dead-lettered, coerced).
@@ -192,10 +195,11 @@ def store_contracts(
     The full sync and the per-contract sync (flows.sync_contract) both write through here. `records`
     is the whole answer: one without a usable id is a dead letter named by its place in `where`. A
     `pass_id` of None (a contract synced on its own) leaves the row's `seen_in_pass` as it was.
+    `read_at` is when the read began: a row stored from a read begun later is kept (flows.store.upsert).
     """
     rows, coerced = [], 0
     for record, key_pointers, error in enriched:
-        row = _contract_row(record, key_pointers, pass_id)
+        row = _contract_row(record, key_pointers, pass_id, read_at)
         # A failed enrichment keeps the key pointers a previous pass stored (the column is left out).
         row, changes = fit_row(contracts, _without_key_pointers(row) if error else row)
         if changes:

@@ -20,7 +20,6 @@ it was issued, so the last change always lands. No clocks are compared.
 
 from __future__ import annotations
 
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
@@ -32,6 +31,7 @@ from pydantic import BeforeValidator, Field
 
 from blocks import SpotDraftCredentials
 from client import SpotDraftError
+from client.contract_ids import CONTRACT_ID, contract_key
 from client.errors import MalformedResponseError, NotFoundError
 from flows import dead_letters, leases
 from flows.common import (
@@ -50,7 +50,6 @@ COVERED = "Covered"  # the name of a Completed run whose change a read of anothe
 OPERATION = "sync_contract"  # its dead letters' operation; the review replays them by running it again
 TURN_POLL_SECONDS = 0.2  # how often a run waiting for its contract's turn looks again
 SETTLE_ROUNDS = 10  # a burst that never quiets is read after this many settle periods anyway
-_CONTRACT_ID = re.compile(r"(?:[TH]-)?([0-9]{1,18})")
 
 
 def _as_text(value: Any) -> Any:
@@ -58,16 +57,7 @@ def _as_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-ContractId = Annotated[str, BeforeValidator(_as_text), Field(pattern=_CONTRACT_ID.pattern.join("^$"))]
-
-
-def contract_key(contract_id: str | int) -> str:
-    """SpotDraft's integer id, as text, of a contract given as 123, "123", "T-123" or "H-123"."""
-    match = _CONTRACT_ID.fullmatch(str(_as_text(contract_id)).strip())
-    if match is None:
-        raise ValueError(f"contract_id must be a contract's id (123) or composite id (T-123, H-123), "
-                         f"not {str(contract_id)[:40]!r}")
-    return str(int(match.group(1)))
+ContractId = Annotated[str, BeforeValidator(_as_text), Field(pattern=CONTRACT_ID.pattern.join("^$"))]
 
 
 def take_ticket(engine, key: str) -> int:
@@ -124,9 +114,13 @@ def _lease_key(key: str) -> str:
     return f"sync-contract:{key}"
 
 
-def _read(client, contract_id: str, key: str, logger) -> list[Any]:
-    """The list answer's records for this one contract (a record of another contract is not ours to store)."""
-    answer = client.call("list_contracts", query={"page": 1, "limit": 10, "filter__contract_id": contract_id},
+def _read(client, key: str, logger) -> list[Any]:
+    """The list answer's records for this one contract (a record of another contract is not ours to store).
+
+    Asked for by its integer id, whatever kind the caller's composite id said: a wrong T-/H- given by
+    hand must not find nothing and cover the runs waiting for the real change.
+    """
+    answer = client.call("list_contracts", query={"page": 1, "limit": 10, "filter__contract_id": key},
                          logger=logger)
     records = answer.get("results") if isinstance(answer, dict) else None
     if not isinstance(records, list):
@@ -136,7 +130,7 @@ def _read(client, contract_id: str, key: str, logger) -> list[Any]:
         if not has_id(record):
             return True  # kept: store_contracts makes it a dead letter rather than losing it
         ids = [str(i) for i in (record.get("id"), record.get("contract_id")) if isinstance(i, int | str)]
-        return any(_CONTRACT_ID.fullmatch(i) and contract_key(i) == key for i in ids)
+        return any(CONTRACT_ID.fullmatch(i) and contract_key(i) == key for i in ids)
 
     return [r for r in records if same_contract(r)]
 
@@ -207,8 +201,9 @@ def _sync_one(credentials, engine, contract_id: str, key: str, logger, database_
     client = credentials.get_client()
     requested = _settled(engine, key, settle_seconds)  # every ticket up to it was issued before the read below
     target = f"contract {key}"
+    read_at = utcnow()
     try:
-        records = _read(client, contract_id, key, logger)
+        records = _read(client, key, logger)
         if not records:
             summary = _gone_or_hidden(client, engine, key, logger)
             dead = 0
@@ -223,11 +218,12 @@ def _sync_one(credentials, engine, contract_id: str, key: str, logger, database_
         raise
     with engine.begin() as conn:
         if records:
-            written, dead, _ = store_contracts(conn, records, enriched, None, f"{target} list answer", logger,
-                                               resolved_by=OPERATION)
+            written, dead, _ = store_contracts(conn, records, enriched, read_at, None, f"{target} list answer",
+                                               logger, resolved_by=OPERATION)
             summary = {"outcome": "stored" if written else "not stored", "written": written}
         conn.execute(contract_syncs.update().where(contract_syncs.c.contract_id == key).values(
-            covered=requested,  # runs take turns, so this only grows
+            # Runs take turns, but one that outlived its lease may end after a later one: never lower it.
+            covered=sa.case((contract_syncs.c.covered < requested, requested), else_=contract_syncs.c.covered),
             synced_at=utcnow(), flow_run_id=dead_letters.current_flow_run()[1]))
         dead_letters.resolve(conn, operation=OPERATION, targets=[target], outcome={"resolved_by": OPERATION})
     summary = {"contract_id": key, **summary, "dead_lettered": dead, "database": shown_database_url(database_url)}

@@ -131,7 +131,7 @@ def test_a_run_asked_for_after_a_read_began_reads_again(sandbox, credentials, sq
     sandbox.touch(target["composite_id"], name="Changed after the first read")
     sandbox.reset_log()
     state = run(credentials, target["composite_id"], sqlite_url)
-    assert state.name == "Completed" and list_calls_for(sandbox, target["composite_id"]) == 1
+    assert state.name == "Completed" and list_calls_for(sandbox, str(target["id"])) == 1
     assert row_of(sqlite_url, target["composite_id"])["contract_name"] == "Changed after the first read"
 
 

@@ -33,12 +33,13 @@ from typing import Any
 from prefect.events import Event
 from prefect.settings import PREFECT_EVENTS_MAXIMUM_RELATED_RESOURCES
 
+from client.contract_ids import contract_key
 from client.redaction import redact, scrub_text
 
 # Fixed forever: changing it would give every past delivery a new event id and defeat replay detection.
 DELIVERY_ID_NAMESPACE = uuid.UUID("4d2f7c1e-8b1a-5e3c-9f6d-2a7b0c9e1d54")
 _ACTIVITY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
-_CONTRACT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+MAX_DEPTH = 64  # nesting a delivery may have; SpotDraft's is 3 or 4 deep. Deeper is refused, never recursed into.
 
 
 class DeliveryRefused(ValueError):
@@ -67,8 +68,12 @@ class Delivery:
             fields = json.loads(body)
         except (UnicodeDecodeError, ValueError):
             raise DeliveryRefused("the body is not JSON") from None
+        except RecursionError:
+            raise DeliveryRefused(f"the body is nested deeper than {MAX_DEPTH} levels") from None
         if not isinstance(fields, dict):
             raise DeliveryRefused("the body is not a JSON object")
+        if _depth_over(fields, MAX_DEPTH):
+            raise DeliveryRefused(f"the body is nested deeper than {MAX_DEPTH} levels")
         activity = fields.get("activity")
         if not isinstance(activity, str) or not _ACTIVITY.fullmatch(activity):
             raise DeliveryRefused("'activity' is missing or is not an activity name")
@@ -116,12 +121,28 @@ class Delivery:
 
 
 def _contract_id(value: Any) -> str:
-    """The spec's `contract_id` is an integer; a plain id string is accepted too, anything else refused."""
-    if _is_id(value):
-        return str(value)
-    if isinstance(value, str) and _CONTRACT_ID.fullmatch(value):
-        return value
+    """The spec's `contract_id` is an integer; its text, or a composite id (T-123), is accepted too, as
+    the per-contract sync takes them (client.contract_ids): an event names a contract it can sync."""
+    if isinstance(value, int | str) and not isinstance(value, bool) and str(value) == str(value).strip():
+        try:
+            return contract_key(value)
+        except ValueError:
+            pass
     raise DeliveryRefused("'contract_id' is missing or is not a contract id")
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether `value` nests deeper than `limit` containers, found without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _is_id(value: Any) -> bool:
