@@ -117,7 +117,8 @@ DEAD_LETTERED = "Dead-lettered"  # the name of a Completed state of a run that g
 
 
 def finished(message: str, summary: dict[str, Any], dead_lettered: int) -> State:
-    """The final state of a data flow (create or sync): Completed, named for its dead letters if any.
+    """The final state of a data flow (create or sync), its message logged: Completed, named for its
+    dead letters if any, which are also announced (emit_dead_letters) for the review's trigger.
 
     It stays a COMPLETED state, the run did its job: each failure is a dead letter, for the review
     flow. The name is what the Prefect UI shows on the run's badge, in the runs list too, so
@@ -127,6 +128,13 @@ def finished(message: str, summary: dict[str, Any], dead_lettered: int) -> State
     match `prefect.flow-run.Dead-lettered`, which a name carrying the count would make impossible.
     A clean run keeps plain "Completed".
     """
+    from prefect.logging import get_run_logger
+
+    logger = get_run_logger()
     if dead_lettered:
+        message += f"; {dead_lettered} dead-lettered, see the dead_letters table or run review_failed_operations"
+        emit_dead_letters(dead_lettered)
+        logger.warning(message)
         return Completed(name=DEAD_LETTERED, message=message, data=summary)
+    logger.info(message)
     return Completed(message=message, data=summary)

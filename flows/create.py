@@ -33,7 +33,6 @@ from flows.common import (
     check_database_url,
     composite_id_of,
     data_flow,
-    emit_dead_letters,
     finished,
 )
 from flows.params import JsonList, OptionalText, database_url_form, form
@@ -267,11 +266,5 @@ def create_contracts(
     message = f"created {totals['created']}, found {totals['found'] + totals['already_recorded']} already there"
     if totals["left_to_another_run"]:
         message += f", {totals['left_to_another_run']} left to another run writing them at the same time"
-    if totals["dead_lettered"]:
-        message += f"; {totals['dead_lettered']} dead-lettered, see dead_letters or run review_failed_operations"
-        emit_dead_letters(totals["dead_lettered"])
-        logger.warning(message)
-    else:
-        logger.info(message)
     return finished(message, summary, totals["dead_lettered"])
 

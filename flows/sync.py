@@ -644,11 +644,5 @@ def sync_contracts(
         description="What this sync pass read, wrote and gave up on",
     )
     message = f"synced {read} contracts ({stored} in the database)"
-    if dead:
-        message += f"; {dead} dead-lettered, see the dead_letters table or run review_failed_operations"
-        emit_dead_letters(dead)
-        logger.warning(message)
-    else:
-        logger.info(message)
     return finished(message, summary, dead)
 

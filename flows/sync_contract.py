@@ -228,10 +228,4 @@ def _sync_one(credentials, engine, contract_id: str, key: str, logger, database_
         dead_letters.resolve(conn, operation=OPERATION, targets=[target], outcome={"resolved_by": OPERATION})
     summary = {"contract_id": key, **summary, "dead_lettered": dead, "database": shown_database_url(database_url)}
     message = f"contract {key}: {summary['outcome']}"
-    if dead:
-        message += f"; {dead} dead-lettered, see the dead_letters table or run review_failed_operations"
-        emit_dead_letters(dead)
-        logger.warning(message)
-    else:
-        logger.info(message)
     return finished(message, summary, dead)

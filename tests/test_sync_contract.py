@@ -112,7 +112,8 @@ def test_runs_asked_for_while_the_first_settles_are_read_with_it(sandbox, creden
     def one(settle: float) -> None:
         states.append(run(credentials, key, sqlite_url, settle))
 
-    first = threading.Thread(target=one, args=(1.5,))
+    # Settling 4 s: the later runs (each a flow run to start, slow on a loaded machine) ask within it.
+    first = threading.Thread(target=one, args=(4.0,))
     first.start()
     _wait(lambda: rows(sqlite_url, contract_syncs))
     later = [threading.Thread(target=one, args=(0,)) for _ in range(3)]
