@@ -17,7 +17,7 @@
     python -m tools.bench                          everything, the full rate matrix (hours: see its estimate)
     python -m tools.bench --quick --only rate      one small rate case (about a minute; CI runs this)
     python -m tools.bench --only rate --limits 50 --contracts 2000 --tools ours,dlt --json out.json
-    python -m tools.bench --only webhooks          100 changes one every 5 s, then a burst (about 11 minutes)
+    python -m tools.bench --only webhooks          100 changes, 3 in flight, then a burst of 20 (about 15 minutes)
     python -m tools.bench --only webhooks --deliveries 20
 
 Sections 2, 4 and 5 share one local Prefect server, started once.
@@ -139,8 +139,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "SPOTDRAFT_RATE_LIMIT) (default: all four)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the rate table as JSON here")
     parser.add_argument("--deliveries", type=int, default=bench_webhooks.DELIVERIES,
-                        help=f"webhooks section: changes in the steady stream, one every "
-                             f"{bench_webhooks.INTERVAL_S:g} s (default: {bench_webhooks.DELIVERIES})")
+                        help=f"webhooks section: changes in the steady stream, at most {bench_webhooks.IN_FLIGHT} "
+                             f"in flight (default: {bench_webhooks.DELIVERIES})")
     args = parser.parse_args(argv)
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     if unknown := set(args.sections) - set(SECTIONS):

@@ -15,12 +15,13 @@ last_updated_on, stamped by the sandbox) to the write of its row showing REDLINI
 (contracts.synced_at; committed a few milliseconds later). Every clock is this machine's.
 
 Two loads:
-- steady: one change every INTERVAL_S (5) seconds. Each run is a new Python process that imports
-  Prefect and the flows: about 4 s of CPU before the flow starts (3.7 s for the imports alone on
-  this 2-core machine, which others share). One every 5 s keeps the worker ahead even with half
-  the machine, so a few runs overlap but none waits for another: the path is measured, not a
-  queue in front of it (the report compares the first third's median with the last third's: a
-  growing latency would mean a queue). The median, p95 and max come from this load.
+- steady: a new change whenever fewer than IN_FLIGHT (3) changes still wait for their row. Each
+  run is a new Python process that imports Prefect and the flows, about 4 s of CPU before the flow
+  starts (3.7 s for the imports alone on this 2-core machine, which others share). A fixed rate
+  either idles a fast machine or queues a slow one (one change every 5 s did: the last third of
+  100 waited 104 s against the first third's 14 s), so the stream paces itself: a few runs overlap,
+  as in a busy workspace, and no queue builds in front of the worker (the report compares the
+  first third's median with the last third's). The median, p95 and max come from this load.
 - burst: BURST (20) changes at once, a bulk action in SpotDraft: 20 processes start together,
   and the last row shows how long such a queue takes to drain.
 
@@ -46,7 +47,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,9 +65,9 @@ KEY_BLOCK = "spotdraft-webhook-key"
 STEP, BEFORE, AFTER = "send", "DRAFT", "REDLINING"  # the change: one delivery, CONTRACT_SENT_TO_COUNTERPARTY
 ACTIVITY = "CONTRACT_SENT_TO_COUNTERPARTY"
 DELIVERIES = 100
-INTERVAL_S = 5.0
+IN_FLIGHT = 3
 BURST = 20
-ROW_TIMEOUT_S = 300.0  # after the last change: a change whose row is not written by then is lost
+ROW_TIMEOUT_S = 300.0  # a change whose row is not written this long after it is lost
 WORKER_ENV = {"PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "5",
               "PREFECT_LOGGING_LEVEL": "INFO"}
 
@@ -85,12 +86,18 @@ class Change:
     running: float | None = None
     row: float | None = None
     completed: float | None = None
+    run_state: str = "no flow run"  # the run's final state, and its message when it did not complete
+
+    @property
+    def seen_at_every_step(self) -> bool:
+        return all(getattr(self, name) is not None for name in MOMENTS)
 
     @property
     def latency(self) -> float | None:
         return None if self.row is None else self.row - self.changed
 
 
+MOMENTS = ("changed", "posted", "answered", "created", "submitted", "running", "row", "completed")
 STAGES = [  # (label, from, to): consecutive moments, so the stages add up to the latency
     ("change -> delivery posted", "changed", "posted"),
     ("posted -> receiver answered", "posted", "answered"),
@@ -287,14 +294,28 @@ def epoch(moment: datetime | str) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def make_changes(sb: SandboxProcess, ids: list[str], interval: float) -> list[Change]:
-    """`send` each contract, one every `interval` seconds (0: all at once)."""
-    changes, started = [], time.monotonic()
-    for index, contract_id in enumerate(ids):
-        time.sleep(max(0.0, started + index * interval - time.monotonic()))
+def make_changes(sb: SandboxProcess, database_url: str, ids: list[str], in_flight: int) -> list[Change]:
+    """`send` each contract, starting the next one only while fewer than `in_flight` rows are still to come;
+    returns once every row is written or its change is ROW_TIMEOUT_S old."""
+    changes: list[Change] = []
+    for contract_id in ids:
+        wait_for_rows(database_url, changes, at_most_pending=in_flight - 1)
         changed = sb.advance(contract_id, STEP)
         changes.append(Change(contract_id, changed["composite_id"], epoch(changed["last_updated_on"])))
+    wait_for_rows(database_url, changes, at_most_pending=0)
     return changes
+
+
+def wait_for_rows(database_url: str, changes: list[Change], at_most_pending: int) -> None:
+    """Note each change's row as it is written, until at most `at_most_pending` are still to come
+    (a change ROW_TIMEOUT_S old without its row is no longer waited for: lost)."""
+    while True:
+        pending = {c.composite_id: c for c in changes if c.row is None and time.time() - c.changed < ROW_TIMEOUT_S}
+        if len(pending) <= at_most_pending:
+            return
+        for composite_id, written in rows_written(database_url, list(pending)).items():
+            pending[composite_id].row = written
+        time.sleep(0.2)
 
 
 def rows_written(database_url: str, composite_ids: list[str]) -> dict[str, float]:
@@ -303,18 +324,6 @@ def rows_written(database_url: str, composite_ids: list[str]) -> dict[str, float
         found = conn.execute(sa.select(contracts.c.composite_id, contracts.c.synced_at)
                              .where(contracts.c.composite_id.in_(composite_ids), contracts.c.contract_status == AFTER))
         return {row.composite_id: epoch(row.synced_at) for row in found}
-
-
-def wait_for_rows(database_url: str, changes: list[Change], timeout: float) -> None:
-    """Until every change's row is written, or `timeout` passes (the rest stay without a row)."""
-    ids, deadline = [c.composite_id for c in changes], time.monotonic() + timeout
-    while True:
-        written = rows_written(database_url, ids)
-        if len(written) == len(ids) or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    for change in changes:
-        change.row = written.get(change.composite_id)
 
 
 def add_deliveries(sb: SandboxProcess, changes: list[Change]) -> None:
@@ -349,7 +358,8 @@ def add_runs(env: dict[str, str], changes: list[Change]) -> None:
             if change is None or change.created is not None:
                 continue
             change.created = epoch(run.created)
-            change.completed = epoch(run.end_time) if run.end_time else None
+            change.completed = epoch(run.end_time) if run.end_time and run.state.is_completed() else None
+            change.run_state = describe(run.state)
             for state in await client.read_flow_run_states(run.id):
                 if state.type.value == "PENDING":
                     change.submitted = change.submitted or epoch(state.timestamp)
@@ -359,10 +369,17 @@ def add_runs(env: dict[str, str], changes: list[Change]) -> None:
     api(env, read)
 
 
+def describe(state: Any) -> str:
+    if state is None:
+        return "no state"
+    if state.is_completed():
+        return state.name
+    return f"{state.name}: {(state.message or '')[:200]}"
+
+
 def measure(sb: SandboxProcess, env: dict[str, str], database_url: str, ids: list[str],
-            interval: float) -> list[Change]:  # fmt: skip
-    changes = make_changes(sb, ids, interval)
-    wait_for_rows(database_url, changes, ROW_TIMEOUT_S)
+            in_flight: int) -> list[Change]:  # fmt: skip
+    changes = make_changes(sb, database_url, ids, in_flight)
     add_deliveries(sb, changes)
     add_runs(env, changes)
     return changes
@@ -394,13 +411,17 @@ def report(title: str, changes: list[Change], settle: float, *, trend: bool) -> 
         print_stages(changes, trend)
         print(f"    settle_seconds ({settle:g} s, in 'running -> row written') is {settle / median:.0%} of the median")
     if lost:
-        print(f"    LOST: {lost} change(s) had no row {ROW_TIMEOUT_S:.0f} s after the last change", file=sys.stderr)
+        print(f"    LOST: {lost} change(s) had no row {ROW_TIMEOUT_S:.0f} s after the change:", file=sys.stderr)
+        for change in (c for c in changes if c.row is None):
+            reached = [name for name in MOMENTS if getattr(change, name) is not None][-1]
+            print(f"      contract {change.contract_id}: last seen '{reached}', run {change.run_state}",
+                  file=sys.stderr)
     return lost == 0
 
 
 def print_stages(changes: list[Change], trend: bool) -> None:
     """Median and p95 of each stage, and its share of the mean latency (means add up; medians need not)."""
-    complete = [c for c in changes if all(getattr(c, f.name) is not None for f in fields(Change))]
+    complete = [c for c in changes if c.seen_at_every_step]
     if not complete:
         return
     mean_latency = statistics.fmean(c.latency for c in complete)
@@ -424,14 +445,14 @@ def run(prefect_env: dict[str, str], home: Path, deliveries: int = DELIVERIES) -
     began = time.monotonic()
     home.mkdir(parents=True, exist_ok=True)
     print(f"webhooks: a change in SpotDraft -> its row in SQLite (receiver, Prefect event, trigger, process worker, "
-          f"sync_contract); {deliveries} changes one every {INTERVAL_S:g} s, then {BURST} at once:", flush=True)
+          f"sync_contract); {deliveries} changes at most {IN_FLIGHT} in flight, then {BURST} at once:", flush=True)
     with webhook_stack(prefect_env, home, deliveries + BURST) as (sb, env, database_url, ids):
         print(f"  stack ready in {time.monotonic() - began:.0f} s; load average {load_average()}", flush=True)
         settle = settle_seconds(env)
-        steady = measure(sb, env, database_url, ids[:deliveries], INTERVAL_S)
-        ok = report(f"steady: one change every {INTERVAL_S:g} s, each to its own contract", steady, settle,
-                    trend=True)
-        burst = measure(sb, env, database_url, ids[deliveries:], 0.0)
+        steady = measure(sb, env, database_url, ids[:deliveries], IN_FLIGHT)
+        ok = report(f"steady: {deliveries} changes, each to its own contract, a new one whenever fewer than "
+                    f"{IN_FLIGHT} rows are still to come", steady, settle, trend=True)
+        burst = measure(sb, env, database_url, ids[deliveries:], BURST)
         ok = report(f"burst: {BURST} changes at once, each to its own contract", burst, settle, trend=False) and ok
     print(f"  the section took {time.monotonic() - began:.0f} s; load average {load_average()} "
           f"(the figures are this machine's, shared with whatever else ran)")
