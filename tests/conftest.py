@@ -6,6 +6,7 @@ in milliseconds while exercising the real policy.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import subprocess
@@ -63,6 +64,36 @@ def pytest_report_header(config) -> str:
     if "postgresql" in DATABASES:
         return "databases: SQLite and PostgreSQL"
     return "databases: SQLite only (PostgreSQL is not installed; .ci/run installs it)"
+
+
+# The fast suite is `pytest -m "not slow"`; CI also runs it against the lowest Prefect that pyproject.toml
+# allows (`make test-lowest`). What is slow is decided here, in one place: a test on PostgreSQL; every test
+# of a module that starts a real `prefect server` (it names tools.prefect_server.local_prefect_server; the
+# browser test's does), found from what the module uses so that a new one is sorted without being listed;
+# and the modules below, which run for minutes (on 2 shared cores: the fault matrix ~4, the long-run ~1.5).
+LONG_RUNNING_MODULES = {"test_fault_matrix.py", "test_long_run.py"}
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "slow: left out of the fast suite (`-m 'not slow'`); set by tests/conftest.py")
+
+
+@functools.cache
+def _starts_a_prefect_server(module: Path) -> bool:
+    return "local_prefect_server" in module.read_text(encoding="utf-8")
+
+
+def _is_slow(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    on_postgres = "postgres_server_url" in item.fixturenames or (
+        callspec is not None and callspec.params.get("database_url") == "postgresql")
+    return on_postgres or item.path.name in LONG_RUNNING_MODULES or _starts_a_prefect_server(item.path)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if _is_slow(item):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
