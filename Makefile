@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint setup generate migrate bench bench-quick bench-setup clean
+.PHONY: demo test test-lowest lint setup generate migrate bench bench-quick bench-setup clean
 
 setup: .venv/.synced
 
@@ -29,6 +29,11 @@ demo: setup
 
 test: setup
 	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
+
+# The fast suite (pytest -m "not slow") against the lowest Prefect pyproject.toml allows, in .tools/venv-lowest
+# (uv.lock's versions of everything else wherever that Prefect accepts them); CI runs it after `make test`.
+test-lowest: $(UV)
+	UV=$(UV) PYTHON=$(PYTHON) tools/ci_test_lowest.sh $(PYTEST_ARGS)
 
 lint: setup
 	$(UV) run --frozen --no-sync ruff check .
