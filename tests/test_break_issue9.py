@@ -308,10 +308,10 @@ def test_a_page_task_raising_while_later_pages_are_in_flight_ends_the_run(own_sa
     sb = own_sandbox
     real = sync_module._contract_row
 
-    def broken(record, key_pointers, pass_id):
+    def broken(record, *rest):
         if record["id"] == sb.snapshot()[5]["composite_id"]:
             raise RuntimeError("a bug in one page")
-        return real(record, key_pointers, pass_id)
+        return real(record, *rest)
 
     monkeypatch.setattr(sync_module, "_contract_row", broken)
     sb.set_faults(p_latency=1.0, latency_ms=20)
