@@ -58,6 +58,7 @@ import sqlalchemy as sa
 from flows.store import contracts, engine_for
 from sandbox import SandboxProcess
 from tools.prefect_server import free_port, stop_process_group
+from webhooks.delivery import event_id_for
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOYMENT = "sync-contract/sync-contract-on-change"
@@ -86,6 +87,7 @@ class Change:
     running: float | None = None
     row: float | None = None
     completed: float | None = None
+    event_id: str | None = None  # the receiver's event (a digest of the delivery's bytes)
     run_state: str = "no flow run"  # the run's final state, and its message when it did not complete
 
     @property
@@ -311,10 +313,10 @@ def wait_for_rows(database_url: str, changes: list[Change], at_most_pending: int
     (a change ROW_TIMEOUT_S old without its row is no longer waited for: lost)."""
     while True:
         pending = {c.composite_id: c for c in changes if c.row is None and time.time() - c.changed < ROW_TIMEOUT_S}
+        for composite_id, written in rows_written(database_url, list(pending)).items():
+            pending.pop(composite_id).row = written
         if len(pending) <= at_most_pending:
             return
-        for composite_id, written in rows_written(database_url, list(pending)).items():
-            pending[composite_id].row = written
         time.sleep(0.2)
 
 
@@ -334,6 +336,7 @@ def add_deliveries(sb: SandboxProcess, changes: list[Change]) -> None:
         if change is None:
             continue
         change.posted = change.posted or attempt["time"]
+        change.event_id = str(event_id_for(attempt["body_sha256"]))
         if attempt["status"] is not None and 200 <= attempt["status"] < 300:
             change.answered = attempt["time"] + attempt["duration_ms"] / 1000
 
@@ -369,6 +372,30 @@ def add_runs(env: dict[str, str], changes: list[Change]) -> None:
     api(env, read)
 
 
+def add_failed_actions(env: dict[str, str], changes: list[Change]) -> None:
+    """For a change without a run: Prefect's own account, when its trigger's action failed (an event of its)."""
+    by_event = {c.event_id: c for c in changes if c.created is None and c.event_id}
+    if not by_event:
+        return
+
+    async def read(client):
+        from prefect.events.filters import EventFilter, EventNameFilter
+
+        failed = EventFilter(event=EventNameFilter(name=["prefect.automation.action.failed"]))
+        page = await client.read_events(filter=failed, limit=50)
+        events = list(page.events)
+        while page.next_page:
+            page = await client.read_events_page(page.next_page)
+            events += page.events
+        return events
+
+    for event in api(env, read):
+        for related in event.related:
+            change = by_event.get(related.id.removeprefix("prefect.event."))
+            if change is not None and related.role == "triggering-event":
+                change.run_state = f"none: Prefect's trigger action failed ({event.payload.get('reason')})"
+
+
 def describe(state: Any) -> str:
     if state is None:
         return "no state"
@@ -382,6 +409,7 @@ def measure(sb: SandboxProcess, env: dict[str, str], database_url: str, ids: lis
     changes = make_changes(sb, database_url, ids, in_flight)
     add_deliveries(sb, changes)
     add_runs(env, changes)
+    add_failed_actions(env, changes)
     return changes
 
 
