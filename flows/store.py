@@ -7,9 +7,9 @@ sync's checkpoint is written in the same transaction as the page it describes.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -139,13 +139,31 @@ dead_letters = sa.Table(
 )
 
 
-@functools.cache
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
 def engine_for(database_url: str) -> Engine:
     """One engine per URL per process, its database brought to this release's schema on first use.
 
     The upgrade (flows.migrations) is serialised across processes and costs one version read when
     there is nothing to do; a database a newer release upgraded raises SchemaTooNew instead.
     """
+    with _engines_lock:
+        if database_url not in _engines:
+            _engines[database_url] = _upgraded_engine(database_url)
+        return _engines[database_url]
+
+
+def dispose_engine(database_url: str) -> None:
+    """Close the pooled connections of the URL's engine, if this process made one (it reconnects on use)."""
+    with _engines_lock:
+        engine = _engines.get(database_url)
+    if engine is not None:
+        engine.dispose()
+
+
+def _upgraded_engine(database_url: str) -> Engine:
     engine = sa.create_engine(database_url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
 

@@ -148,9 +148,14 @@ def postgres_server_url():
 
 @pytest.fixture(params=DATABASES)
 def database_url(request, tmp_path):
-    """A fresh, empty database of each kind the flows are tested on."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'spotdraft.db'}"
-    from tests.databases import new_database
+    """A fresh, empty database of each kind the flows are tested on; its pooled connections closed after."""
+    from flows.store import dispose_engine
 
-    return new_database(request.getfixturevalue("postgres_server_url"))
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'spotdraft.db'}"
+    else:
+        from tests.databases import new_database
+
+        url = new_database(request.getfixturevalue("postgres_server_url"))
+    yield url
+    dispose_engine(url)  # its connections go back to the server

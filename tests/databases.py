@@ -40,7 +40,8 @@ def postgres_server() -> Iterator[str]:
     port = free_port()
     subprocess.run(_as_postgres([f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]),
                    check=True, capture_output=True)
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    # Every test database keeps an engine (a pool of connections) for the session; 100 is not enough.
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=500"
     subprocess.run(_as_postgres([f"{bindir}/pg_ctl", "-D", data, "-o", options, "-l", f"{root}/log", "-w", "start"]),
                    check=True, capture_output=True)
     try:

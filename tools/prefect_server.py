@@ -42,7 +42,7 @@ def stop_process_group(process: subprocess.Popen, grace: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
-def local_prefect_server(home: Path, *, log_path: Path | None = None, timeout: float = 90.0) -> Iterator[dict]:
+def local_prefect_server(home: Path, *, log_path: Path | None = None, timeout: float = 180.0) -> Iterator[dict]:
     """Run `prefect server start` with its own PREFECT_HOME; yields the env that points clients at it."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
