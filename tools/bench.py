@@ -17,7 +17,7 @@
     python -m tools.bench                          everything, the full rate matrix (hours: see its estimate)
     python -m tools.bench --quick --only rate      one small rate case (about a minute; CI runs this)
     python -m tools.bench --only rate --limits 50 --contracts 2000 --tools ours,dlt --json out.json
-    python -m tools.bench --only webhooks          100 changes, 3 in flight, then a burst of 20 (about 15 minutes)
+    python -m tools.bench --only webhooks          100 changes, 3 in flight, then a burst of 20 (12-18 minutes)
     python -m tools.bench --only webhooks --deliveries 20
 
 Sections 2, 4 and 5 share one local Prefect server, started once.
