@@ -174,11 +174,15 @@ def settle_seconds(env: dict[str, str]) -> float:
         "settle_seconds", deployment.parameter_openapi_schema["properties"]["settle_seconds"]["default"]))
 
 
-def fill_database(env: dict[str, str], database_url: str) -> None:
+def fill_database(env: dict[str, str], database_url: str, contract_count: int) -> None:
     """One full sync, so every contract has its row before it changes."""
     sync = ("import sys; from blocks import SpotDraftCredentials as C; from flows import sync_contracts; "
             "sync_contracts(C.load('spotdraft'), database_url=sys.argv[1], reference_data=False)")
     run_python({**env, "PREFECT_LOGGING_LEVEL": "WARNING"}, sync, database_url)
+    with engine_for(database_url).connect() as conn:
+        stored = conn.execute(sa.select(sa.func.count()).where(contracts.c.contract_status == BEFORE)).scalar_one()
+    if stored != contract_count:
+        raise RuntimeError(f"the full sync stored {stored} {BEFORE} contracts of {contract_count}")
 
 
 def register_webhook(env: dict[str, str], sb: SandboxProcess, url: str) -> None:
@@ -276,7 +280,7 @@ def webhook_stack(prefect_env: dict[str, str], home: Path, contract_count: int) 
             sb.touch(contract_id, status=BEFORE)  # silent: no delivery
         save_credentials(env, sb)
         deploy(env, database_url)
-        fill_database(env, database_url)
+        fill_database(env, database_url, len(ids))
         stack.enter_context(worker(env, home / "worker.log"))
         port = free_port()
         register_webhook(env, sb, f"http://127.0.0.1:{port}/spotdraft/webhooks")
