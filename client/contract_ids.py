@@ -13,9 +13,14 @@ from typing import Any
 CONTRACT_ID = re.compile(r"(?:[TH]-)?([0-9]{1,18})")
 
 
+def as_text(contract_id: Any) -> Any:
+    """An integer id (as deliveries and Python callers give it) as its text; anything else as it is."""
+    return str(contract_id) if isinstance(contract_id, int) and not isinstance(contract_id, bool) else contract_id
+
+
 def contract_key(contract_id: Any) -> str:
     """SpotDraft's integer id, as text, of a contract given as 123, "123", "T-123" or "H-123"; ValueError else."""
-    text = str(contract_id) if isinstance(contract_id, int) and not isinstance(contract_id, bool) else contract_id
+    text = as_text(contract_id)
     match = CONTRACT_ID.fullmatch(text.strip()) if isinstance(text, str) else None
     if match is None:
         raise ValueError(f"contract_id must be a contract's id (123) or composite id (T-123, H-123), "

@@ -31,7 +31,7 @@ from pydantic import BeforeValidator, Field
 
 from blocks import SpotDraftCredentials
 from client import SpotDraftError
-from client.contract_ids import CONTRACT_ID, contract_key
+from client.contract_ids import CONTRACT_ID, as_text, contract_key
 from client.errors import MalformedResponseError, NotFoundError
 from flows import dead_letters, leases
 from flows.common import (
@@ -52,12 +52,7 @@ TURN_POLL_SECONDS = 0.2  # how often a run waiting for its contract's turn looks
 SETTLE_ROUNDS = 10  # a burst that never quiets is read after this many settle periods anyway
 
 
-def _as_text(value: Any) -> Any:
-    """An integer id (as a delivery and a Python caller give it) taken as its text."""
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-ContractId = Annotated[str, BeforeValidator(_as_text), Field(pattern=CONTRACT_ID.pattern.join("^$"))]
+ContractId = Annotated[str, BeforeValidator(as_text), Field(pattern=CONTRACT_ID.pattern.join("^$"))]
 
 
 def take_ticket(engine, key: str) -> int:
