@@ -281,14 +281,15 @@ class SpotDraftClient:
 
     def _wait_for_turn(self, op: Operation, request: httpx.Request, budget: AttemptBudget,
                        external_ids: tuple[str, ...]) -> float:
-        """Wait at the limiter; a Retry-After (one any request got) longer than this operation's window
-        fails it at once, unsent, like its own 429 would: never cut short, never past the window."""
-        pause = self.limiter.pause_left()
-        if pause > 0 and not budget.can_wait(pause):
-            context = replace(self._context(op, request, budget, external_ids), retry_after=pause)
-            raise E.RateLimitedError(f"SpotDraft asked every request on these credentials to wait {pause:.0f}s "
-                                     "(Retry-After), longer than this operation's retry window", context)
-        return self.limiter.acquire()
+        """Wait at the limiter, at most until this operation's window ends. A request whose turn cannot
+        come by then (a Retry-After any request got, its pacing slot, or a shared-quota token) fails
+        at once, unsent, like its own 429 would: a Retry-After is never cut short, never waited past the window."""
+        try:
+            return self.limiter.acquire(deadline=self.limiter.now() + budget.window - budget.elapsed())
+        except ratelimit.NoTurnInTime as late:
+            # The wait it would have needed: with it the retry policy stops at once (the window cannot hold it).
+            context = replace(self._context(op, request, budget, external_ids), retry_after=late.wait)
+            raise E.RateLimitedError(str(late), context) from None
 
     def _tell_limiter(self, sent_at: float, response: httpx.Response) -> None:
         if response.status_code == 429:

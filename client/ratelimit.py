@@ -23,6 +23,9 @@ One limiter per credentials and region, shared by every thread of the process (`
   4. Growth is scaled by the rate (a probe of the same few percent a second at any quota) with a
      floor, so that at 200/s the probe is gentle and at 1/s it is not glacial.
 - **Both**: a 429's Retry-After pauses every thread sharing the limiter, not just the one that got it.
+- **Deadlines**: a request waits at most until its operation's retry window ends (`acquire(deadline)`):
+  a pause, a pacing slot or a shared-quota token that would come later fails it at once, unsent
+  (`NoTurnInTime`), also when the pause began while it was already waiting.
 
 Nothing here imports Prefect. The clock is injectable: the unit tests run on a fake one.
 """
@@ -59,6 +62,33 @@ class Clock(Protocol):
 class SystemClock:
     now = staticmethod(time.monotonic)
     sleep = staticmethod(time.sleep)
+
+
+# Why a request's turn could not come before its deadline (NoTurnInTime.cause).
+PAUSED = "paused"  # a Retry-After holds every request past it
+PACED = "paced"  # its slot at the rate comes after it
+SHARED = "shared"  # no token from the shared quota came by then
+
+
+class NoTurnInTime(Exception):
+    """A request's turn cannot come before its deadline (`RateLimiter.acquire`): it was not sent.
+
+    `cause` is PAUSED, PACED or SHARED; `wait` the seconds its turn was still away, when known.
+    The client turns it into a RateLimitedError with the request's context (`SpotDraftClient.send`).
+    """
+
+    def __init__(self, cause: str, wait: float | None, quota: str = "") -> None:
+        self.cause, self.wait, self.quota = cause, wait, quota
+        if cause == PAUSED:
+            text = (f"SpotDraft asked every request on these credentials to wait {wait or 0:.0f}s (Retry-After), "
+                    "longer than this operation's retry window")
+        elif cause == PACED:
+            text = (f"at the rate set for these credentials this request's turn is {wait or 0:.1f}s away, "
+                    "past this operation's retry window")
+        else:
+            text = (f"no token came from the shared rate limit {quota} (a Prefect global concurrency limit) "
+                    "within this operation's retry window")
+        super().__init__(text + "; it was not sent")
 
 
 class SharedQuota(Protocol):
@@ -131,6 +161,10 @@ class RateLimiter:
         with self._lock:
             return self._rate(self._clock.now())
 
+    def now(self) -> float:
+        """The limiter's clock (time.monotonic unless a test injected another): what `acquire`'s deadline is on."""
+        return self._clock.now()
+
     def pause_left(self) -> float:
         """Seconds every request must still wait for a Retry-After (0 when none holds them)."""
         return max(0.0, self._paused_until - self._clock.now())
@@ -145,21 +179,44 @@ class RateLimiter:
         return "adaptive, never throttled" if cubic is None else f"adaptive, quota estimated at {cubic.estimate:.1f}/s"
 
     # -- the send path ----------------------------------------------------------------------------
-    def acquire(self) -> float:
-        """Wait for this request's turn; returns the time (on the limiter's clock) it may leave."""
-        if self._quota is not None:
-            self._take_shared_token()
-        while True:
-            with self._lock:
-                now = self._clock.now()
-                start = self._reserve(now)
-            if start > now:
-                self._clock.sleep(start - now)
-            with self._lock:
-                now = self._clock.now()
-                if now >= self._paused_until:  # no 429 paused everyone while this one slept
-                    self._note_sent(now)
-                    return now
+    def acquire(self, deadline: float | None = None) -> float:
+        """Wait for this request's turn; returns the time (on the limiter's clock) it may leave.
+
+        `deadline` (on the limiter's clock: see `now`) is the latest time the
+        request may leave: when its turn cannot come by then (a Retry-After pausing everyone past it,
+        its pacing slot, or no shared-quota token in time), it raises `NoTurnInTime` as soon as that
+        is known, without sleeping to the deadline when the wait is known, and takes no slot.
+        Every wait here ends by the deadline: locks are only held for bookkeeping, never across a
+        sleep or a call to the shared quota.
+        """
+        self._check_pause(deadline)  # a pause known now fails the request before it takes a token
+        took_token = self._quota is not None and self._take_shared_token(deadline)
+        try:
+            while True:
+                with self._lock:
+                    now = self._clock.now()
+                    start = self._reserve(now, deadline)
+                if start > now:
+                    self._clock.sleep(start - now)
+                with self._lock:
+                    now = self._clock.now()
+                    if now >= self._paused_until:  # no 429 paused everyone while this one slept
+                        self._note_sent(now)
+                        return now
+                # A 429 on another thread paused everyone while this one slept: its window may not hold it.
+                self._check_pause(deadline)
+        except NoTurnInTime:
+            if took_token:
+                self._return_token()
+            raise
+
+    def _check_pause(self, deadline: float | None) -> None:
+        if deadline is None:
+            return
+        with self._lock:
+            now, paused_until = self._clock.now(), self._paused_until
+        if paused_until > deadline:
+            raise NoTurnInTime(PAUSED, paused_until - now)
 
     def answered(self, sent_at: float) -> None:
         """A request that left at `sent_at` got an answer other than 429 (the server let it through)."""
@@ -180,24 +237,29 @@ class RateLimiter:
                 self._paused_until = max(self._paused_until, now + retry_after)
                 self._next_slot = max(self._next_slot, self._paused_until)
             if self.fixed_rate is not None:
-                if not was_paused:  # once per event: the rate set is above what SpotDraft allows now
-                    log.warning("SpotDraft answered 429 at the fixed rate of %g requests/s for %s%s",
-                                self.fixed_rate, self.name or "these credentials",
-                                f"; all requests paused {retry_after:g}s" if retry_after else "")
-                return
-            if self._last_cut is not None and (sent_at < self._last_cut or now - self._last_cut < SAME_EVENT
-                                               or self._answered_since_cut == 0):
+                warn = not was_paused  # once per event: the rate set is above what SpotDraft allows now
+            elif self._last_cut is not None and (sent_at < self._last_cut or now - self._last_cut < SAME_EVENT
+                                                 or self._answered_since_cut == 0):
                 return  # in flight when the last cut was made, or too soon to have measured anything: same event
-            first = self._last_cut is None or now - self._last_cut > ESTIMATE_HORIZON
-            estimate = self._estimate(now)
-            # The first estimate is what was being sent, above the quota: cut below it. A later one
-            # is what got through, at or below the quota: start from it and probe upwards.
-            self._cubic = CubicRate(estimate=estimate, start=BETA * estimate if first else estimate, cut_at=now)
-            self._last_cut, self._answered_since_cut = now, 0
-            self.cuts += 1
+            else:
+                first = self._last_cut is None or now - self._last_cut > ESTIMATE_HORIZON
+                estimate = self._estimate(now)
+                # The first estimate is what was being sent, above the quota: cut below it. A later one
+                # is what got through, at or below the quota: start from it and probe upwards.
+                cubic = self._cubic = CubicRate(estimate=estimate, start=BETA * estimate if first else estimate,
+                                                cut_at=now)
+                self._last_cut, self._answered_since_cut = now, 0
+                self.cuts += 1
+        # Logged outside the lock: a slow log handler must not hold up requests waiting at the limiter.
+        if self.fixed_rate is not None:
+            if warn:
+                log.warning("SpotDraft answered 429 at the fixed rate of %g requests/s for %s%s",
+                            self.fixed_rate, self.name or "these credentials",
+                            f"; all requests paused {retry_after:g}s" if retry_after else "")
+            return
         log.info("SpotDraft answered 429%s: pacing %s at %.1f requests/s (quota estimated at %.1f/s)",
                  f" (Retry-After {retry_after:g}s, all requests paused)" if retry_after else "",
-                 self.name or "requests", self._cubic.at(now), estimate)
+                 self.name or "requests", cubic.at(now), estimate)
 
     # -- sharing one quota across processes (fixed mode) --------------------------------------------
     def share(self, quota: SharedQuota) -> None:
@@ -216,16 +278,32 @@ class RateLimiter:
     def shared_quota(self) -> SharedQuota | None:
         return self._quota
 
-    def _take_shared_token(self) -> None:
+    def _take_shared_token(self, deadline: float | None) -> bool:
+        """Take a token from the shared quota, waiting at most until `deadline`; False when the quota
+        cannot be used (this process then paces alone)."""
         with self._cond:
             while self._quota is not None and self._tokens == 0:
                 self._ask_feeder()
-                self._cond.wait()
+                if deadline is None:
+                    self._cond.wait()
+                    continue
+                left = deadline - self._clock.now()
+                # Condition.wait is False when it timed out (on the real clock, also under a fake one).
+                if (left <= 0 or not self._cond.wait(left)) and self._quota is not None and self._tokens == 0:
+                    raise NoTurnInTime(SHARED, None, self._quota.name)
             if self._quota is None:  # the quota could not be reached: this process paces alone
-                return
+                return False
             self._tokens -= 1
             if self._tokens <= self._quota.batch // 2:  # fetch the next batch before this one runs out
                 self._ask_feeder()
+            return True
+
+    def _return_token(self) -> None:
+        """A request that took a token but cannot leave in time gives it back to the next one."""
+        with self._cond:
+            if self._quota is not None:
+                self._tokens += 1
+                self._cond.notify()
 
     def _ask_feeder(self) -> None:
         """(Lock held.) Only the feeder is woken: waiters waking each other would spin."""
@@ -264,13 +342,17 @@ class RateLimiter:
         # Past the estimate, grow only while the requests use it: at most twice the rate they are sent.
         return min(self._cubic.at(now), max(self._cubic.estimate, 2 * self._send_rate(now)))
 
-    def _reserve(self, now: float) -> float:
+    def _reserve(self, now: float, deadline: float | None = None) -> float:
+        """The time this request may leave, its slot taken; NoTurnInTime (and no slot taken) when
+        that is past `deadline`."""
         start = max(now, self._paused_until)
         rate = self._rate(now)
-        if rate is None:
-            return start
-        start = max(start, self._next_slot)
-        self._next_slot = start + 1 / rate
+        if rate is not None:
+            start = max(start, self._next_slot)
+        if deadline is not None and start > deadline:
+            raise NoTurnInTime(PAUSED if self._paused_until > deadline else PACED, start - now)
+        if rate is not None:
+            self._next_slot = start + 1 / rate
         return start
 
     def _note_sent(self, now: float) -> None:

@@ -3,12 +3,14 @@ bucket per credential pair, and the client is not told its rate (or is, with SPO
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from client import RateLimitSettings, SpotDraftClient
+from client.errors import RateLimitedError
 
 
 def hammer(client: SpotDraftClient, ids: list[str], calls: int, threads: int = 8) -> None:
@@ -65,6 +67,45 @@ def test_one_429_holds_every_thread_for_its_retry_after(sandbox):
     assert len(in_flight) <= 5  # sent by the other threads before the 429 came back
     assert during == []  # then the other five threads waited too
     assert sum(1 for r in log if r.status == 200) == 60
+
+
+def test_a_request_waiting_at_the_limiter_when_a_long_retry_after_arrives_fails_unsent(monkeypatch, sandbox):
+    """SPOTDRAFT_RETRY_WINDOW=5; a request waits for its slot at 1 request/s when another thread's 429
+    asks for 30 s: it fails at once, unsent, instead of being sent 30 s later, past its window."""
+    monkeypatch.setenv("SPOTDRAFT_RETRY_WINDOW", "5")
+    ids = [c["composite_id"] for c in sandbox.snapshot()]
+    with SpotDraftClient(sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url,
+                         rate_limit=RateLimitSettings(rate_limit=1)) as client:
+        client.call("get_contract_status", path_params={"composite_id": ids[0]})  # the next slot is 1 s away
+        sandbox.script("GET", r"/status$", 429, times=1, headers={"Retry-After": "30"})
+        outcomes: dict[str, tuple[BaseException | None, float]] = {}
+
+        def call(name: str, composite_id: str) -> None:
+            began = time.monotonic()
+            try:
+                client.call("get_contract_status", path_params={"composite_id": composite_id})
+                outcomes[name] = (None, time.monotonic() - began)
+            except Exception as error:
+                outcomes[name] = (error, time.monotonic() - began)
+
+        first = threading.Thread(target=call, args=("first", ids[1]))  # sent in 1 s, answered 429
+        first.start()
+        time.sleep(0.2)
+        waiting = threading.Thread(target=call, args=("waiting", ids[2]))  # its slot is 2 s away
+        waiting.start()
+        first.join(60)
+        waiting.join(60)
+    error, took = outcomes["waiting"]
+    assert isinstance(error, RateLimitedError), error
+    assert took < 5  # before the fix: sent after about 30 s
+    assert "not sent" in str(error) and "retry window" in str(error)
+    c = error.context
+    assert (c.operation, c.method, c.attempts) == ("get_contract_status", "GET", 0)
+    assert c.path == f"/api/v2.1/public/contracts/{ids[2]}/status"
+    assert c.retry_after is not None and 25 <= c.retry_after <= 30
+    assert c.extra.get("retryable") is False
+    assert isinstance(outcomes["first"][0], RateLimitedError)  # its own 429: 30 s is longer than its window
+    assert [r.status for r in sandbox.request_log()] == [200, 429]  # the waiting request never went out
 
 
 def test_a_bad_rate_limit_setting_is_refused_before_any_request(monkeypatch, sandbox):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from client.ratelimit import BETA, MIN_RATE, RateLimiter, limiter_for
+from client.ratelimit import BETA, MIN_RATE, PACED, PAUSED, SHARED, NoTurnInTime, RateLimiter, limiter_for
 from sandbox.faults import TokenBucket
 
 
@@ -163,6 +163,98 @@ def test_retry_after_pauses_threads_already_waiting_for_their_slot():
     for thread in threads:
         thread.join(5)
     assert len(sent) == 4 and min(sent) >= paused_at + 0.4
+
+
+# -- deadlines: a request waits at most until its retry window ends --------------------------------------------
+class ThrottledWhileSleeping(FakeClock):
+    """A fake clock on which another thread's 429 (Retry-After `retry_after`) arrives during the first sleep."""
+
+    def __init__(self, limiter_ref: list[RateLimiter], retry_after: float) -> None:
+        super().__init__()
+        self.limiter_ref, self.retry_after, self.sleeps = limiter_ref, retry_after, []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        first = len(self.sleeps) == 1
+        super().sleep(seconds)
+        if first:
+            self.limiter_ref[0].throttled(self.t - 0.2, retry_after=self.retry_after)
+
+
+def test_a_request_already_waiting_when_a_pause_begins_is_not_held_past_its_deadline():
+    ref: list[RateLimiter] = []
+    clock = ThrottledWhileSleeping(ref, retry_after=30)
+    limiter = RateLimiter(1.0, clock=clock)
+    ref.append(limiter)
+    limiter.acquire()  # the request that will get the 429; the next slot is 1 s away
+    began = clock.t
+    with pytest.raises(NoTurnInTime) as caught:
+        limiter.acquire(deadline=began + 5)  # waits for its slot; the 429 comes back meanwhile
+    assert caught.value.cause == PAUSED and caught.value.wait == pytest.approx(30, abs=0.5)
+    assert clock.t <= began + 5  # not slept to the pause's end (before the fix: began + 30)
+    assert "not sent" in str(caught.value) and "Retry-After" in str(caught.value)
+
+
+def test_a_pause_past_the_deadline_fails_at_once_and_takes_no_slot():
+    clock = FakeClock()
+    limiter = RateLimiter(2.0, clock=clock)
+    at = limiter.acquire()
+    limiter.throttled(at, retry_after=10)
+    with pytest.raises(NoTurnInTime) as caught:
+        limiter.acquire(deadline=clock.t + 3)
+    assert caught.value.cause == PAUSED and clock.t == at  # no sleep at all
+    assert limiter.acquire(deadline=clock.t + 10) == pytest.approx(at + 10)  # the slot it would have had
+
+
+def test_a_pacing_slot_past_the_deadline_fails_at_once_and_takes_no_slot():
+    clock = FakeClock()
+    limiter = RateLimiter(1.0, clock=clock)
+    for _ in range(5):
+        limiter.acquire()  # the next slot is 5 s after the first
+    now = clock.t
+    with pytest.raises(NoTurnInTime) as caught:
+        limiter.acquire(deadline=now + 0.5)
+    assert caught.value.cause == PACED and caught.value.wait == pytest.approx(1.0) and clock.t == now
+    assert limiter.acquire(deadline=now + 1) == pytest.approx(now + 1)  # the slot was not lost
+
+
+class BlockedQuota:
+    """A shared quota that grants nothing until released (another process holds the Prefect limit)."""
+
+    name = "held-elsewhere"
+    batch = 5
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def take(self, n: int) -> None:
+        self.release.wait(30)
+
+
+def test_the_wait_for_a_shared_token_ends_at_the_deadline():
+    limiter = RateLimiter(1000.0)
+    quota = BlockedQuota()
+    limiter.share(quota)
+    began = time.monotonic()
+    with pytest.raises(NoTurnInTime) as caught:
+        limiter.acquire(deadline=began + 0.3)
+    waited = time.monotonic() - began
+    assert caught.value.cause == SHARED and quota.name in str(caught.value)
+    assert 0.29 <= waited < 2
+    assert limiter.shared_quota is quota  # a slow quota is still the one shared
+    quota.release.set()  # the batch arrives: the next request takes one of its tokens
+    limiter.acquire(deadline=time.monotonic() + 5)
+
+
+def test_a_token_taken_by_a_request_that_cannot_leave_in_time_goes_back():
+    clock = FakeClock()
+    limiter = RateLimiter(1.0, clock=clock)
+    limiter.share(CountingQuota(batch=5))
+    limiter.acquire()
+    tokens = limiter._tokens
+    with pytest.raises(NoTurnInTime):
+        limiter.acquire(deadline=clock.t + 0.5)  # its slot is 1 s away
+    assert limiter._tokens == tokens
 
 
 # -- fixed ---------------------------------------------------------------------------------------------------
