@@ -366,6 +366,80 @@ def test_a_replay_emits_once_also_at_once_and_after_a_restart(prefect, receiver)
         assert len(contract_events(prefect, contract_id)) == 1, f"contract {contract_id}"
 
 
+def sync_contract_trigger(prefect: dict, contract_id: int) -> str:
+    """The sync-contract-on-change deployment as deployments/prefect.yaml declares it (its trigger and the
+    parameters that trigger passes), narrowed to one contract; returns the deployment's id. Runs are
+    created on the server; no worker is needed to see which contract each would sync."""
+    api = prefect["PREFECT_API_URL"]
+    declared = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())
+    [deployment] = [d for d in declared["deployments"] if d["name"] == "sync-contract-on-change"]
+    [trigger] = deployment["triggers"]
+    flow = httpx.post(f"{api}/flows/", json={"name": "sync-contract"}).raise_for_status().json()
+    created = httpx.post(f"{api}/deployments/", json={
+        "name": deployment["name"], "flow_id": flow["id"], "entrypoint": deployment["entrypoint"]}).raise_for_status()
+    automation = {
+        "name": f"{deployment['name']} for contract {contract_id}",
+        "trigger": {**{k: trigger[k] for k in ("type", "posture", "threshold", "within", "expect")},
+                    "match": {**trigger["match"], "prefect.resource.id": f"spotdraft.contract.{contract_id}"}},
+        "actions": [{"type": "run-deployment", "source": "selected", "deployment_id": created.json()["id"],
+                     "parameters": trigger["parameters"]}],
+    }
+    httpx.post(f"{api}/automations/", json=automation).raise_for_status()
+    return created.json()["id"]
+
+
+def test_text_prefect_cannot_take_is_replaced_and_the_contract_still_syncs(prefect, receiver):
+    """A lone surrogate is valid JSON but not UTF-8 (the HTTP client refused to send it: a 500, retried by
+    SpotDraft for ever, every later delivery held behind it). It becomes U+FFFD, as the store writes it,
+    and the event still starts the contract's sync through the deployment's own trigger."""
+    from client.contract_ids import contract_key
+
+    contract_id = next(_next_contract)
+    deployment_id = sync_contract_trigger(prefect, contract_id)
+    body, _ = delivery("CONTRACT_EXECUTED", contract_id=contract_id)
+    body["contract_title"] = "Lease \ud800 renewal"
+    body["counterparties"] = [{"counterparty_id": 7, "organization_name": "Acme \udfff"}]
+    body["note\udc00"] = "a NUL \x00 too"  # a key; NUL is what a Prefect server on PostgreSQL cannot store
+    raw = json.dumps(body).encode()  # ASCII, with \ud800 escapes: valid JSON, as a sender may write it
+    assert b"\\ud800" in raw
+
+    answer = receiver.deliver(raw)
+    assert answer.status_code == 202, answer.text
+    [event] = wait_for_events(prefect, contract_id)
+    assert event["id"] == answer.json()["event_id"]
+    assert event["resource"]["spotdraft.contract.id"] == str(contract_id)
+    assert event["resource"]["prefect.resource.name"] == "Lease \ufffd renewal"
+    assert event["payload"]["contract_title"] == "Lease \ufffd renewal"
+    assert event["payload"]["note\ufffd"] == "a NUL \ufffd too"
+    assert {"prefect.resource.id": "spotdraft.counterparty.7", "prefect.resource.role": "counterparty",
+            "prefect.resource.name": "Acme \ufffd"} in event["related"]
+
+    deadline = time.monotonic() + 30
+    while not (runs := httpx.post(f"{prefect['PREFECT_API_URL']}/flow_runs/filter",
+                                  json={"deployments": {"id": {"any_": [deployment_id]}}}).json()):
+        assert time.monotonic() < deadline, "the deployment's trigger started no sync_contract run"
+        time.sleep(0.5)
+    [run] = runs
+    assert run["parameters"] == {"contract_id": str(contract_id)}
+    assert contract_key(run["parameters"]["contract_id"]) == str(contract_id)  # the sync takes it
+
+
+@pytest.mark.parametrize("value", [
+    "NaN", "-Infinity", "1e999", "9" * 4000, "-123456789012345678901234567890", '"\\u0000"', '"\\udfff\\ud800"',
+    '{"\\ud800": [1.5e308, null, "\\ud83d\\ude00"]}', '"' + "\\u00e9" * 10_000 + '"',
+], ids=["nan", "-inf", "1e999", "4000-digits", "big-negative", "nul", "surrogates", "nested", "long-text"])
+def test_odd_values_of_valid_signed_deliveries_are_events_never_500(prefect, receiver, value):
+    """Whatever Python's JSON reader accepts in a field, a signed delivery naming a contract is an event."""
+    contract_id = next(_next_contract)
+    raw = (f'{{"contract_id": {contract_id}, "activity": "CONTRACT_DATA_UPDATED", "contract_title": {value}, '
+           f'"extra": {value}}}').encode()
+    answer = receiver.deliver(raw)
+    assert answer.status_code == 202, answer.text
+    [event] = wait_for_events(prefect, contract_id)
+    assert event["resource"]["spotdraft.contract.id"] == str(contract_id)
+    assert "\\ud800" not in json.dumps(event) and "\\u0000" not in json.dumps(event)
+
+
 @contextlib.contextmanager
 def serving(app) -> Iterator[int]:
     """`app` under uvicorn in a thread, in this context's Prefect settings; yields its port."""

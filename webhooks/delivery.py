@@ -13,6 +13,11 @@ Only bytes whose signature was already checked reach this module. The event:
 - payload: every field of the delivery, through the project's redaction (a field the spec marks
   as secret, or a registered secret value such as the webhook key, is masked; the schema has
   none today), and the labels taken from text fields are scrubbed the same way;
+- text that valid JSON can hold but Prefect cannot take is made sendable first (`sendable`): a lone
+  surrogate (`"\\ud800"`, not UTF-8, which the HTTP client refuses to encode) and NUL (which a
+  Prefect server on PostgreSQL refuses to store, failing the whole batch of events it came in)
+  become U+FFFD, in keys and values, as the flows' store does; NaN and Infinity (which Python's
+  JSON reader accepts) become null. The delivery still names its contract, so its sync still runs;
 - id: a UUID derived from the SHA-256 of the raw body, so the same delivery is the same event
   wherever and whenever it is received (the Prefect server stores an event id once);
 - occurred: when this receiver got it, not SpotDraft's activity timestamp. Prefect's triggers
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -40,6 +46,8 @@ from client.redaction import redact, scrub_text
 DELIVERY_ID_NAMESPACE = uuid.UUID("4d2f7c1e-8b1a-5e3c-9f6d-2a7b0c9e1d54")
 _ACTIVITY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
 MAX_DEPTH = 64  # nesting a delivery may have; SpotDraft's is 3 or 4 deep. Deeper is refused, never recursed into.
+# What JSON text may hold and Prefect cannot take: lone surrogates (not UTF-8) and NUL (refused by PostgreSQL).
+_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class DeliveryRefused(ValueError):
@@ -74,6 +82,7 @@ class Delivery:
             raise DeliveryRefused("the body is not a JSON object")
         if _depth_over(fields, MAX_DEPTH):
             raise DeliveryRefused(f"the body is nested deeper than {MAX_DEPTH} levels")
+        fields = sendable(fields)  # after the depth check: it recurses
         activity = fields.get("activity")
         if not isinstance(activity, str) or not _ACTIVITY.fullmatch(activity):
             raise DeliveryRefused("'activity' is missing or is not an activity name")
@@ -118,6 +127,24 @@ class Delivery:
                                 "prefect.resource.role": "counterparty",
                                 **_text_labels(party, {"organization_name": "prefect.resource.name"})})
         return related
+
+
+def sendable(value: Any) -> Any:
+    """A JSON-like value Prefect can take: NUL and lone surrogates in text (keys too) become U+FFFD, and
+    non-finite numbers (NaN, Infinity) become None, as Prefect's own serializer would write them.
+
+    The same replacement as the flows' store makes (flows.store: `storable`, and `_fit` for text columns);
+    not imported from there, as importing flows.store imports every flow into the receiver.
+    """
+    if isinstance(value, str):
+        return _UNSENDABLE.sub("\ufffd", value) if _UNSENDABLE.search(value) else value
+    if isinstance(value, dict):
+        return {sendable(k): sendable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [sendable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _contract_id(value: Any) -> str:

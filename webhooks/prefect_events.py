@@ -11,11 +11,15 @@ options): the server answers 204 once the event is on its event bus, the same pa
 websocket `/events/in` feeds. A failure is raised as `EventsUnavailable`, which the receiver
 turns into 503, so SpotDraft retries the delivery later. The client's own retries would hold a
 SpotDraft request for many seconds; the caller bounds the whole exchange with a timeout instead.
+The bytes sent are `event_body(event)`, which the receiver computes once before talking to Prefect:
+an event that cannot be written as JSON (a fault in the delivery, not in Prefect) is found there
+and answered 400, never raised from here as something other than EventsUnavailable.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from types import TracebackType
 from typing import Protocol
@@ -93,8 +97,9 @@ class PrefectEventSink:
         return bool(page.events)
 
     async def send(self, event: Event) -> None:
+        body = event_body(event)
         try:
-            await self._api.request("POST", "/events", json=[event.model_dump(mode="json")])
+            await self._api.request("POST", "/events", content=body, headers={"Content-Type": "application/json"})
         except httpx.HTTPError as error:
             raise EventsUnavailable(f"could not send the event to the Prefect API ({_why(error)})") from None
 
@@ -103,6 +108,16 @@ class PrefectEventSink:
         if self._client is None:
             raise RuntimeError("PrefectEventSink is used outside `async with`")
         return self._client
+
+
+def event_body(event: Event) -> bytes:
+    """What the events endpoint is sent for `event`: a JSON list of it, in UTF-8, as httpx's `json=` writes it.
+
+    Raises ValueError (UnicodeEncodeError for a lone surrogate, ValueError for NaN) for an event that
+    cannot be sent; webhooks.delivery makes a delivery's text sendable first, so that would be a bug.
+    """
+    return json.dumps([event.model_dump(mode="json")], ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False).encode("utf-8")
 
 
 def _why(error: httpx.HTTPError) -> str:

@@ -14,12 +14,17 @@ for `python -m webhooks` and for tests in-process. Decisions, in the order a req
 - Then the body. A signed body that is not a JSON object with a contract id and an activity is
   answered 400 with the reason and never becomes an event. 400 rather than a 2xx: SpotDraft lists
   non-2xx deliveries in its webhook logs, where the person who can fix it looks, and retrying
-  signed bytes that cannot be read costs nothing but a log line.
+  signed bytes that cannot be read costs nothing but a log line. Text JSON can hold and Prefect
+  cannot take (a lone surrogate, NUL) is replaced, not refused (delivery.py): the event still
+  names the contract. Should building or writing the event fail all the same, that is also 400
+  (logged with the exception's type): never a 500, which SpotDraft would retry, holding back every
+  later delivery behind it.
 - Then the event (delivery.py: name, resource, payload), emitted once per delivery
   (replays.py: memory, the server's stored ids, a deterministic event id). 202 for a new event,
   200 for a replay, each with the event id.
 - The answer waits for the Prefect server to accept the event (prefect_events.py): a few
-  milliseconds. If it cannot be told within 5 s (down, unreachable), the answer is 503 with
+  milliseconds. If it cannot be told within 5 s (down, unreachable, or an unexpected failure while
+  talking to it, logged with its traceback), the answer is 503 with
   Retry-After, and SpotDraft delivers again later. The trade-off: while Prefect is down
   SpotDraft sees failed deliveries and retries them; in exchange an acknowledged delivery is one
   the Prefect server has, never one lost in a background queue. What happens after the event
@@ -41,7 +46,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from webhooks.delivery import Delivery, DeliveryRefused, delivery_digest
-from webhooks.prefect_events import EventSink, EventsUnavailable, PrefectEventSink
+from webhooks.prefect_events import EventSink, EventsUnavailable, PrefectEventSink, event_body
 from webhooks.replays import Outcome, ReplayGuard
 from webhooks.signature import SIGNATURE_HEADER, signature_matches
 
@@ -91,11 +96,18 @@ def create_app(key: bytes, *, sink: EventSink | None = None, max_body_bytes: int
             return _answer(401, f"{SIGNATURE_HEADER} is missing or does not sign this body")
         try:
             delivery = Delivery.from_body(body)
+            event = delivery.to_event(received_at)
+            event_body(event)  # what Prefect will be sent, written once here: a fault in it is the delivery's
         except DeliveryRefused as refusal:
             logger.warning("refused a signed delivery (sha256 %s): %s", delivery_digest(body)[:16], refusal)
             return _answer(400, str(refusal))
+        except Exception as error:  # never a 500: SpotDraft would retry it, holding back every later delivery
+            # Its type only: the text of a validation error may quote the delivery.
+            logger.error("a signed delivery (sha256 %s) could not become an event: %s",
+                         delivery_digest(body)[:16], type(error).__name__)
+            return _answer(400, f"the delivery could not become an event ({type(error).__name__})")
         try:
-            outcome = await request.app.state.guard.emit_once(delivery, received_at)
+            outcome = await request.app.state.guard.emit_once(delivery, event)
         except EventsUnavailable as error:
             logger.error("delivery for contract %s (%s) not acknowledged: %s",
                          delivery.contract_id, delivery.activity, error)
