@@ -137,3 +137,50 @@ def test_a_fixed_rate_is_shared_through_a_prefect_limit_named_after_the_credenti
         limit = prefect.read_global_concurrency_limit_by_name(quota.name)
     assert limit.slot_decay_per_second == 30
     assert "fixed 30/s, shared through the Prefect limit" in client.limiter.describe()
+
+
+def _operator_sets(name: str, capacity: int, rate: float, **update) -> None:
+    """What an operator (or another process) does to the Prefect limit before this process uses it."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+
+    with get_client(sync_client=True) as prefect:
+        prefect.upsert_global_concurrency_limit_by_name(name, capacity, rate)
+        if update:
+            prefect.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(**update))
+
+
+def _shared_limit_name(sandbox) -> str:
+    import httpx
+
+    from blocks.shared_quota import quota_name
+
+    return quota_name(sandbox.client_id, httpx.URL(sandbox.base_url).netloc.decode())
+
+
+def test_a_request_waiting_for_a_shared_token_fails_unsent_when_its_window_ends(monkeypatch, sandbox, prefect_api):
+    """SPOTDRAFT_RATE_LIMIT=0.2 shared through Prefect (one slot every 5 s), the slot just taken by another
+    process, and a 2 s window: the request gives up at 2 s, unsent, instead of going out 5 s later."""
+    from prefect.client.orchestration import get_client
+
+    from blocks import SpotDraftCredentials
+
+    monkeypatch.setenv("SPOTDRAFT_RATE_LIMIT", "0.2")
+    monkeypatch.setenv("SPOTDRAFT_RETRY_WINDOW", "2")
+    name = _shared_limit_name(sandbox)
+    _operator_sets(name, 1, 0.2)
+    with get_client(sync_client=True) as prefect:  # another process takes the one slot
+        prefect.increment_concurrency_slots(names=[name], slots=1, mode="rate_limit")
+    client = SpotDraftCredentials(client_id=sandbox.client_id, client_secret=sandbox.client_secret,
+                                  base_url=sandbox.base_url).get_client()
+    assert client.limiter.shared_quota is not None and client.limiter.shared_quota.name == name
+    began = time.monotonic()
+    with pytest.raises(RateLimitedError) as caught:
+        client.call("get_contract_status", path_params={"composite_id": sandbox.snapshot()[0]["composite_id"]})
+    took = time.monotonic() - began
+    assert 1.5 <= took < 4, took
+    assert name in str(caught.value) and "not sent" in str(caught.value)
+    c = caught.value.context
+    assert (c.operation, c.method, c.attempts, c.extra.get("retryable")) == ("get_contract_status", "GET", 0, False)
+    assert sandbox.request_log() == []
+
