@@ -40,7 +40,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 __all__ = ["VERSION_TABLE", "SchemaTooNew", "alembic_config", "current_revisions", "head_revisions",
-           "known_revisions", "upgrade_schema"]
+           "known_revisions", "refuse_too_new", "upgrade_schema"]
 
 VERSION_TABLE = "spotdraft_alembic_version"
 SCRIPT_LOCATION = Path(__file__).resolve().parent  # inside the package: works installed, with no alembic.ini
@@ -85,14 +85,15 @@ def current_revisions(connection: Connection) -> tuple[str, ...]:
     return tuple(sorted(context.get_current_heads()))
 
 
-def _refuse_unknown(current: tuple[str, ...]) -> None:
+def refuse_too_new(current: tuple[str, ...]) -> None:
+    """Raise SchemaTooNew when the database's revisions (`current_revisions`) include one this release does not know."""
     known = known_revisions()
     unknown = [revision for revision in current if revision not in known]
     if unknown:
         raise SchemaTooNew(
             f"the database's schema is at revision {', '.join(unknown)}, which this release of prefect-spotdraft "
-            f"does not know (its newest is {', '.join(head_revisions())}): a newer release upgraded it. Run that "
-            "release (or newer) against this database; nothing was changed.")
+            f"does not know (its newest is {', '.join(head_revisions())}): a newer release upgraded it, and this "
+            "release cannot use it. Run that release (or newer) against this database; nothing was changed.")
 
 
 def upgrade_schema(engine: Engine) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -103,12 +104,12 @@ def upgrade_schema(engine: Engine) -> tuple[tuple[str, ...], tuple[str, ...]]:
     heads = head_revisions()
     with engine.connect() as conn:
         current = current_revisions(conn)
-    _refuse_unknown(current)
+    refuse_too_new(current)
     if current == heads:
         return current, current
     with _exclusive(engine) as conn:
         current = current_revisions(conn)  # another process may have upgraded it while we waited
-        _refuse_unknown(current)
+        refuse_too_new(current)
         if current != heads:
             command.upgrade(alembic_config(conn), "heads")
     if current != heads:
