@@ -43,6 +43,12 @@ What the server does (prefect/server/models/concurrency_limits_v2.py, and measur
   increment could only take slots twice, never exceed the rate. The first 2 s remain: a process
   whose write collides still waits that long (with three or more processes saturating the quota,
   2 to 5 s between batches at times).
+- A limit someone made unusable in Prefect (inactive, a capacity of 0, no slot decay or one too slow to
+  grant anything within a retry window) is refused with a QuotaUnavailable that names it and the
+  `prefect global-concurrency-limit` command that sets it back; it is never overwritten, never waited on.
+  Found when the limit is first used, or by the read or refusal that follows a change during a run; the
+  limiter then paces its process alone. (A limit made inactive during a run is not seen: Prefect grants
+  every request for it without a word, so each process then paces itself alone in effect.)
 """
 
 from __future__ import annotations
@@ -93,6 +99,9 @@ STARVING_AFTER = 2
 # dropped connection or a connection refused after the first answer, TRANSIENT_RETRIES times.
 BUSY_RETRIES = 8
 TRANSIENT_RETRIES = 2
+# A slot decay below this (one slot an hour, the longest SPOTDRAFT_RETRY_WINDOW), and below our own rate,
+# is no rate anyone set for SpotDraft: nothing would be granted within any request's window.
+MIN_SLOT_DECAY = 1 / 3600
 
 _PREFIX = "spotdraft-rate"
 # Prefect refuses a name with / % & > < (prefect.types.names.BANNED_CHARACTERS). Its client puts
@@ -237,6 +246,8 @@ class PrefectSharedQuota:
                             names=[self.name], slots=slots, mode="rate_limit"),
                     )
                 except httpx.HTTPStatusError as exc:
+                    if exc.response.status_code == 422:  # the limit changed under us: say how, if we can
+                        self._explain_refusal(client, ask, exc)
                     if exc.response.status_code != 423:
                         raise self._unavailable("refused the request for slots", exc) from exc
                     self.denials += 1
@@ -395,14 +406,33 @@ class PrefectSharedQuota:
         return client
 
     def _upsert(self, client: SyncPrefectClient) -> None:
-        """Create the limit, or update its capacity and decay if they differ (SPOTDRAFT_RATE_LIMIT changed)."""
+        """Create the limit, or update its capacity and decay if they differ (SPOTDRAFT_RATE_LIMIT changed).
+
+        A limit someone made unusable (inactive, a capacity of 0, no or an absurd slot decay: none of
+        which any SPOTDRAFT_RATE_LIMIT sets) is refused as it is, before any slot is asked for, not
+        overwritten: an operator's setting is theirs to change back (the message says how).
+        """
+        from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
         from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+        def read() -> GlobalConcurrencyLimitResponse:
+            return self._call("could not be read", lambda: client.read_global_concurrency_limit_by_name(self.name))
 
         for attempt in range(3):
             try:
-                self._call("could not be created or updated",
-                           lambda: client.upsert_global_concurrency_limit_by_name(self.name, self.limit, self.rate))
-                limit = self._call("could not be read", lambda: client.read_global_concurrency_limit_by_name(self.name))
+                try:
+                    existing = read()
+                except ObjectNotFound:
+                    self._call("could not be created", lambda: client.create_global_concurrency_limit(
+                        GlobalConcurrencyLimitCreate(name=self.name, limit=self.limit,
+                                                     slot_decay_per_second=self.rate)))
+                else:
+                    self._check_usable(existing)
+                    if (existing.limit, existing.slot_decay_per_second) != (self.limit, self.rate):
+                        self._call("could not be updated", lambda: client.update_global_concurrency_limit(
+                            self.name, GlobalConcurrencyLimitUpdate(limit=self.limit,
+                                                                    slot_decay_per_second=self.rate)))
+                limit = read()
                 break
             except (ObjectAlreadyExists, ObjectNotFound) as exc:
                 # Another process created (or someone deleted) it between the upsert's read and write.
@@ -414,10 +444,49 @@ class PrefectSharedQuota:
         self._upserted = True
 
     def _check_usable(self, limit: GlobalConcurrencyLimitResponse) -> None:
+        """Refuse a limit that cannot share the rate, with what is wrong and what to do about it: every
+        one of these would otherwise share nothing (inactive) or grant nothing, ever (the rest)."""
+        decay = limit.slot_decay_per_second
         if not limit.active:  # an inactive limit grants everything, so it shares nothing
-            raise QuotaUnavailable(f"{self._where()}: the limit is inactive in Prefect")
-        if limit.slot_decay_per_second <= 0:
-            raise QuotaUnavailable(f"{self._where()}: the limit has no slot decay, so it is not a rate limit")
+            problem = "the limit is inactive in Prefect, so it limits nothing and shares nothing"
+            fix = f"enable it (prefect global-concurrency-limit enable {self.name})"
+        elif limit.limit <= 0:
+            problem = f"the limit's capacity is {limit.limit}, so it can never grant a request"
+            fix = f"set its capacity back to {self.limit} ({self._update_command()})"
+        elif not (math.isfinite(decay) and decay > 0):
+            problem = f"the limit's slot decay is {decay!r} per second, so it is not a rate limit"
+            fix = f"set it back to {self._rate_text()} ({self._update_command()})"
+        elif decay < min(self.rate, MIN_SLOT_DECAY):
+            problem = (f"the limit's slot decay is {decay:g} per second (one request every {1 / decay:,.0f} s), "
+                       "so nothing would be granted within any request's retry window")
+            fix = f"set it back to {self._rate_text()} ({self._update_command()})"
+        else:
+            return
+        raise QuotaUnavailable(
+            f"{self._where()}: {problem}. Someone changed it in Prefect: {fix}, or delete it (prefect "
+            f"global-concurrency-limit delete {self.name}) and the next run creates it again from "
+            "SPOTDRAFT_RATE_LIMIT. Until then each process paces itself alone at SPOTDRAFT_RATE_LIMIT")
+
+    def _update_command(self) -> str:
+        return (f"prefect global-concurrency-limit update {self.name} --limit {self.limit} "
+                f"--slot-decay-per-second {self._rate_text()}")
+
+    def _rate_text(self) -> str:
+        return str(int(self.rate)) if self.rate.is_integer() else repr(self.rate)
+
+    def _explain_refusal(self, client: SyncPrefectClient, ask: int, exc: httpx.HTTPStatusError) -> None:
+        """After a 422 to a request for slots: raise what is wrong with the limit now, when a read says."""
+        try:
+            limit = self._call("could not be read", lambda: client.read_global_concurrency_limit_by_name(self.name))
+        except Exception:  # the 422 itself is raised then
+            return
+        self._check_usable(limit)
+        if limit.limit < ask:
+            cause = self._unavailable("refused the request for slots", exc)
+            raise QuotaUnavailable(
+                f"{cause}. The limit's capacity is {limit.limit}, below the {ask} slots this process asks for "
+                f"at once: set it back to {self.limit} ({self._update_command()}), or delete it and the next "
+                "run creates it again from SPOTDRAFT_RATE_LIMIT") from exc
 
     def _names_us(self, response: httpx.Response) -> bool:
         try:

@@ -184,3 +184,32 @@ def test_a_request_waiting_for_a_shared_token_fails_unsent_when_its_window_ends(
     assert (c.operation, c.method, c.attempts, c.extra.get("retryable")) == ("get_contract_status", "GET", 0, False)
     assert sandbox.request_log() == []
 
+
+def test_a_shared_limit_set_to_capacity_0_is_refused_with_one_clear_warning_before_any_request(
+        monkeypatch, sandbox, prefect_api, caplog):
+    """An operator set the credentials' Prefect limit to capacity 0: the client says so once, naming the limit
+    and how to fix it, before its first request, leaves the operator's setting as it is, and paces itself
+    alone at SPOTDRAFT_RATE_LIMIT (before: the setting was silently overwritten)."""
+    from prefect.client.orchestration import get_client
+
+    from blocks import SpotDraftCredentials
+
+    monkeypatch.setenv("SPOTDRAFT_RATE_LIMIT", "20")
+    name = _shared_limit_name(sandbox)
+    _operator_sets(name, 4, 20.0, limit=0)
+    client = SpotDraftCredentials(client_id=sandbox.client_id, client_secret=sandbox.client_secret,
+                                  base_url=sandbox.base_url).get_client()
+    ids = [c["composite_id"] for c in sandbox.snapshot()]
+    hammer(client, ids, 10, threads=2)
+    warnings = [r for r in caplog.records if r.name == "spotdraft.client.ratelimit" and name in r.getMessage()]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    message = warnings[0].getMessage()
+    assert "capacity is 0" in message and f"prefect global-concurrency-limit update {name} --limit 4" in message
+    assert sandbox.client_secret not in message
+    first_request = min(r.time for r in sandbox.request_log())
+    assert warnings[0].created <= first_request  # said before any request went out
+    assert client.limiter.shared_quota is None and "shared" not in client.limiter.describe()
+    assert [r.status for r in sandbox.request_log()] == [200] * 10
+    with get_client(sync_client=True) as prefect:
+        limit = prefect.read_global_concurrency_limit_by_name(name)
+    assert (limit.limit, limit.active_slots) == (0, 0)  # the operator's setting stands; no slot was asked for

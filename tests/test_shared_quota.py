@@ -14,6 +14,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -225,6 +226,87 @@ def test_a_limit_refused_by_the_server_is_quota_unavailable(api_url, prefect):
     prefect.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active=False))
     with PrefectSharedQuota(name, 40, api_url=api_url) as quota, pytest.raises(QuotaUnavailable, match="inactive"):
         quota.take(1)
+
+
+UNUSABLE = {  # what an operator may set on the limit in Prefect, and what the refusal must say
+    "capacity 0": ({"limit": 0}, "capacity is 0"),
+    "inactive": ({"active": False}, "inactive"),
+    "absurd slot decay": ({"slot_decay_per_second": 1e-9}, "slot decay is 1e-09"),
+}
+
+
+@pytest.mark.parametrize("setting", list(UNUSABLE))
+def test_a_limit_an_operator_made_unusable_is_refused_clearly_before_any_slot_is_asked_and_left_as_set(
+        api_url, prefect, setting):
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+
+    update, says = UNUSABLE[setting]
+    name = fresh_name("operator")
+    prefect.upsert_global_concurrency_limit_by_name(name, 8, 40.0)
+    prefect.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(**update))
+    before = prefect.read_global_concurrency_limit_by_name(name)
+    began = time.monotonic()
+    with PrefectSharedQuota(name, 40, api_url=api_url) as quota, pytest.raises(QuotaUnavailable) as caught:
+        quota.take(1)
+    message = str(caught.value)
+    print(f"\n{setting}: {message}")
+    assert time.monotonic() - began < 5
+    assert name in message and says in message
+    assert "prefect global-concurrency-limit" in message and "SPOTDRAFT_RATE_LIMIT" in message  # what to do
+    after = prefect.read_global_concurrency_limit_by_name(name)
+    assert (after.limit, after.slot_decay_per_second, after.active) == (
+        before.limit, before.slot_decay_per_second, before.active)  # the operator's setting stands
+    assert after.active_slots == 0 and quota.grants == quota.denials == 0  # no slot was asked for
+
+
+@pytest.mark.parametrize("setting", ["capacity 0", "absurd slot decay"])
+def test_a_limit_made_unusable_during_a_run_is_one_clear_error_not_a_hang(api_url, prefect, setting):
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+
+    update, says = UNUSABLE[setting]
+    name = fresh_name("during")
+    outcome: list[BaseException | None] = []
+    with PrefectSharedQuota(name, 40, api_url=api_url) as quota:
+        quota.take(8)
+        prefect.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(**update))
+
+        def take() -> None:
+            try:
+                quota.take(8)
+                outcome.append(None)
+            except QuotaUnavailable as error:
+                outcome.append(error)
+
+        thread = threading.Thread(target=take, daemon=True)
+        thread.start()
+        thread.join(20)
+        hung = thread.is_alive()
+    thread.join(5)  # closing the quota ends a take that hung
+    assert not hung, f"{setting}: take still waiting after 20 s"
+    [error] = outcome
+    assert isinstance(error, QuotaUnavailable) and name in str(error) and says in str(error), error
+
+
+def test_an_unusable_limit_is_described_whatever_its_values():
+    from prefect.client.schemas.responses import GlobalConcurrencyLimitResponse
+
+    quota = PrefectSharedQuota("spotdraft-rate-us-x", 40, api_url=closed_port_url())
+
+    def check(**values):
+        limit = GlobalConcurrencyLimitResponse(**{"name": quota.name, "limit": 8, "active_slots": 0, **values})
+        quota._check_usable(limit)
+
+    check(slot_decay_per_second=40.0)  # ours
+    check(slot_decay_per_second=1e6)  # fast: it grants everything, but nothing waits on it
+    for decay in (-1.0, 0.0, float("nan"), float("-inf"), float("inf"), 1e-9):
+        with pytest.raises(QuotaUnavailable, match="slot decay") as caught:
+            check(slot_decay_per_second=decay)
+        assert quota.name in str(caught.value)
+    with pytest.raises(QuotaUnavailable, match="capacity is -1"):
+        check(slot_decay_per_second=40.0, limit=-1)
+    slow = PrefectSharedQuota("slow", 0.0001, api_url=closed_port_url())  # a rate this low is its own to set
+    slow._check_usable(GlobalConcurrencyLimitResponse(name="slow", limit=1, active_slots=0,
+                                                     slot_decay_per_second=0.0001))
 
 
 def test_bad_arguments_are_refused():
