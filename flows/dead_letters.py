@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from client.errors import SpotDraftError
 from client.redaction import redact, scrub_known_values, scrub_text
-from flows.store import dead_letters, storable, utcnow
+from flows.store import database_now, dead_letters, storable, utcnow
 
 
 def current_flow_run() -> tuple[str | None, str | None]:
@@ -143,8 +143,11 @@ def resolve(conn: Connection, *, operation: str, targets: list[str], outcome: di
 
 def claim(engine, *, claimer: str, until, limit: int, first_from_run: str | None,
           claimer_alive: Callable[[str], bool | None]) -> list[dict[str, Any]]:
-    """Claim up to `limit` pending letters nobody else holds; returns them, the triggering run's first."""
-    now = utcnow()
+    """Claim up to `limit` pending letters nobody else holds; returns them, the triggering run's first.
+
+    `until` is by the database's clock (flows.store.database_now), as the lapse of others' claims is judged.
+    """
+    now = database_now(engine)
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(dead_letters).where(dead_letters.c.status == "pending").order_by(dead_letters.c.id)

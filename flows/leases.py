@@ -18,7 +18,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from flows.store import record_leases, utcnow
+from flows.store import database_now, record_leases
 
 # Longer than one record's worst case (look-up, create and send, each within SPOTDRAFT_RETRY_WINDOW).
 LEASE_SECONDS = 15 * 60
@@ -32,10 +32,14 @@ def holder_id() -> str:
 
 
 def acquire(engine: Engine, key: str, holder: str) -> bool:
-    """Take the lease on `key` for `holder` if nobody holds it (or the holder's lease lapsed)."""
-    now = utcnow()
-    until = now + timedelta(seconds=LEASE_SECONDS)
+    """Take the lease on `key` for `holder` if nobody holds it (or the holder's lease lapsed).
+
+    Lapses are judged by the database's clock (flows.store.database_now): a worker whose own clock runs
+    ahead must not take the leases of others' live runs.
+    """
     with engine.begin() as conn:
+        now = database_now(conn)
+        until = now + timedelta(seconds=LEASE_SECONDS)
         taken = conn.execute(
             record_leases.update()
             .where(record_leases.c.key == key,

@@ -42,7 +42,7 @@ from flows.common import DEFAULT_DATABASE_URL, check_database_url, data_flow, sh
 from flows.create import DRAFT, record_created
 from flows.params import OptionalText, database_url_form, form
 from flows.records import validate_record
-from flows.store import contracts, created_contracts, engine_for, utcnow
+from flows.store import contracts, created_contracts, database_now, engine_for, mark_deleted, utcnow
 from flows.store import dead_letters as letters_table
 
 FLOW_RUN = "flow_run"  # the operation of a dead letter for a run that failed without recording one
@@ -141,10 +141,15 @@ def _replay_create(credentials, database_url, inputs, payload) -> dict[str, Any]
     engine = engine_for(database_url)
     with _leased(engine, leases.create_key(external_id)):
         contract = tasks.create_contract(credentials, body)  # looks the external id up before any POST
-        with engine.begin() as conn:
-            record_created(conn, external_id=external_id, contract=contract, template_id=template_id,
-                           outcome="created by review")
+        with engine.begin() as conn:  # the template the body sent: an edit may have changed it
+            record_created(conn, external_id=external_id, contract=contract,
+                           template_id=_template_sent(body, template_id), outcome="created by review")
     return {"contract_id": str(contract.get("id")), "external_id": external_id}
+
+
+def _template_sent(body: dict[str, Any], default: int) -> int:
+    sent = body.get("contract_template_id")
+    return sent if isinstance(sent, int) and not isinstance(sent, bool) else default
 
 
 @contextlib.contextmanager
@@ -189,12 +194,13 @@ def _replay_send(credentials, database_url, inputs, payload) -> dict[str, Any]:
 def _replay_deletion_check(credentials, database_url, inputs, payload) -> dict[str, Any]:
     """Ask again whether a contract a full refresh did not see is gone: a 404 marks it deleted."""
     composite_id = _exact(inputs, payload)["composite_id"]
+    engine = engine_for(database_url)
+    checked_at = database_now(engine)
     try:
         status = tasks.get_contract_status(credentials, composite_id).get("contract_status")
     except NotFoundError:
-        with engine_for(database_url).begin() as conn:
-            conn.execute(contracts.update().where(contracts.c.composite_id == composite_id,
-                                                  contracts.c.deleted_at.is_(None)).values(deleted_at=utcnow()))
+        with engine.begin() as conn:
+            mark_deleted(conn, [composite_id], checked_at)
         return {"composite_id": composite_id, "deleted": True}
     return {"composite_id": composite_id, "deleted": False, "status": status}
 
@@ -400,7 +406,7 @@ def review_failed_operations(
     engine = engine_for(check_database_url(database_url))
     me = _this_run_id()
     _letter_for_failed_run(engine, triggered_by)
-    claimed_until = utcnow() + timedelta(minutes=timeout_minutes + 5)
+    claimed_until = database_now(engine) + timedelta(minutes=timeout_minutes + 5)
     letters = dead_letters.claim(engine, claimer=me, until=claimed_until, limit=limit, first_from_run=triggered_by,
                                  claimer_alive=_run_alive)
     if not letters:

@@ -29,6 +29,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def database_now(bind: Engine | Connection) -> datetime:
+    """Now by the database's clock, naive UTC: for times that runs on different workers compare.
+
+    Which read is newer (`contracts.read_at`) and whether a lease or a claim has lapsed are decided
+    between workers; their own clocks may disagree by minutes, the database they share has one.
+    PostgreSQL is asked (`clock_timestamp()`, not the transaction's start). A SQLite file is only
+    shared by processes of one host, whose clock is the database's. Other dialects: this process's clock.
+    """
+    if bind.dialect.name != "postgresql":
+        return utcnow()
+    query = sa.text("SELECT timezone('UTC', clock_timestamp())")
+    if isinstance(bind, Connection):
+        return bind.execute(query).scalar_one()
+    with bind.connect() as conn:
+        return conn.execute(query).scalar_one()
+
+
 contracts = sa.Table(
     "contracts", metadata,
     sa.Column("id", sa.Text, primary_key=True, comment="SpotDraft's contract id, as text"),
@@ -199,6 +216,35 @@ def upsert(conn: Connection, table: sa.Table, rows: Iterable[Mapping[str, Any]])
         where = sa.or_(version.is_(None), statement.excluded[version.name] >= version)
     conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=update, where=where), rows)
     return len(rows)
+
+
+def mark_deleted(conn: Connection, composite_ids: Iterable[str], read_at: datetime) -> int:
+    """Mark contracts deleted upstream, as seen by a read begun at `read_at`; returns how many were marked.
+
+    A deletion is a read like any other and takes part in "the newer read wins" both ways: it is not
+    applied over a row stored from a read begun later, and it stamps `read_at`, so an older read
+    committed after it (a full pass's page read before the deletion) cannot bring the contract back.
+    """
+    ids, marked = list(composite_ids), 0
+    for start in range(0, len(ids), 500):
+        marked += conn.execute(
+            contracts.update()
+            .where(contracts.c.composite_id.in_(ids[start:start + 500]), contracts.c.deleted_at.is_(None),
+                   sa.or_(contracts.c.read_at.is_(None), contracts.c.read_at <= read_at))
+            .values(deleted_at=utcnow(), read_at=read_at)
+        ).rowcount or 0
+    return marked
+
+
+def mark_seen(conn: Connection, ids: list[str], pass_id: str) -> None:
+    """Note that a pass read these contracts, whichever read's data their rows keep.
+
+    Apart from the upsert: a row a newer read has written keeps that read's data, but the pass did see
+    the contract, and must not take it for a deletion candidate (sync_state.vanished).
+    """
+    for start in range(0, len(ids), 500):
+        conn.execute(contracts.update().where(contracts.c.id.in_(ids[start:start + 500]))
+                     .values(seen_in_pass=pass_id))
 
 
 def _version_column(table: sa.Table, row: Mapping[str, Any]) -> sa.Column | None:

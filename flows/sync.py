@@ -47,7 +47,7 @@ from flows.common import (
     shown_database_url,
 )
 from flows.params import database_url_form, form
-from flows.store import contracts, engine_for, fit_row, metadata, upsert_each, utcnow
+from flows.store import contracts, database_now, engine_for, fit_row, mark_seen, metadata, upsert_each, utcnow
 from flows.sync_state import Pass
 
 PAGES_IN_FLIGHT = 3  # pages listed ahead of the one being finished: the list call never waits on a page
@@ -118,8 +118,8 @@ def has_id(record: Any, key: str = "id") -> bool:
     return isinstance(record, dict) and isinstance(record.get(key), int | str) and str(record[key]).strip() != ""
 
 
-def _contract_row(record: dict[str, Any], key_pointers: Any, pass_id: str | None, read_at) -> dict[str, Any]:
-    row = {
+def _contract_row(record: dict[str, Any], key_pointers: Any, read_at: datetime) -> dict[str, Any]:
+    return {
         "id": str(record["id"]),
         "composite_id": composite_id_of(record),
         "contract_name": record.get("contract_name"),
@@ -133,12 +133,8 @@ def _contract_row(record: dict[str, Any], key_pointers: Any, pass_id: str | None
         "record": record,
         "synced_at": utcnow(),
         "deleted_at": None,
-        "seen_in_pass": pass_id,
         "read_at": read_at,
     }
-    if pass_id is None:
-        del row["seen_in_pass"]
-    return row
 
 
 @task(name="sync-contracts-page", task_run_name="contracts page {page}", cache_policy=NO_CACHE)
@@ -158,7 +154,7 @@ def sync_contracts_page(
     # every shrink shows in total_results, which next_page_after answers by stepping back (see
     # flows/sync_state.py for the one assumption this rests on).
     query = {"page": page, "limit": limit, **_window(pass_.since, pass_.started_at)}
-    read_at = utcnow()
+    read_at = database_now(engine_for(database_url))
     answer = client.call("list_contracts", query=query, logger=logger,
                          check=lambda a: _page_of(a, page, limit))
     records, total = _page_of(answer, page, limit)
@@ -195,11 +191,12 @@ def store_contracts(
     The full sync and the per-contract sync (flows.sync_contract) both write through here. `records`
     is the whole answer: one without a usable id is a dead letter named by its place in `where`. A
     `pass_id` of None (a contract synced on its own) leaves the row's `seen_in_pass` as it was.
-    `read_at` is when the read began: a row stored from a read begun later is kept (flows.store.upsert).
+    `read_at` is when the read began, by the database's clock: a row stored from a read begun later
+    is kept (flows.store.upsert), and is still noted as seen by the pass.
     """
     rows, coerced = [], 0
     for record, key_pointers, error in enriched:
-        row = _contract_row(record, key_pointers, pass_id, read_at)
+        row = _contract_row(record, key_pointers, read_at)
         # A failed enrichment keeps the key pointers a previous pass stored (the column is left out).
         row, changes = fit_row(contracts, _without_key_pointers(row) if error else row)
         if changes:
@@ -234,6 +231,8 @@ def store_contracts(
     # Seen alive and stored: an open question about it (deleted? storable?) is settled.
     refused_ids = {row["id"] for row, _ in refused}
     stored = [row["composite_id"] for row in rows if row["id"] not in refused_ids]
+    if pass_id is not None:
+        mark_seen(conn, [row["id"] for row in rows if row["id"] not in refused_ids], pass_id)
     for operation in ("get_contract_status", "store_contract"):
         dead_letters.resolve(conn, operation=operation, targets=stored, outcome={"resolved_by": resolved_by})
     return len(rows) - len(refused), dead, coerced
@@ -367,7 +366,8 @@ def _run_pass(
     logger.info("%s %s into %s", "Resuming" if pass_.resumed else "Starting", _describe(pass_), shown_url)
     counts = {"pages": 0, "read": 0, "written": 0, "dead": 0}
     try:  # whatever stops the pass is recorded; the checkpoint lets the next run resume
-        pass_, gone = _read_pages_and_deletions(credentials, database_url, pass_, concurrency, progress_id, counts)
+        pass_, gone, checked_at = _read_pages_and_deletions(credentials, database_url, pass_, concurrency,
+                                                            progress_id, counts)
     except Exception as error:
         position = sync_state.read(engine) or {}
         with engine.begin() as conn:  # one letter per pass: failing again refreshes it
@@ -379,7 +379,7 @@ def _run_pass(
             )
         emit_dead_letters(1)
         raise
-    deleted = sync_state.finish(engine, pass_, deleted_ids=gone)
+    deleted = sync_state.finish(engine, pass_, deleted_ids=gone, deletions_read_at=checked_at)
     with engine.begin() as conn:  # the pass read every page: a page failure of it is settled
         dead_letters.resolve(conn, operation="list_contracts", targets=[_pass_target(pass_)],
                              outcome={"resolved_by": "sync_contracts", "pass": pass_.id})
@@ -389,8 +389,9 @@ def _run_pass(
 def _read_pages_and_deletions(
     credentials: SpotDraftCredentials, database_url: str, pass_: Pass, concurrency: int, progress_id: Any,
     counts: dict[str, int],
-) -> tuple[Pass, list[str]]:
-    """Every page of the pass from its checkpoint, then (for a full pass) the deletions it found.
+) -> tuple[Pass, list[str], datetime | None]:
+    """Every page of the pass from its checkpoint, then (for a full pass) the deletions it found and when
+    the checks that confirmed them began.
 
     Step-backs are bounded: a total that keeps changing (each answer true on its own) would
     otherwise page for ever; past the bound the pass fails and the next run resumes it.
@@ -435,14 +436,16 @@ def _read_pages_and_deletions(
             _finish_all(in_flight)  # no page is left writing behind the pass's back
 
     gone: list[str] = []
+    checked_at = None
     if pass_.full:
         # Pages read before an interruption cannot show what was deleted since; a census can.
         present = list_contract_ids(credentials, pass_.page_size) if pass_.resumed else None
         candidates = sync_state.vanished(engine, pass_, present_ids=present)
         if candidates:
+            checked_at = database_now(engine)
             gone, unsure = confirm_deleted(credentials, database_url, candidates)
             counts["dead"] += unsure
-    return pass_, gone
+    return pass_, gone, checked_at
 
 
 MIN_STEP_BACKS = 10  # step-backs a run allows a pass at least, however few its pages

@@ -15,7 +15,9 @@ and stores that number with the rows in one transaction
 (`contract_syncs.covered`): every run holding a ticket up to it was made for a change that
 SpotDraft had made before the read began. Such a run ends at once when its turn comes, as
 Completed named "Covered". The last run's ticket can only be covered by a read that began after
-it was issued, so the last change always lands. No clocks are compared.
+it was issued, so the last change always lands. The debounce compares no clocks; which of two
+reads is newer (a full pass may be writing the same contract) and when a lease lapses are decided
+by the database's clock, the one clock every worker shares (flows.store.database_now).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from flows.common import (
     shown_database_url,
 )
 from flows.params import database_url_form, form
-from flows.store import contract_syncs, contracts, engine_for, utcnow
+from flows.store import contract_syncs, contracts, database_now, engine_for, mark_deleted, utcnow
 from flows.sync import enrich, has_id, store_contracts
 
 COVERED = "Covered"  # the name of a Completed run whose change a read of another run had already stored
@@ -138,12 +140,12 @@ def _gone_or_hidden(client, engine, key: str, logger) -> dict[str, Any]:
     if composite is None:
         logger.info("Contract %s is not in SpotDraft's list, nor in the database: nothing to store", key)
         return {"outcome": "not found"}
+    checked_at = database_now(engine)
     try:
         client.call("get_contract_status", path_params={"composite_id": composite}, logger=logger)
     except NotFoundError:
         with engine.begin() as conn:
-            conn.execute(contracts.update().where(contracts.c.composite_id == composite,
-                                                  contracts.c.deleted_at.is_(None)).values(deleted_at=utcnow()))
+            mark_deleted(conn, [composite], checked_at)
         return {"outcome": "marked deleted", "composite_id": composite}
     # It exists, but the list (what the full sync reads too) does not show it to these credentials.
     logger.warning("Contract %s exists but SpotDraft's list does not show it; its row is left as it was", composite)
@@ -196,7 +198,7 @@ def _sync_one(credentials, engine, contract_id: str, key: str, logger, database_
     client = credentials.get_client()
     requested = _settled(engine, key, settle_seconds)  # every ticket up to it was issued before the read below
     target = f"contract {key}"
-    read_at = utcnow()
+    read_at = database_now(engine)
     try:
         records = _read(client, key, logger)
         if not records:

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from flows.store import contracts, sync_state, utcnow
+from flows.store import contracts, database_now, mark_deleted, sync_state, utcnow
 
 STATE_NAME = "contracts"
 
@@ -117,31 +117,24 @@ def vanished(engine: Engine, pass_: Pass, present_ids: set[str] | None = None) -
     return sorted(r.composite_id for r in rows if r.id not in present_ids)
 
 
-def finish(engine: Engine, pass_: Pass, deleted_ids: list[str] = ()) -> int:
+def finish(engine: Engine, pass_: Pass, deleted_ids: list[str] = (), deletions_read_at: datetime | None = None) -> int:
     """Close the pass: move the watermark to its start, and mark the confirmed-deleted contracts.
 
-    Only the pass under way can close: a stale one (its pass_id replaced meanwhile) changes
-    nothing. Returns how many contracts were marked deleted.
+    `deletions_read_at` is when the checks that confirmed them began (flows.store.mark_deleted: a
+    deletion is a read, and a newer read of a contract wins over it). Only the pass under way can
+    close: a stale one (its pass_id replaced meanwhile) changes nothing. Returns how many contracts
+    were marked deleted.
     """
-    now = utcnow()
     with engine.begin() as conn:
         closed = conn.execute(
             sync_state.update()
             .where(sync_state.c.name == STATE_NAME, sync_state.c.pass_id == pass_.id)
             .values(watermark=pass_.started_at, pass_id=None, next_page=1, page_total=None, page_size=None,
-                    updated_at=now)
+                    updated_at=utcnow())
         ).rowcount
-        if closed != 1:
+        if closed != 1 or not deleted_ids:
             return 0
-        deleted = 0
-        for start in range(0, len(deleted_ids), 500):
-            chunk = list(deleted_ids[start:start + 500])
-            deleted += conn.execute(
-                contracts.update()
-                .where(contracts.c.composite_id.in_(chunk), contracts.c.deleted_at.is_(None))
-                .values(deleted_at=now)
-            ).rowcount or 0
-        return deleted
+        return mark_deleted(conn, deleted_ids, deletions_read_at or database_now(conn))
 
 
 def read(engine: Engine) -> dict | None:

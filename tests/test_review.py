@@ -157,6 +157,23 @@ def test_stale_letters_and_bodies_without_external_id_are_not_replayed(sandbox, 
     assert len(sandbox.request_log("POST")) == posts_before
 
 
+def test_a_retry_with_an_edited_template_records_the_template_sent(sandbox, credentials, database_url,
+                                                                   two_dead_letters):
+    template, found = two_dead_letters
+    body = dict(found["rev-api"].inputs["body"])
+    assert body["contract_template_id"] == 99999  # the template that does not exist
+    thread, out = start_review(credentials, database_url)
+    resume_flow_run(wait_until_paused().id, run_input={"reviewer": "ops", "decisions": [
+        {"dead_letter_id": found["rev-api"].id, "action": "retry_with_edits",
+         "payload": {**body, "contract_template_id": template}},
+    ]})
+    thread.join(timeout=120)
+    assert letters(database_url)["rev-api"].status == "replayed", out[0].message
+    with engine_for(database_url).connect() as conn:
+        row = conn.execute(sa.select(created_contracts).where(created_contracts.c.external_id == "rev-api")).one()
+    assert row.template_id == template
+
+
 def test_no_answer_in_time_leaves_everything_pending(credentials, database_url, two_dead_letters):
     thread, out = start_review(credentials, database_url, timeout_minutes=0.05)
     thread.join(timeout=120)
