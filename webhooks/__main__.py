@@ -5,6 +5,8 @@ block (`--key-block NAME`); never from the command line, where any user of the m
 it in the process list. Events go to the Prefect API that PREFECT_API_URL names (or the active
 profile's). It listens on 127.0.0.1 by default: SpotDraft delivers only over HTTPS with a publicly
 trusted certificate, so a TLS proxy (Caddy, nginx, a load balancer) sits in front of it.
+Connections are bounded in time and number (--head-timeout, --limit-concurrency, --backlog; see
+webhooks/connections.py): a client that connects and sends nothing, or trickles, holds nothing for long.
 """
 
 from __future__ import annotations
@@ -18,8 +20,14 @@ import sys
 import httpx
 import uvicorn
 
+from webhooks.connections import (
+    DEFAULT_BACKLOG,
+    DEFAULT_HEAD_TIMEOUT_S,
+    DEFAULT_LIMIT_CONCURRENCY,
+    receiver_protocol,
+)
 from webhooks.prefect_events import EventsNotConfigured, PrefectEventSink
-from webhooks.receiver import DEFAULT_MAX_BODY_BYTES, WEBHOOK_PATH, create_app
+from webhooks.receiver import BODY_TIMEOUT_S, DEFAULT_MAX_BODY_BYTES, WEBHOOK_PATH, create_app
 from webhooks.signature import WebhookKeyError, decode_key
 
 KEY_VARIABLE = "SPOTDRAFT_WEBHOOK_KEY"
@@ -37,8 +45,33 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help=f"a Prefect Secret block holding the key (instead of ${KEY_VARIABLE})")
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES,
                         help=f"larger deliveries are refused with 413 unread (default {DEFAULT_MAX_BODY_BYTES})")
+    parser.add_argument("--head-timeout", type=_positive(float), default=DEFAULT_HEAD_TIMEOUT_S, metavar="SECONDS",
+                        help="a connection that has not sent a whole request head this long after opening (or after "
+                             "its previous answer) is closed, with 408 if part of one arrived; the body has its own "
+                             f"{BODY_TIMEOUT_S:g} s (default {DEFAULT_HEAD_TIMEOUT_S:g})")
+    parser.add_argument("--limit-concurrency", type=_positive(int), default=DEFAULT_LIMIT_CONCURRENCY, metavar="N",
+                        help="open connections at most: when reached, a new connection closes the one that has "
+                             "waited longest for its request head, or gets 503 if all are busy with requests "
+                             f"(default {DEFAULT_LIMIT_CONCURRENCY})")
+    parser.add_argument("--backlog", type=_positive(int), default=DEFAULT_BACKLOG, metavar="N",
+                        help="connections the kernel queues before the receiver accepts them (listen backlog; "
+                             f"capped by net.core.somaxconn) (default {DEFAULT_BACKLOG})")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser.parse_args(argv)
+
+
+def _positive(kind: type[int] | type[float]):
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value > 0:  # NaN too
+            raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
 
 
 def _key(block_name: str | None) -> bytes:
@@ -79,8 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per delivery is ours; not one per API call
     app = create_app(key, sink=sink, max_body_bytes=arguments.max_body_bytes)
     # h11, not httptools: h11 caps a request's head at 16 KiB, httptools reads any size of headers into
-    # memory before our checks run (an unsigned 128 MB header cost 260 MB).
-    uvicorn.run(app, host=arguments.host, port=arguments.port, log_level=arguments.log_level, http="h11",
+    # memory before our checks run (an unsigned 128 MB header cost 260 MB). Our subclass of it adds a
+    # deadline for the head and makes room under the connection cap (connections.py). No websockets.
+    uvicorn.run(app, host=arguments.host, port=arguments.port, log_level=arguments.log_level,
+                http=receiver_protocol(arguments.head_timeout), ws="none",
+                limit_concurrency=arguments.limit_concurrency, backlog=arguments.backlog,
                 server_header=False, timeout_graceful_shutdown=10)
     return 0
 

@@ -7,7 +7,9 @@ for `python -m webhooks` and for tests in-process. Decisions, in the order a req
   few KB, and Prefect refuses events over 1.5 MB) is answered 413 without reading a byte; a body
   without one (chunked) is read in pieces and answered 413 the moment it passes the cap. Both
   answers close the connection, so the rest is never read. A body that has not arrived within
-  10 s is answered 408: a slow sender cannot hold a connection open.
+  10 s is answered 408, and under `python -m webhooks` a request head that has not arrived within
+  10 s closes the connection, whose number is capped too (connections.py): a slow sender cannot
+  hold a connection open.
 - Signature second, on the raw bytes, before any parsing: HMAC-SHA512 under the base64-decoded
   key, compared in constant time (signature.py). Missing or wrong: 401, and nothing else happens.
   The key and the signature are never logged; a refusal is logged with the sender's address.
