@@ -71,7 +71,7 @@ def pytest_report_header(config) -> str:
 # of a module that starts a real `prefect server` (it names tools.prefect_server.local_prefect_server; the
 # browser test's does), found from what the module uses so that a new one is sorted without being listed;
 # and the modules below, which run for minutes (on 2 shared cores: the fault matrix ~4, the long-run ~1.5).
-LONG_RUNNING_MODULES = {"test_fault_matrix.py", "test_long_run.py"}
+LONG_RUNNING_MODULES = {"test_fault_matrix.py", "test_long_run.py", "test_readme_commands.py"}
 
 
 def pytest_configure(config) -> None:
