@@ -1,73 +1,35 @@
-"""What the flows share: the default database, contract ids, the database URL rule, the dead-letter event and state."""
+"""What the flows share: contract ids, the parameter-masking flow class, the dead-letter event and final state.
+
+The database URL rules live in flows.database_url (no Prefect needed there); they are re-exported here.
+"""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-import sqlalchemy as sa
 from prefect import Flow
 from prefect.events import emit_event
 from prefect.states import Completed, State
 
 from client.redaction import hide_url_secrets
+from flows.database_url import (  # re-exported: where the flows have always found them
+    DATABASE_URL_PATTERN,
+    DEFAULT_DATABASE_URL,
+    check_database_url,
+    shown_database_url,
+)
 
-DEFAULT_DATABASE_URL = "sqlite:///spotdraft.db"
+__all__ = [
+    "DATABASE_URL_PATTERN", "DEAD_LETTERED", "DEAD_LETTER_EVENT", "DEFAULT_DATABASE_URL", "UrlSafeFlow",
+    "check_database_url", "composite_id_of", "data_flow", "emit_dead_letters", "finished", "shown_database_url",
+]
+
 DEAD_LETTER_EVENT = "spotdraft.dead-letters.recorded"
-
-# A database URL's query can carry a password under many names (password, sslpassword, PWD inside an
-# odbc_connect string, private_key_file_pwd, "-c password=" in options): any mention is refused.
-_PASSWORD_WORD = re.compile(r"pwd|passw", re.IGNORECASE)
-
 
 def composite_id_of(record: dict[str, Any]) -> str:
     """The T-/H- id the per-contract endpoints take; a bare number is a template (T-) contract."""
     raw = str(record.get("composite_id") or record["id"])
     return raw if raw[:2] in ("T-", "H-") else f"T-{raw}"
-
-
-def check_database_url(database_url: str) -> str:
-    """Refuse a database URL that carries a password, before anything is connected or written.
-
-    A flow's parameters are stored by Prefect, shown in the UI and copied into the review runs its
-    failures start: a password there is a password everywhere. libpq reads it from PGPASSWORD or
-    ~/.pgpass on the worker instead; other drivers have their own equivalents. The error does not
-    repeat the URL.
-    """
-    try:
-        url = sa.engine.make_url(database_url)
-    except (sa.exc.ArgumentError, ValueError):
-        raise ValueError("database_url is not a SQLAlchemy URL (e.g. sqlite:///spotdraft.db or "
-                         "postgresql+psycopg://user@host/db)") from None
-    in_query = _password_params(url)
-    if url.password or in_query:
-        where = "after the user name" if url.password else f"in its query ({', '.join(in_query)})"
-        raise ValueError(
-            f"database_url carries a password {where}; flow parameters are stored and shown by Prefect, so give "
-            "the password to the worker instead: PGPASSWORD or ~/.pgpass for PostgreSQL (the URL keeps user, "
-            f"host and database: {shown_database_url(database_url)})"
-        )
-    return database_url
-
-
-# The same rule for the deployment's parameter form and the server's check of a run's parameters (a
-# JSON-schema pattern, in both the UI's and Python's regex dialect): no password after the user name,
-# none in the query. The server then refuses such a run before storing it.
-DATABASE_URL_PATTERN = (
-    r"^(?![^:/?#]+://[^/?#@]*:[^/?#@]*@)"
-    r"(?![^?#]*\?.*([pP][wW][dD]|[pP][aA][sS][sS][wW]))"
-    r".*$"
-)
-
-
-def _password_params(url: sa.engine.URL) -> list[str]:
-    """The query parameters of a database URL whose name or (decoded) value mentions a password."""
-    found = []
-    for key, value in url.query.items():
-        values = value if isinstance(value, tuple) else (value,)
-        if _PASSWORD_WORD.search(key) or any(_PASSWORD_WORD.search(str(v)) for v in values):
-            found.append(key)
-    return sorted(found)
 
 
 class UrlSafeFlow(Flow):
@@ -90,16 +52,6 @@ class UrlSafeFlow(Flow):
 def data_flow(**options: Any):
     """`prefect.flow`, making a UrlSafeFlow."""
     return lambda fn: UrlSafeFlow(fn, **options)
-
-
-def shown_database_url(database_url: str) -> str:
-    """The URL as it may appear in logs, artifacts and stored parameters: any password, in any place, masked."""
-    try:
-        url = sa.engine.make_url(database_url)
-    except (sa.exc.ArgumentError, ValueError):
-        return hide_url_secrets(database_url)
-    masked = {k: "***" if k in _password_params(url) else v for k, v in url.query.items()}
-    return url.set(query=masked).render_as_string(hide_password=True)
 
 
 def emit_dead_letters(count: int) -> None:

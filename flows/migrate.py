@@ -30,7 +30,7 @@ from typing import NoReturn
 import sqlalchemy as sa
 from alembic import command
 
-from flows.common import DEFAULT_DATABASE_URL, shown_database_url
+from flows.database_url import DEFAULT_DATABASE_URL, shown_database_url
 from flows.migrations import (
     SchemaTooNew,
     alembic_config,

@@ -8,7 +8,6 @@ sync's checkpoint is written in the same transaction as the page it describes.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from client.text import NOT_UTF8, NOT_UTF8_OR_NUL, replace_unfit
 from flows.migrations import upgrade_schema
 
 # Changing a table here needs an Alembic revision too (flows/migrations/versions/; see flows/migrate.py):
@@ -287,13 +287,8 @@ def _fit(kind: sa.types.TypeEngine, value: Any) -> Any:
         return value if ok else None
     if isinstance(kind, sa.String):  # Text too
         text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-        return _UNSTORABLE.sub("\ufffd", text)
+        return replace_unfit(text, NOT_UTF8_OR_NUL)  # NUL too: PostgreSQL refuses it in text
     return value
-
-
-# What no database we support stores in text: NUL (PostgreSQL) and lone surrogates (not UTF-8 at all).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def storable(value: Any) -> Any:
@@ -301,13 +296,7 @@ def storable(value: Any) -> Any:
 
     For JSON columns (the record as received, a dead letter's inputs); NUL stays, as JSON escapes it.
     """
-    if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value) if _LONE_SURROGATE.search(value) else value
-    if isinstance(value, dict):
-        return {storable(k): storable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [storable(v) for v in value]
-    return value
+    return replace_unfit(value, NOT_UTF8)
 
 
 def _preview(value: Any) -> str:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -41,13 +40,13 @@ from prefect.settings import PREFECT_EVENTS_MAXIMUM_RELATED_RESOURCES
 
 from client.contract_ids import contract_key
 from client.redaction import redact, scrub_text
+from client.text import NOT_UTF8_OR_NUL, replace_unfit
 
 # Fixed forever: changing it would give every past delivery a new event id and defeat replay detection.
 DELIVERY_ID_NAMESPACE = uuid.UUID("4d2f7c1e-8b1a-5e3c-9f6d-2a7b0c9e1d54")
 _ACTIVITY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
 MAX_DEPTH = 64  # nesting a delivery may have; SpotDraft's is 3 or 4 deep. Deeper is refused, never recursed into.
 # What JSON text may hold and Prefect cannot take: lone surrogates (not UTF-8) and NUL (refused by PostgreSQL).
-_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class DeliveryRefused(ValueError):
@@ -130,21 +129,9 @@ class Delivery:
 
 
 def sendable(value: Any) -> Any:
-    """A JSON-like value Prefect can take: NUL and lone surrogates in text (keys too) become U+FFFD, and
-    non-finite numbers (NaN, Infinity) become None, as Prefect's own serializer would write them.
-
-    The same replacement as the flows' store makes (flows.store: `storable`, and `_fit` for text columns);
-    not imported from there, as importing flows.store imports every flow into the receiver.
-    """
-    if isinstance(value, str):
-        return _UNSENDABLE.sub("\ufffd", value) if _UNSENDABLE.search(value) else value
-    if isinstance(value, dict):
-        return {sendable(k): sendable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [sendable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    """A JSON-like value Prefect can take: NUL and lone surrogates in text (keys too) become U+FFFD, as the
+    flows' store makes them (client.text), and NaN and Infinity become None, as Prefect's serializer writes them."""
+    return replace_unfit(value, NOT_UTF8_OR_NUL, non_finite_as_none=True)
 
 
 def _contract_id(value: Any) -> str:
