@@ -215,7 +215,7 @@ class RateLimiter:
             return
         with self._lock:
             now, paused_until = self._clock.now(), self._paused_until
-        if paused_until > deadline:
+        if paused_until > max(deadline, now):
             raise NoTurnInTime(PAUSED, paused_until - now)
 
     def answered(self, sent_at: float) -> None:
@@ -349,7 +349,9 @@ class RateLimiter:
         rate = self._rate(now)
         if rate is not None:
             start = max(start, self._next_slot)
-        if deadline is not None and start > deadline:
+        # A turn that is now is taken, even past the deadline: stopping an operation whose window is spent is
+        # the retry policy's to decide, and its last error (a 503, say) says more than this would.
+        if deadline is not None and start > max(deadline, now):
             raise NoTurnInTime(PAUSED if self._paused_until > deadline else PACED, start - now)
         if rate is not None:
             self._next_slot = start + 1 / rate

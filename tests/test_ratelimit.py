@@ -218,6 +218,19 @@ def test_a_pacing_slot_past_the_deadline_fails_at_once_and_takes_no_slot():
     assert limiter.acquire(deadline=now + 1) == pytest.approx(now + 1)  # the slot was not lost
 
 
+@pytest.mark.parametrize("fixed_rate", [None, 1.0])
+def test_a_turn_that_is_now_is_taken_even_past_the_deadline(fixed_rate):
+    """An operation whose window is spent while it retried is stopped by the retry policy with its own last
+    error (a 503, say), not by the limiter with a RateLimitedError about a wait of 0 s."""
+    clock = FakeClock()
+    limiter = RateLimiter(fixed_rate, clock=clock)
+    clock.t += 5
+    assert limiter.acquire(deadline=clock.t - 1) == clock.t
+    limiter.throttled(clock.t, retry_after=1)
+    clock.t += 2  # the pause is over
+    assert limiter.acquire(deadline=clock.t - 1) == clock.t
+
+
 class BlockedQuota:
     """A shared quota that grants nothing until released (another process holds the Prefect limit)."""
 
