@@ -46,7 +46,7 @@ def check_database_url(database_url: str) -> str:
 # JSON-schema pattern, in both the UI's and Python's regex dialect): no password after the user name,
 # none in the query. The server then refuses such a run before storing it.
 DATABASE_URL_PATTERN = (
-    r"^(?![^:/?#]+://[^/?#@]*:[^/?#@]*@)"
+    r"^(?![^:/?#]+://[^:/]*:[^@]*@)"  # as SQLAlchemy reads a password: any text (/, ?, # too) up to an @
     r"(?![^?#]*\?.*([pP][wW][dD]|[pP][aA][sS][sS][wW]))"
     r".*$"
 )
@@ -69,4 +69,13 @@ def shown_database_url(database_url: str) -> str:
     except (sa.exc.ArgumentError, ValueError):
         return hide_url_secrets(database_url)
     masked = {k: "***" if k in _password_params(url) else v for k, v in url.query.items()}
-    return url.set(query=masked).render_as_string(hide_password=True)
+    return with_whole_password(url).set(query=masked).render_as_string(hide_password=True)
+
+
+def with_whole_password(url: sa.engine.URL) -> sa.engine.URL:
+    """The URL with all of an unencoded-@ password as its password (`user:Sec@ret@host`: SQLAlchemy ends the
+    password at the first @ and takes `ret@host` for the host, which would show the password's tail)."""
+    if url.password is not None and url.host and "@" in url.host:
+        tail, host = url.host.rsplit("@", 1)
+        return url.set(password=f"{url.password}@{tail}", host=host)
+    return url

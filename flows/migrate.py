@@ -30,7 +30,7 @@ from typing import NoReturn
 import sqlalchemy as sa
 from alembic import command
 
-from flows.database_url import DEFAULT_DATABASE_URL, shown_database_url
+from flows.database_url import DEFAULT_DATABASE_URL, shown_database_url, with_whole_password
 from flows.migrations import (
     SchemaTooNew,
     alembic_config,
@@ -135,7 +135,10 @@ def _without_secrets(text: str, database_url: str | None) -> str:
         shown = sa.engine.make_url(_shown(database_url or ""))
     except (sa.exc.ArgumentError, ValueError):
         return text
-    secrets = [url.password] + [value for key, value in url.query.items() if shown.query.get(key) != value]
+    password = with_whole_password(url).password
+    # All of the password, and each of its @-separated parts (a driver may repeat the tail it took for a host).
+    pieces = sorted({password, *password.split("@")}, key=len, reverse=True) if password else []
+    secrets = pieces + [value for key, value in url.query.items() if shown.query.get(key) != value]
     for secret in secrets:
         for value in secret if isinstance(secret, tuple) else [secret]:
             if value:
