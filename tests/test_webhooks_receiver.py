@@ -319,8 +319,8 @@ def test_forged_unsigned_truncated_and_oversized_deliveries_change_nothing(prefe
     refused.append(cut["contract_id"])
 
     # Signed, but not a delivery: 400 with the reason, never an event.
-    for fields in ({"activity": "contract.executed"}, {"activity": None}, {"contract_id": "19 589"},
-                   {"contract_id": True}, {"contract_id": None}):
+    for fields in ({"activity": "contract.executed"}, {"activity": None}, {"activity": "CONTRACT_"},
+                   {"contract_id": "19 589"}, {"contract_id": True}, {"contract_id": None}):
         bad, bad_raw = delivery(**{"contract_id": next(_next_contract), **fields})
         refuse(400, bad, receiver.deliver(bad_raw))
     for not_a_delivery in (b"[1, 2]", b"not json", b"\xff\xfe", b""):
@@ -438,6 +438,21 @@ def test_odd_values_of_valid_signed_deliveries_are_events_never_500(prefect, rec
     [event] = wait_for_events(prefect, contract_id)
     assert event["resource"]["spotdraft.contract.id"] == str(contract_id)
     assert "\\ud800" not in json.dumps(event) and "\\u0000" not in json.dumps(event)
+
+
+def test_ids_and_labels_too_long_for_prefects_indexes_stay_out_of_the_event(prefect, receiver):
+    """Prefect's event tables index resource ids and names (2.7 KB an entry on PostgreSQL, where a longer one
+    fails the server's whole batch): a 4,000-digit id is left out of the related resources, a long title cut."""
+    contract_id = next(_next_contract)
+    raw = (f'{{"contract_id": {contract_id}, "activity": "CONTRACT_EXECUTED", "contract_title": "{"t" * 200_000}", '
+           f'"contract_type_id": {"9" * 4000}, "counterparties": [{{"counterparty_id": {"8" * 4000}}}, '
+           f'{{"counterparty_id": 12}}]}}').encode()
+    answer = receiver.deliver(raw)
+    assert answer.status_code == 202, answer.text
+    [event] = wait_for_events(prefect, contract_id)
+    assert [r["prefect.resource.id"] for r in event["related"]] == ["spotdraft.counterparty.12"]
+    assert len(event["resource"]["prefect.resource.name"]) == 500
+    assert len(event["payload"]["contract_title"]) == 200_000  # the payload keeps the whole text
 
 
 @contextlib.contextmanager

@@ -44,9 +44,13 @@ from client.text import NOT_UTF8_OR_NUL, replace_unfit
 
 # Fixed forever: changing it would give every past delivery a new event id and defeat replay detection.
 DELIVERY_ID_NAMESPACE = uuid.UUID("4d2f7c1e-8b1a-5e3c-9f6d-2a7b0c9e1d54")
-_ACTIVITY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
+# An activity name, which names the event: not CONTRACT_ alone, which would name it "spotdraft.contract.".
+_ACTIVITY = re.compile(r"(?!(?i:contract_)$)[A-Za-z][A-Za-z0-9_]{0,99}")
 MAX_DEPTH = 64  # nesting a delivery may have; SpotDraft's is 3 or 4 deep. Deeper is refused, never recursed into.
-# What JSON text may hold and Prefect cannot take: lone surrogates (not UTF-8) and NUL (refused by PostgreSQL).
+# Ids and labels go into indexed columns of Prefect's event tables (PostgreSQL's index entries hold about 2.7 KB;
+# a longer one fails the server's whole batch of events): ids as long as a contract id, labels cut short.
+MAX_ID = 10**18 - 1
+MAX_LABEL = 500
 
 
 class DeliveryRefused(ValueError):
@@ -160,10 +164,15 @@ def _depth_over(value: Any, limit: int) -> bool:
 
 
 def _is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID
 
 
 def _text_labels(fields: dict[str, Any], labels: dict[str, str]) -> dict[str, str]:
     """Labels from the fields holding non-empty text (a label must be a string), scrubbed as the payload is."""
-    return {label: scrub_text(fields[name]) for name, label in labels.items()
+    return {label: _cut(scrub_text(fields[name])) for name, label in labels.items()
             if isinstance(fields.get(name), str) and fields[name]}
+
+
+def _cut(text: str) -> str:
+    """A label of at most MAX_LABEL characters (the payload keeps the whole text)."""
+    return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "\u2026"
