@@ -48,6 +48,7 @@ from flows.params import database_url_form, form
 from flows.store import contract_syncs, contracts, database_now, engine_for, mark_deleted, utcnow
 from flows.sync import enrich, has_id, store_contracts
 
+NOT_LISTED = "not listed"  # the outcome of a run whose contract exists but is not in the list it can read
 COVERED = "Covered"  # the name of a Completed run whose change a read of another run had already stored
 OPERATION = "sync_contract"  # its dead letters' operation; the review replays them by running it again
 TURN_POLL_SECONDS = 0.2  # how often a run waiting for its contract's turn looks again
@@ -147,9 +148,14 @@ def _gone_or_hidden(client, engine, key: str, logger) -> dict[str, Any]:
         with engine.begin() as conn:
             mark_deleted(conn, [composite], checked_at)
         return {"outcome": "marked deleted", "composite_id": composite}
-    # It exists, but the list (what the full sync reads too) does not show it to these credentials.
+    # It exists, but the list (what the full sync reads too) does not show it to these credentials: the
+    # change this run was asked for cannot be read, which is a dead letter (recorded with the run's counters).
     logger.warning("Contract %s exists but SpotDraft's list does not show it; its row is left as it was", composite)
-    return {"outcome": "not listed", "composite_id": composite}
+    return {"outcome": NOT_LISTED, "composite_id": composite}
+
+
+class NotListed(Exception):
+    """A contract SpotDraft answers for by id, but that its contract list does not show to these credentials."""
 
 
 def _run_name() -> str:
@@ -222,7 +228,14 @@ def _sync_one(credentials, engine, contract_id: str, key: str, logger, database_
             # Runs take turns, but one that outlived its lease may end after a later one: never lower it.
             covered=sa.case((contract_syncs.c.covered < requested, requested), else_=contract_syncs.c.covered),
             synced_at=utcnow(), flow_run_id=dead_letters.current_flow_run()[1]))
-        dead_letters.resolve(conn, operation=OPERATION, targets=[target], outcome={"resolved_by": OPERATION})
+        if summary["outcome"] == NOT_LISTED:
+            dead_letters.record(conn, operation=OPERATION, target=target, inputs={"contract_id": contract_id},
+                                error=NotListed(f"{summary['composite_id']} exists, but SpotDraft's contract list does "
+                                                "not show it to these credentials, so its changes cannot be read "
+                                                "(check the API user's access to it)"))
+            dead = 1
+        else:
+            dead_letters.resolve(conn, operation=OPERATION, targets=[target], outcome={"resolved_by": OPERATION})
     summary = {"contract_id": key, **summary, "dead_lettered": dead, "database": shown_database_url(database_url)}
     message = f"contract {key}: {summary['outcome']}"
     return finished(message, summary, dead)

@@ -182,3 +182,21 @@ def _wait(condition, timeout: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_a_contract_the_list_does_not_show_is_a_dead_letter_not_a_silent_skip(sandbox, credentials, sqlite_url):
+    target = sandbox.snapshot()[9]
+    run(credentials, target["id"], sqlite_url)
+    sandbox.touch(target["id"], name="Changed where the list cannot see it")
+    hidden = {"results": [], "total_results": 0, "page": 1, "limit": 10}
+    sandbox.script("GET", r"^/api/v2\.1/public/contracts/$", 200, times=1, body=hidden,
+                   query_regex=rf"contract_id={target['id']}\b")
+    state = run(credentials, target["id"], sqlite_url)
+    assert state.is_completed() and state.name == "Dead-lettered", state.message
+    [letter] = [r for r in rows(sqlite_url, dead_letters) if r["status"] == "pending"]
+    assert (letter["operation"], letter["target"]) == ("sync_contract", f"contract {target['id']}")
+    assert "list does not show it" in letter["error_message"]
+
+    run(credentials, target["id"], sqlite_url)  # listed again: the change lands and settles the letter
+    assert row_of(sqlite_url, target["composite_id"])["contract_name"] == "Changed where the list cannot see it"
+    assert [r["status"] for r in rows(sqlite_url, dead_letters)] == ["replayed"]
