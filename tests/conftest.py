@@ -2,14 +2,23 @@
 
 Retry waits are shortened through the same environment variables users set, so the retry tests run
 in milliseconds while exercising the real policy.
+
+Layout, by behaviour: tests/unit/ (client, rate limiter, catalog, tasks, sandbox, store), tests/flows/ (one
+directory per flow), tests/webhooks/, tests/e2e/, and tests/support/ (helpers, never tests).
+Markers, decided here and nowhere else:
+- `e2e`: every test under tests/e2e/, by its directory (real `prefect server` processes, the browser, kill -9,
+  the README's commands). `make test` is `-m "not e2e"`; `make test-all` runs them too.
+- `slow`: an e2e test, or a test on PostgreSQL (it uses the `postgres_server_url` fixture or the
+  `database_url` parameter "postgresql"). `make test-lowest` runs `-m "not slow"`.
+Servers (sandboxes, PostgreSQL, `prefect server`) are started by the fixture or test that needs them, on
+free ports and temporary directories, and stopped by it, also on failure: pytest-xdist workers (each with
+its own `prefect_test_harness`) share nothing.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,41 +32,7 @@ os.environ["SPOTDRAFT_RETRY_MAX_DELAY"] = "2"
 os.environ["SPOTDRAFT_RETRY_WINDOW"] = "30"
 os.environ["SPOTDRAFT_TIMEOUT_READ"] = "2"
 
-ROOT = Path(__file__).resolve().parents[1]
-CANARY_SECRET = "canary-Secret-7f3a9e21c4"
-
-
-def _find_spec() -> Path:
-    """SpotDraft's OpenAPI document (never copied into the repository): $SPOTDRAFT_OPENAPI, else
-    `shared/` beside the repository, else beside the repository this one was cloned from locally."""
-    name = Path("shared") / "spotdraft-openapi.yml"
-    candidates = [Path(os.environ["SPOTDRAFT_OPENAPI"])] if os.environ.get("SPOTDRAFT_OPENAPI") else []
-    candidates.append(ROOT.parent / name)
-    origin = subprocess.run(["git", "-C", str(ROOT), "config", "--get", "remote.origin.url"],
-                            capture_output=True, text=True).stdout.strip()
-    if origin and Path(origin).is_dir():  # a local clone, e.g. a fresh one made to try `make test`
-        candidates.append(Path(origin).resolve().parent / name)
-    return next((c for c in candidates if c.is_file()), candidates[-1])
-
-
-SPEC_PATH = _find_spec()
-
-
-def require_spec() -> Path:
-    if not SPEC_PATH.is_file():
-        pytest.fail(f"SpotDraft's OpenAPI document was not found (looked for {SPEC_PATH}); "
-                    "put it in shared/ beside the repository or point SPOTDRAFT_OPENAPI at it")
-    return SPEC_PATH
-
-
-def _postgres_wanted() -> bool:
-    """PostgreSQL runs wherever it is installed, and must be where it is required (CI)."""
-    from tests.databases import postgres_bin
-
-    return postgres_bin() is not None or bool(os.environ.get("SPOTDRAFT_REQUIRE_POSTGRES"))
-
-
-DATABASES = ["sqlite", "postgresql"] if _postgres_wanted() else ["sqlite"]
+from tests.support.paths import DATABASES
 
 
 def pytest_report_header(config) -> str:
@@ -66,33 +41,28 @@ def pytest_report_header(config) -> str:
     return "databases: SQLite only (PostgreSQL is not installed; .ci/run installs it)"
 
 
-# The fast suite is `pytest -m "not slow"`; CI also runs it against the lowest Prefect that pyproject.toml
-# allows (`make test-lowest`). What is slow is decided here, in one place: a test on PostgreSQL; every test
-# of a module that starts a real `prefect server` (it names tools.prefect_server.local_prefect_server; the
-# browser test's does), found from what the module uses so that a new one is sorted without being listed;
-# and the modules below, which run for minutes (on 2 shared cores: the fault matrix ~4, the long-run ~1.5).
-LONG_RUNNING_MODULES = {"test_fault_matrix.py", "test_long_run.py", "test_readme_commands.py"}
+E2E_DIR = Path(__file__).resolve().parent / "e2e"
 
 
 def pytest_configure(config) -> None:
-    config.addinivalue_line("markers", "slow: left out of the fast suite (`-m 'not slow'`); set by tests/conftest.py")
+    config.addinivalue_line("markers", "e2e: a test under tests/e2e/ (real `prefect server` processes, the browser, "
+                                       "kills, the README's commands); set by tests/conftest.py")
+    config.addinivalue_line("markers", "slow: an e2e test or a test on PostgreSQL, left out of `-m 'not slow'` "
+                                       "(make test-lowest); set by tests/conftest.py")
 
 
-@functools.cache
-def _starts_a_prefect_server(module: Path) -> bool:
-    return "local_prefect_server" in module.read_text(encoding="utf-8")
-
-
-def _is_slow(item: pytest.Item) -> bool:
+def _on_postgres(item: pytest.Item) -> bool:
     callspec = getattr(item, "callspec", None)
-    on_postgres = "postgres_server_url" in item.fixturenames or (
+    return "postgres_server_url" in item.fixturenames or (
         callspec is not None and callspec.params.get("database_url") == "postgresql")
-    return on_postgres or item.path.name in LONG_RUNNING_MODULES or _starts_a_prefect_server(item.path)
 
 
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
-        if _is_slow(item):
+        e2e = item.path.is_relative_to(E2E_DIR)
+        if e2e:
+            item.add_marker(pytest.mark.e2e)
+        if e2e or _on_postgres(item):
             item.add_marker(pytest.mark.slow)
 
 
@@ -138,7 +108,7 @@ def all_logs(caplog):
 
 @pytest.fixture(scope="session")
 def postgres_server_url():
-    from tests.databases import postgres_bin, postgres_server
+    from tests.support.databases import postgres_bin, postgres_server
 
     if postgres_bin() is None:
         pytest.fail("PostgreSQL is required here but not installed (Debian package postgresql)")
@@ -154,7 +124,7 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'spotdraft.db'}"
     else:
-        from tests.databases import new_database
+        from tests.support.databases import new_database
 
         url = new_database(request.getfixturevalue("postgres_server_url"))
     yield url

@@ -70,11 +70,11 @@ from blocks import SpotDraftCredentials
 from flows import create_contracts, review_failed_operations
 from flows.dead_letters import reason
 from flows.store import dead_letters, engine_for
-from tests.test_create import record
+from tests.support.records import record
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 

@@ -26,11 +26,11 @@ from alembic import command
 from flows.migrate import main as migrate_main
 from flows.migrations import VERSION_TABLE, _exclusive, alembic_config, head_revisions, upgrade_schema
 from flows.store import contracts, dead_letters, engine_for, metadata, upsert, utcnow
-from tests.conftest import DATABASES
-from tests.databases import new_database
-from tests.test_migrations import all_rows, connected, load_snapshot, schema_differences, versions
+from tests.support.databases import new_database
+from tests.support.migrations import all_rows, connected, load_snapshot, schema_differences, versions
+from tests.support.paths import DATABASES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 
 
 def table_names(url: str, schema: str | None = None) -> set[str]:
@@ -288,7 +288,7 @@ def test_the_command_reads_the_url_from_the_environment(tmp_path):
 # ------------------------------------------------------------------------------ generator: hand-written
 @pytest.fixture(scope="module")
 def generator():
-    from tests.conftest import require_spec
+    from tests.support.paths import require_spec
     from tools import generate_catalog
 
     spec = generate_catalog.load_spec(require_spec())

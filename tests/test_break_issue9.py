@@ -42,8 +42,8 @@ from flows import sync_contracts
 from flows import sync_state as state_module
 from flows.store import dead_letters, engine_for, sync_state
 from sandbox import Sandbox
-from tests.test_ratelimit import FakeClock
-from tests.test_sync import assert_database_equals_source, stored
+from tests.support.clocks import FakeClock
+from tests.support.sync_checks import assert_database_equals_source, stored
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

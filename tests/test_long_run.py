@@ -18,7 +18,7 @@ from flows import create_contracts, review_failed_operations, sync_contracts
 from flows.common import composite_id_of
 from flows.store import contracts, created_contracts, dead_letters, engine_for, sync_state, utcnow
 from sandbox import Sandbox
-from tests.test_review import good_record, start_review, wait_until_paused
+from tests.support.review import good_record, start_review, wait_until_paused
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tests.databases import new_database, postgres_bin, postgres_server
+from tests.support.databases import new_database, postgres_bin, postgres_server
 
 HERE = Path(__file__).resolve().parent
 LAST_BEFORE_ALEMBIC, FIRST_RELEASE = "a5da849", "2d9bf7c"

@@ -1,4 +1,4 @@
-"""Calls a type checker must refuse: tests/test_typing.py expects each marked line's error, and no other.
+"""Calls a type checker must refuse: tests/unit/catalog/test_typing.py expects each marked line's error, and no other.
 
 A marked line ends with `# expect: <text>`, text that mypy's error on that line must contain. A Prefect
 task's call and .submit are overloaded, so a wrong argument reads "No overload variant ... matches".

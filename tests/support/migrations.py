@@ -1,0 +1,66 @@
+"""Databases made by earlier releases (SQL snapshots in tests/data/), and their rows, schema and versions read back."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import subprocess
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from flows.migrations import VERSION_TABLE
+from flows.store import metadata
+from tests.support.paths import ROOT
+
+DATA = ROOT / "tests" / "data"
+
+
+def dialect_of(url: str) -> str:
+    return sa.engine.make_url(url).get_backend_name()
+
+
+def load_snapshot(url: str, variant: str) -> None:
+    sql = DATA / f"schema_{variant}_{dialect_of(url)}.sql"
+    if dialect_of(url) == "sqlite":
+        with contextlib.closing(sqlite3.connect(sa.engine.make_url(url).database)) as conn:
+            conn.executescript(sql.read_text())
+    else:
+        from tests.support.databases import postgres_bin
+
+        libpq_url = url.replace("postgresql+psycopg://", "postgresql://")
+        subprocess.run([f"{postgres_bin()}/psql", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(sql), libpq_url],
+                       check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def connected(url: str):
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def all_rows(url: str) -> dict[str, dict[tuple, dict]]:
+    """Every row of every table but the version's, by table and primary key, read through reflection."""
+    with connected(url) as conn:
+        reflected = sa.MetaData()
+        reflected.reflect(conn)
+        return {table.name: {tuple(row[c.name] for c in table.primary_key.columns): dict(row)
+                             for row in conn.execute(sa.select(table)).mappings()}
+                for table in reflected.sorted_tables if table.name != VERSION_TABLE}
+
+
+def schema_differences(url: str) -> list:
+    """What Alembic's autogenerate would change to make the database match flows.store.metadata."""
+    with connected(url) as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "compare_type": True})
+        return compare_metadata(context, metadata)
+
+
+def versions(url: str) -> list[str]:
+    with connected(url) as conn:
+        return [row[0] for row in conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}")]

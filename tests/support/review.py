@@ -1,0 +1,49 @@
+"""A review run started in a thread and waited for until it pauses for decisions; a record the create
+flow accepts."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from prefect.client.orchestration import get_client
+
+from flows import review_failed_operations
+
+
+def good_record(external_id: str) -> dict:
+    return {
+        "external_id": external_id,
+        "contract_data": {"customer_name": "Acme"},
+        "counter_party_details": [
+            {"is_individual": False, "organization_name": "Acme", "poc_details": {"first_name": "A", "email": "a@x.io"}}
+        ],
+    }
+
+
+def start_review(credentials, database_url, **params) -> tuple[threading.Thread, list]:
+    out: list = []
+
+    def run():
+        out.append(review_failed_operations(credentials, database_url=database_url, poll_seconds=1,
+                                            return_state=True, **params))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def wait_until_paused(timeout: float = 60.0):
+    async def paused_runs():
+        async with get_client() as api:
+            runs = await api.read_flow_runs(sort="START_TIME_DESC", limit=20)
+            return [r for r in runs if r.state and r.state.is_paused()]
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = asyncio.run(paused_runs())
+        if runs:
+            return runs[0]
+        time.sleep(0.3)
+    raise AssertionError("the review run never paused")
