@@ -1,6 +1,6 @@
 # Two commands do all set-up on a machine with only python3, pip and make:
 #   make demo   sync the sandbox's contracts into ./spotdraft.db through a real Prefect flow
-#   make test   run the test suite
+#   make test   the test suite but tests/e2e/ (about 5 minutes on 2 cores); make test-all: all of it
 #   make bench  the benchmarks (the full rate-limit matrix takes hours); make bench-quick: its small case
 # uv is installed from PyPI into .tools/ (no system changes), then builds .venv from uv.lock.
 
@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test test-lowest lint setup generate migrate bench bench-quick bench-setup clean
+.PHONY: demo test test-all test-lowest lint setup generate migrate bench bench-quick bench-setup clean
 
 setup: .venv/.synced
 
@@ -27,13 +27,25 @@ $(UV):
 demo: setup
 	@$(UV) run --frozen --no-sync python -m tools.demo
 
-test: setup
-	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
+# The tests run in TEST_WORKERS processes (pytest-xdist; 4 measured best on 2 cores), each module whole on one
+# worker (--dist loadfile: a module's servers start once). TEST_WORKERS=0 runs them in this process.
+# `make test` leaves out tests/e2e/ (marker e2e, see tests/conftest.py); `make test-all` runs everything.
+# PYTEST_ARGS come last: PYTEST_ARGS="-k client" narrows; PYTEST_ARGS="-m e2e tests/e2e/test_ui_browser.py"
+# runs an e2e module with `make test` (a later -m wins).
+TEST_WORKERS ?= 4
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
 
-# The fast suite (pytest -m "not slow") against the lowest Prefect pyproject.toml allows, in .tools/venv-lowest
-# (uv.lock's versions of everything else wherever that Prefect accepts them); CI runs it after `make test`.
+test: setup
+	$(UV) run --frozen --no-sync pytest $(XDIST) -m "not e2e" $(PYTEST_ARGS)
+
+test-all: setup
+	$(UV) run --frozen --no-sync pytest $(XDIST) $(PYTEST_ARGS)
+
+# The fast suite (pytest -m "not slow": no e2e, no PostgreSQL) against the lowest Prefect pyproject.toml allows,
+# in .tools/venv-lowest (uv.lock's versions of everything else wherever that Prefect accepts them), with xdist
+# as above; CI runs part of it after `make test-all`.
 test-lowest: $(UV)
-	UV=$(UV) PYTHON=$(PYTHON) tools/ci_test_lowest.sh $(PYTEST_ARGS)
+	UV=$(UV) PYTHON=$(PYTHON) tools/ci_test_lowest.sh $(XDIST) $(PYTEST_ARGS)
 
 lint: setup
 	$(UV) run --frozen --no-sync ruff check .

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The fast suite (`pytest -m "not slow"`, sorted in tests/conftest.py) against the lowest Prefect that
-# pyproject.toml allows, in an environment of its own, .tools/venv-lowest (.venv keeps uv.lock's Prefect).
+# The fast suite (`pytest -m "not slow"`: no e2e, no PostgreSQL; sorted in tests/conftest.py) against the
+# lowest Prefect that pyproject.toml allows, in an environment of its own, .tools/venv-lowest (.venv keeps
+# uv.lock's Prefect).
 #
 # The floor is read from pyproject.toml (`prefect>=X,<4` installs prefect==X), so the range stated there is
 # the range tested. Every other package keeps uv.lock's version wherever that Prefect accepts it: the lock's
 # export is written first to the file `uv pip compile` then writes, and uv keeps the pins it finds there,
 # changing only what the older Prefect requires (and resolving what it needs that the lock lacks).
-# Arguments are passed to pytest. `make test-lowest` runs it; .ci/run runs that after `make test`.
+# Arguments are passed to pytest. `make test-lowest` runs it (with xdist); .ci/run runs part of it after
+# `make test-all`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UV=${UV:-.tools/bin/uv}
