@@ -14,8 +14,9 @@ from .data import ANCHOR, LIFECYCLE, STATUSES, Contract, SandboxState, StepRefus
 from .delivery import DeliveryAttempt, DeliverySettings
 from .faults import Faults
 from .outbox import MISBEHAVIOURS
+from .process import SandboxProcess
 from .recorder import RequestRecord
-from .server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, SandboxProcess
+from .server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
 
 __all__ = [
     "ANCHOR",

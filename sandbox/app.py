@@ -34,7 +34,7 @@ from .recorder import RequestLog, RequestRecord
 from .routes import Router, build_routes, load_answers
 from .storage import STORAGE_PREFIX
 from .subscriptions import WebhookRegistry
-from .wire import JSON, Reply, Request, dumps, error
+from .wire import JSON, Reply, Request, dumps, error, lifespan, read_body
 
 CLIENT = frozenset({"ClientId", "ClientSecret"})
 BEARER = frozenset({"OAuthBearer"})
@@ -94,6 +94,17 @@ class SandboxApp:
     def faults(self) -> Faults:
         return self.injector.faults
 
+    def reset(self) -> None:
+        """Back to what the constructor made: lanes closed first (nothing queued goes out), then the
+        subscriptions, seeded state, faults, files and logs. Credentials, key and ports stay."""
+        self.outbox.sender.reset()
+        self.webhooks.reset()
+        self.state.reset()
+        self.injector.reset()
+        self.storage.reset()
+        self.log.reset()
+        self._rid = itertools.count(1)
+
     def bind_loop(self) -> None:
         """Called on the server's loop at startup: the event that ends held requests lives there."""
         self.closing = asyncio.Event()
@@ -108,12 +119,12 @@ class SandboxApp:
     async def __call__(self, scope: dict[str, Any], receive, send) -> None:
         if scope["type"] != "http":
             if scope["type"] == "lifespan":
-                await _lifespan(receive, send)
+                await lifespan(receive, send)
             return
         req = Request.from_scope(scope)
         if req.path.startswith("/_sandbox/"):
             if req.method in BODY_METHODS:
-                req.body = await _read_body(receive)
+                req.body = await read_body(receive)
             await self._send(send, await self.admin.handle(req))
             return
         server = scope.get("server")
@@ -126,7 +137,7 @@ class SandboxApp:
             await self._send(send, self._to_https(req), record)
             return
         if req.method in BODY_METHODS:
-            req.body = await _read_body(receive)
+            req.body = await read_body(receive)
         credential = (req.client_id or "", req.headers.get("client-secret", ""))
         outcome = self.injector.decide(req.method, req.path, credential, req.query_string)
         if outcome is PASS:
@@ -371,25 +382,3 @@ def _body_problem(route, req: Request) -> Reply | None:
         except ValueError:
             return error(400, "JSON parse error: the request body is not valid JSON.")
     return None
-
-
-async def _read_body(receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
-
-
-async def _lifespan(receive, send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

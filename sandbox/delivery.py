@@ -147,6 +147,7 @@ class Sender:
 
     def __init__(self, settings: DeliverySettings, still_wanted: Callable[[Delivery], bool]):
         self.settings = settings
+        self._initial = settings.as_dict()
         self.log = DeliveryLog()
         self._still_wanted = still_wanted
         self._lock = threading.Lock()
@@ -203,6 +204,20 @@ class Sender:
         with self._lock:
             self._closed = False
             self._stop.clear()
+
+    def reset(self) -> None:
+        """Drop every queued delivery and lane (closing them), forget the sent ones, and start over
+        with the settings it was made with."""
+        was_closed = self._closed
+        self.close()
+        with self._lock:
+            self.settings.update(**self._initial)
+            self._recent.clear()
+            self._ids = itertools.count(1)
+            self._lane_names = itertools.count(1)
+        self.log.reset()
+        if not was_closed:
+            self.open()
 
     def close(self, timeout: float | None = None) -> None:
         """Stop every lane: queued deliveries are dropped, one in flight is given `timeout` to end."""

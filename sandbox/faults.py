@@ -128,6 +128,7 @@ class FaultInjector:
     def __init__(self, faults: Faults, seed: int):
         self.faults = faults
         self._seed = seed
+        self._initial = faults.as_dict()  # what reset() restores (set_faults changes `faults` in place)
         self.rng = random.Random(faults.seed if faults.seed is not None else seed)
         self.script_entries: list[ScriptEntry] = []
         self.buckets: dict[tuple[str, str], TokenBucket] = {}
@@ -172,6 +173,14 @@ class FaultInjector:
                             re.compile(query_regex) if query_regex else None)
         with self.lock:
             self.script_entries.append(entry)
+
+    def reset(self) -> None:
+        """The faults as constructed, their RNG reseeded, no script, full rate-limit buckets."""
+        with self.lock:
+            self.faults.update(**self._initial)
+            self.script_entries.clear()
+            self.buckets.clear()
+            self.reseed()
 
     def clear_script(self) -> None:
         with self.lock:

@@ -48,6 +48,13 @@ class WorkspaceFiles:
         self._lock = threading.Lock()
         self.files: dict[str, StoredFile] = {}
 
+    def reset(self) -> None:
+        """No file; file ids from the first again (URLs signed before no longer verify)."""
+        with self._lock:
+            self._key = os.urandom(32)
+            self._count = 0
+            self.files.clear()
+
     # ------------------------------------------------------------------ the API side
 
     def start_uploads(self, req, params, route) -> Reply:

@@ -88,6 +88,14 @@ class WebhookRegistry:
         self._next_id = FIRST_WEBHOOK_ID
         self._key = b""
         self.set_key(hmac_key if hmac_key is not None else base64.b64encode(os.urandom(KEY_BYTES)).decode())
+        self._initial_key = self._key
+
+    def reset(self) -> None:
+        """No subscription, ids from the first again, and the key the sandbox started with."""
+        with self._lock:
+            self._subscriptions.clear()
+            self._next_id = FIRST_WEBHOOK_ID
+            self._key = self._initial_key
 
     def __repr__(self) -> str:  # the key stays out of reprs and tracebacks
         return f"WebhookRegistry(subscriptions={len(self._subscriptions)})"

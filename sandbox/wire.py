@@ -133,3 +133,27 @@ class Request:
     def is_json(self) -> bool:
         ctype = self.headers.get("content-type", "application/json").split(";")[0].strip().lower()
         return ctype in ("", "application/json") or ctype.endswith("+json")
+
+
+async def read_body(receive: Any) -> bytes:
+    """The whole request body (ASGI), or what came before the client went away."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+async def lifespan(receive: Any, send: Any) -> None:
+    """Answer ASGI lifespan messages (uvicorn runs the sandbox with lifespan off; other servers may not)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
