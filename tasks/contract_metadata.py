@@ -1,7 +1,6 @@
 """Tasks for key pointers: the metadata values of contracts and their definitions.
 
 Generated from the spec by `make generate` (tools/generate_catalog.py); do not edit by hand.
-Hand-written tasks are in tasks/_handwritten/contract_metadata.py and re-exported here.
 """
 
 from __future__ import annotations
@@ -11,9 +10,6 @@ from typing import Any
 from blocks import SpotDraftCredentials
 from client import models as m
 from tasks._base import call_operation, spotdraft_task
-from tasks._handwritten.contract_metadata import (
-    get_contract_key_pointers,
-)
 
 __all__ = [
     "bulk_update_contract_key_pointers",
@@ -22,6 +18,12 @@ __all__ = [
     "list_key_pointer_definitions",
     "update_contract_key_pointer",
 ]
+
+
+@spotdraft_task("get_contract_key_pointers")
+def get_contract_key_pointers(credentials: SpotDraftCredentials, composite_id: str) -> list[dict[str, Any]]:
+    """The key pointers (extracted metadata values) of one contract."""
+    return call_operation(credentials, "get_contract_key_pointers", path_params={"composite_id": composite_id})
 
 
 @spotdraft_task("bulk_update_contract_key_pointers")

@@ -14,8 +14,6 @@ from client import models as m
 from tasks._base import call_operation, spotdraft_task
 from tasks._handwritten.contracts import (
     create_contract,
-    get_contract_status,
-    get_contracts_by_external_metadata,
     list_contracts,
 )
 
@@ -50,6 +48,16 @@ __all__ = [
     "upload_supporting_document",
     "void_contract",
 ]
+
+
+@spotdraft_task("get_contracts_by_external_metadata")
+def get_contracts_by_external_metadata(
+    credentials: SpotDraftCredentials, external_metadata_id: str
+) -> list[dict[str, Any]]:
+    """Contracts created with this external metadata id (e.g. the CRM record id); empty when none."""
+    return call_operation(
+        credentials, "get_contracts_by_external_metadata", path_params={"external_metadata_id": external_metadata_id}
+    )
 
 
 @spotdraft_task("get_counterparty_embedded_url")
@@ -206,6 +214,12 @@ def resend_signatory_email(
 ) -> Any:
     """Email a signatory their signing request again."""
     return call_operation(credentials, "resend_signatory_email", path_params={"composite_id": composite_id}, body=body)
+
+
+@spotdraft_task("get_contract_status")
+def get_contract_status(credentials: SpotDraftCredentials, composite_id: str) -> dict[str, Any]:
+    """Status and name of one contract, by composite id such as T-123 or H-123."""
+    return call_operation(credentials, "get_contract_status", path_params={"composite_id": composite_id})
 
 
 @spotdraft_task("void_contract")

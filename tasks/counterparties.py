@@ -1,7 +1,6 @@
 """Tasks for counterparties, their addresses and contacts.
 
 Generated from the spec by `make generate` (tools/generate_catalog.py); do not edit by hand.
-Hand-written tasks are in tasks/_handwritten/counterparties.py and re-exported here.
 """
 
 from __future__ import annotations
@@ -11,9 +10,6 @@ from typing import Any
 from blocks import SpotDraftCredentials
 from client import models as m
 from tasks._base import call_operation, spotdraft_task
-from tasks._handwritten.counterparties import (
-    list_counterparties,
-)
 
 __all__ = [
     "bulk_update_counterparty_contacts",
@@ -29,6 +25,14 @@ __all__ = [
     "update_counterparty_address",
     "update_counterparty_contact",
 ]
+
+
+@spotdraft_task("list_counterparties")
+def list_counterparties(
+    credentials: SpotDraftCredentials, page: int = 1, limit: int = 100, **filters: Any
+) -> dict[str, Any]:
+    """One page of counterparties; filters as `filter__client_email_address` or `filter_custom__<field>`."""
+    return call_operation(credentials, "list_counterparties", query={"limit": limit, "page": page, **filters})
 
 
 @spotdraft_task("create_counterparty")

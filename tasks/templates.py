@@ -1,7 +1,6 @@
 """Tasks for contract templates.
 
 Generated from the spec by `make generate` (tools/generate_catalog.py); do not edit by hand.
-Hand-written tasks are in tasks/_handwritten/templates.py and re-exported here.
 """
 
 from __future__ import annotations
@@ -11,9 +10,6 @@ from typing import Any
 from blocks import SpotDraftCredentials
 from client import models as m
 from tasks._base import call_operation, spotdraft_task
-from tasks._handwritten.templates import (
-    list_templates,
-)
 
 __all__ = [
     "get_template",
@@ -21,6 +17,31 @@ __all__ = [
     "list_templates",
     "update_template",
 ]
+
+
+@spotdraft_task("list_templates")
+def list_templates(
+    credentials: SpotDraftCredentials,
+    cp_types: str | None = None,
+    cp_types_all: bool | None = None,
+    exclude_multi_party: bool | None = None,
+    include_archived: bool | None = None,
+    tags: list[str] | None = None,
+    tags_all: list[str] | None = None,
+) -> dict[str, Any]:
+    """Templates available to the workspace (answer: `items`)."""
+    return call_operation(
+        credentials,
+        "list_templates",
+        query={
+            "cp_types": cp_types,
+            "cp_types_all": cp_types_all,
+            "exclude_multi_party": exclude_multi_party,
+            "include_archived": include_archived,
+            "tags": tags,
+            "tags_all": tags_all,
+        },
+    )
 
 
 @spotdraft_task("get_template")

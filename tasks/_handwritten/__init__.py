@@ -1,4 +1,4 @@
-"""Tasks written by hand, for operations whose task does more than (or says more than) the generated one.
+"""Tasks written by hand, for operations whose task must do more than the generated one.
 
 One module per family, named after it (tasks/_handwritten/contracts.py holds hand-written tasks of the
 `contracts` family). Each task is a function named like its catalog operation and decorated with
@@ -6,4 +6,7 @@ One module per family, named after it (tasks/_handwritten/contracts.py holds han
 no task for such an operation, and re-exports the hand-written one from the family module, so the public
 names stay `tasks.<family>.<task>` and `tasks.<task>`. A hand-written task for an operation the catalog
 does not have, or in the wrong family's module, stops the generator with its name.
+
+A task that only needs better words than the generated docstring is not written here: its entry in
+tools/operations/<family>.yaml gives them as `doc:`, and the task stays generated.
 """

@@ -26,23 +26,3 @@ def create_contract(credentials: SpotDraftCredentials, body: dict[str, Any]) -> 
     """Create a contract; with `external_metadata.id`, an ambiguous failure is reconciled, never re-posted blindly."""
     client = credentials.get_client()
     return writes.create_contract(client, body, budget=budget_for_this_run(client), logger=run_logger())
-
-
-# Hand-written: the docstring says what an external metadata id is and what "none" looks like.
-@spotdraft_task("get_contracts_by_external_metadata")
-def get_contracts_by_external_metadata(
-    credentials: SpotDraftCredentials, external_metadata_id: str
-) -> list[dict[str, Any]]:
-    """Contracts created with this external metadata id (e.g. the CRM record id); empty when none."""
-    return call_operation(
-        credentials,
-        "get_contracts_by_external_metadata",
-        path_params={"external_metadata_id": external_metadata_id},
-    )
-
-
-# Hand-written: the docstring shows what a composite id looks like.
-@spotdraft_task("get_contract_status")
-def get_contract_status(credentials: SpotDraftCredentials, composite_id: str) -> dict[str, Any]:
-    """Status and name of one contract, by composite id such as T-123 or H-123."""
-    return call_operation(credentials, "get_contract_status", path_params={"composite_id": composite_id})
