@@ -232,8 +232,8 @@ class SpotDraftClient:
         files: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Request:
-        return request_builder.build_request(self._http, op, host=self.host, path_params=path_params, query=query,
-                                    body=body, files=files, headers=headers)
+        return request_builder.build_request(self._http, op, host=self.host, path_params=path_params,
+                                             query=query, body=body, files=files, headers=headers)
 
     # -- sending ---------------------------------------------------------------------------------------
     def send(

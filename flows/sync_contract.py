@@ -27,7 +27,7 @@ from flows.common import (
     run_name_from,
     shown_database_url,
 )
-from flows.params import database_url_form, form
+from flows.params import credentials_form, database_url_form, form
 from flows.replays import exact_inputs, replays
 from flows.sync_pages import enrich, has_id, store_contracts
 from store import contract_syncs, contracts, database_now, dead_lettering, engine_for, leases, mark_deleted, utcnow
@@ -149,9 +149,7 @@ def _run_name(parameters: dict[str, Any]) -> str:
 
 @data_flow(name="sync-contract", flow_run_name=run_name_from(_run_name), log_prints=False)
 def sync_contract(
-    credentials: SpotDraftCredentials = form(
-        "SpotDraft credentials", "The credentials Block of the workspace to read from."
-    ),
+    credentials: SpotDraftCredentials = credentials_form(),
     contract_id: ContractId = form(
         "Contract id",
         "SpotDraft's id of the contract (123), or its composite id (T-123, H-123). The webhook trigger "
