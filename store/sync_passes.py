@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -103,7 +104,8 @@ def vanished(engine: Engine, pass_: Pass, present_ids: set[str] | None = None) -
     return sorted(r.composite_id for r in rows if r.id not in present_ids)
 
 
-def finish(engine: Engine, pass_: Pass, deleted_ids: list[str] = (), deletions_read_at: datetime | None = None) -> int:
+def finish(engine: Engine, pass_: Pass, deleted_ids: Sequence[str] = (),
+           deletions_read_at: datetime | None = None) -> int:
     """Close the pass: move the watermark to its start, and mark the confirmed-deleted contracts.
 
     `deletions_read_at` is when the checks that confirmed them began (store.mark_deleted: a
