@@ -1,30 +1,6 @@
 """Every way a SpotDraft call can fail, as one tree (modelled on httpx's `_exceptions.py`).
 
-    SpotDraftError                  base: carries an ErrorContext, says what to do in one line
-    ├── InvalidRequestError         bad input caught before anything was sent
-    ├── TransportError              no complete answer arrived
-    │   ├── ConnectError            the connection never opened: the request was not sent
-    │   ├── RequestTimeout          no answer in time (NOT a TimeoutError: Prefect would mark TimedOut)
-    │   ├── ConnectionDropped       the connection broke after the request may have gone out
-    │   └── ExchangeFailed          the HTTP exchange failed otherwise (protocol, proxy, unknown): may have gone out
-    ├── RedirectError               any 3xx: never followed, names the Location and the likely cause
-    ├── MalformedResponseError      a 2xx that is not the JSON promised (an HTML page from a proxy)
-    └── HTTPStatusError             an error status, one type per class of the guide's table
-        ├── BadRequestError         400  fix the request shape, fields or workspace ids
-        ├── AuthenticationError     401  check client-id, client-secret, region
-        ├── BusinessRuleError       402  the workflow state forbids it
-        ├── PermissionDeniedError   403  check role, access, user-email
-        ├── NotFoundError           404  check region, path, version, workspace, ids
-        ├── ConflictError           409  re-fetch current state before writing again
-        ├── RateLimitedError        429  back off (carries Retry-After)
-        ├── ServerError             5xx  retried only when the operation is safe to repeat
-        └── UnexpectedStatusError   any other error status
-
-`transient` on a class says whether the failure may go away by itself; whether it is *retried* also
-depends on the operation (see client.retry). `TransportError.request_sent` is the one place that says
-whether a request may have reached the server: only `ConnectError` says no, and only the httpx errors
-that prove nothing went out map to it (the table in client.transport). Nothing here holds a secret: bodies are redacted
-before they are stored, and no header is kept.
+The design, and why: docs/design/errors-and-records.md (section `client/errors.py`).
 """
 
 from __future__ import annotations

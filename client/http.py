@@ -1,10 +1,10 @@
 """The SpotDraft client: one pooled httpx.Client per credentials, and one `send` every request goes through.
 
-`call()` has the input checked against the operation's catalog entry (client.checks: nothing bad
+`call()` has the input checked against the operation's catalog entry (client.request_builder: nothing bad
 reaches the wire), and runs the request under the retry policy (client.retry); `send()` is the single
 place a request meets the network: it turns any httpx failure into our typed error by one table
 (client.transport), any non-2xx answer into the error of its status with the full context (the body
-read by client.answers, scrubbed by client.redaction), and counts the attempt. Every SpotDraft request
+read by client.responses, scrubbed by client.redaction), and counts the attempt. Every SpotDraft request
 waits there for its turn at the rate limiter of its credentials (client.ratelimit), retries included.
 """
 
@@ -22,8 +22,8 @@ import httpx
 from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
-from client import answers, checks, files, pages, ratelimit, transport
 from client import errors as E
+from client import files, pages, ratelimit, request_builder, responses, transport
 from client.catalog import OPERATIONS_BY_NAME
 from client.files import FileInput
 from client.operation import Operation
@@ -154,7 +154,7 @@ class SpotDraftClient:
         request = self.build_request(op, path_params=path_params, query=query, body=body, files=files,
                                      headers=headers)
         budget = budget or self.new_budget()
-        external_ids = checks.external_ids(op, path_params, body)
+        external_ids = request_builder.external_ids(op, path_params, body)
 
         last_error: list[E.SpotDraftError] = []
 
@@ -221,7 +221,7 @@ class SpotDraftClient:
         except KeyError:
             raise E.InvalidRequestError(f"unknown operation {operation!r}") from None
 
-    # -- building a request (all checks happen in client.checks, before anything is sent) -------------
+    # -- building a request (all checks happen in client.request_builder, before anything is sent) -------------
     def build_request(
         self,
         op: Operation,
@@ -232,8 +232,8 @@ class SpotDraftClient:
         files: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Request:
-        return checks.build_request(self._http, op, host=self.host, path_params=path_params, query=query,
-                                    body=body, files=files, headers=headers)
+        return request_builder.build_request(self._http, op, host=self.host, path_params=path_params,
+                                             query=query, body=body, files=files, headers=headers)
 
     # -- sending ---------------------------------------------------------------------------------------
     def send(
@@ -272,12 +272,12 @@ class SpotDraftClient:
             if to_storage:  # a signed URL's query is its key: neither ours nor the Location's is repeated
                 url, location = without_query(url), without_query(location)
             raise E.RedirectError(E.RedirectError.likely_cause(url, location), replace(context, location=location))
-        body = answers.storage_body(response) if to_storage else answers.safe_body(response)
+        body = responses.storage_body(response) if to_storage else responses.safe_body(response)
         cls = E.error_for_status(response.status_code)
         # The server's ask is honoured on a 429 and on any 5xx we may retry (a 503 with Retry-After).
         honoured = cls is E.RateLimitedError or response.status_code in E.RETRYABLE_5XX
         retry_after = parse_retry_after(response.headers.get("retry-after")) if honoured else None
-        raise cls(answers.short_detail(body), replace(context, body=body, retry_after=retry_after))
+        raise cls(responses.short_detail(body), replace(context, body=body, retry_after=retry_after))
 
     def _wait_for_turn(self, op: Operation, request: httpx.Request, budget: AttemptBudget,
                        external_ids: tuple[str, ...]) -> float:
@@ -364,8 +364,8 @@ class SpotDraftClient:
         if response is None:
             return context
         return replace(context, status=response.status_code,
-                       request_id=answers.first_header(response, answers.REQUEST_ID_HEADERS),
-                       workspace=answers.first_header(response, answers.WORKSPACE_HEADERS))
+                       request_id=responses.first_header(response, responses.REQUEST_ID_HEADERS),
+                       workspace=responses.first_header(response, responses.WORKSPACE_HEADERS))
 
     def _decode(self, op, request, response: httpx.Response, budget, external_ids) -> Any:
         if op.response_kind == "binary":
@@ -376,7 +376,7 @@ class SpotDraftClient:
             return response.json()
         except (ValueError, httpx.DecodingError):
             context = replace(self._context(op, request, budget, external_ids, response),
-                              body=answers.safe_body(response),
+                              body=responses.safe_body(response),
                               extra={"content_type": response.headers.get("content-type")})
             raise E.MalformedResponseError(
                 f"expected JSON, got {response.headers.get('content-type') or 'no content type'}", context

@@ -27,7 +27,8 @@ class Region(StrEnum):
         return f"https://{self.host}"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether `host` is this machine (localhost, 127.0.0.0/8, ::1): the only place plain http may go."""
     if host == "localhost":
         return True
     try:
@@ -45,7 +46,7 @@ def check_base_url(url: str) -> str:
         raise ValueError("base_url must not carry credentials")
     if parts.query or parts.fragment:
         raise ValueError("base_url must not carry a query string or fragment")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ValueError(
             "base_url must use https:// (plain http:// is accepted only for a loopback address such as "
             "127.0.0.1, for the sandbox); SpotDraft redirects http to https, and the client-secret header "
@@ -64,6 +65,6 @@ def check_signed_url(url: str) -> str:
         raise ValueError("the signed URL must be an absolute http(s) URL")
     if parts.username or parts.password:
         raise ValueError("the signed URL must not carry credentials in its authority")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ValueError(f"the signed URL must use https:// (got plain http to {parts.hostname})")
     return url.strip()

@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from client.checks import external_id_of
 from client.errors import ConflictError, MalformedResponseError, NotFoundError, SpotDraftError
 from client.http import SpotDraftClient
+from client.request_builder import external_id_of
 from client.retry import AttemptBudget
 
 

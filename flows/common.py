@@ -1,10 +1,11 @@
 """What the flows share: contract ids, the parameter-masking flow class, the dead-letter event and final state.
 
-The database URL rules live in flows.database_url (no Prefect needed there); they are re-exported here.
+The database URL rules live in store.database_url (no Prefect needed there); they are re-exported here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prefect import Flow
@@ -12,7 +13,7 @@ from prefect.events import emit_event
 from prefect.states import Completed, State
 
 from client.redaction import hide_url_secrets
-from flows.database_url import (  # re-exported: where the flows have always found them
+from store.database_url import (  # re-exported: where the flows have always found them
     DATABASE_URL_PATTERN,
     DEFAULT_DATABASE_URL,
     check_database_url,
@@ -20,8 +21,18 @@ from flows.database_url import (  # re-exported: where the flows have always fou
 )
 
 __all__ = [
-    "DATABASE_URL_PATTERN", "DEAD_LETTERED", "DEAD_LETTER_EVENT", "DEFAULT_DATABASE_URL", "UrlSafeFlow",
-    "check_database_url", "composite_id_of", "data_flow", "emit_dead_letters", "finished", "shown_database_url",
+    "DATABASE_URL_PATTERN",
+    "DEAD_LETTERED",
+    "DEAD_LETTER_EVENT",
+    "DEFAULT_DATABASE_URL",
+    "UrlSafeFlow",
+    "check_database_url",
+    "composite_id_of",
+    "data_flow",
+    "emit_dead_letters",
+    "finished",
+    "run_name_from",
+    "shown_database_url",
 ]
 
 DEAD_LETTER_EVENT = "spotdraft.dead-letters.recorded"
@@ -47,6 +58,16 @@ class UrlSafeFlow(Flow):
             return hide_url_secrets(value) if isinstance(value, str) and "://" in value else value
 
         return {key: safe(key, value) for key, value in super().serialize_parameters(parameters).items()}
+
+
+def run_name_from(name_of: Callable[[dict[str, Any]], str]) -> Callable[[], str]:
+    """A `flow_run_name` for Prefect: `name_of` the run's parameters, as Prefect holds them."""
+    def run_name() -> str:
+        from prefect.runtime import flow_run
+
+        return name_of(flow_run.parameters or {})
+
+    return run_name
 
 
 def data_flow(**options: Any):

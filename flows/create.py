@@ -5,7 +5,7 @@ Idempotent by the record's `external_id`, sent as `external_metadata.id`: a reco
 second run (or a run after a crash that lost the local row) creates nothing new. An ambiguous
 failure of the create itself is reconciled by the same look-up before any second POST
 (client.writes). Each record is written by one run at a time (a lease in the shared database,
-flows.leases), so two runs on the same records cannot both create it. Bad records are refused
+store.leases), so two runs on the same records cannot both create it. Bad records are refused
 before any request and become dead letters, as does anything else about one record; the rest go on.
 With `send_to_counterparties`, a contract is sent once it is recorded; one found already in SpotDraft,
 or recorded earlier but not marked sent (a killed run, a failed send), is sent only while SpotDraft
@@ -25,19 +25,21 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from pydantic import Field
 
+import tasks
 from blocks import SpotDraftCredentials
 from client import SpotDraftError, writes
-from flows import dead_letters, leases
 from flows.common import (
     DEFAULT_DATABASE_URL,
     check_database_url,
     composite_id_of,
     data_flow,
     finished,
+    run_name_from,
 )
 from flows.params import JsonList, OptionalText, database_url_form, form
 from flows.records import RecordError, load_records, validate_record
-from flows.store import created_contracts, engine_for, fit_row, upsert, utcnow
+from flows.replays import exact_inputs, leased, replays
+from store import created_contracts, dead_lettering, engine_for, fit_row, leases, upsert, utcnow
 
 BATCH_SIZE = 50
 SEND_BODY = {"attachment_formats": ["PDF"]}  # what the counterparties receive: the contract as a PDF
@@ -54,10 +56,10 @@ def record_created(conn, *, external_id: str, contract: dict[str, Any], template
     row, _ = fit_row(created_contracts, {
         "external_id": external_id, "contract_id": str(contract["id"]), "template_id": template_id,
         "contract_name": contract.get("contract_name"), "outcome": outcome, "record": contract,
-        "flow_run_id": dead_letters.current_flow_run()[1], "created_at": utcnow(),
+        "flow_run_id": dead_lettering.current_flow_run()[1], "created_at": utcnow(),
     })
     upsert(conn, created_contracts, [row])
-    dead_letters.resolve(conn, operation="create_contract", targets=[external_id],
+    dead_lettering.resolve(conn, operation="create_contract", targets=[external_id],
                          outcome={"resolved_by": outcome, "contract_id": str(contract["id"])})
 
 
@@ -84,7 +86,7 @@ def create_contracts_batch(
         """Created but not sent: its own dead letter, replayable alone (the review checks DRAFT first)."""
         logger.warning("Contract %s (%s) was created but not sent: %s", composite_id, external_id, error)
         with engine.begin() as conn:
-            dead_letters.record(conn, operation="send_contract_to_counterparties", target=composite_id,
+            dead_lettering.record(conn, operation="send_contract_to_counterparties", target=composite_id,
                                 inputs={"composite_id": composite_id, "body": SEND_BODY}, error=error)
         return ["dead_lettered"]
 
@@ -98,7 +100,7 @@ def create_contracts_batch(
         with engine.begin() as conn:
             conn.execute(created_contracts.update().where(created_contracts.c.external_id == external_id)
                          .values(sent_at=utcnow()))
-            dead_letters.resolve(conn, operation="send_contract_to_counterparties", targets=[composite_id],
+            dead_lettering.resolve(conn, operation="send_contract_to_counterparties", targets=[composite_id],
                                  outcome={"resolved_by": "create_contracts"})
         return []
 
@@ -114,13 +116,13 @@ def create_contracts_batch(
         with engine.begin() as conn:
             conn.execute(created_contracts.update().where(created_contracts.c.external_id == external_id)
                          .values(sent_at=utcnow()))
-            dead_letters.resolve(conn, operation="send_contract_to_counterparties", targets=[composite_id],
+            dead_lettering.resolve(conn, operation="send_contract_to_counterparties", targets=[composite_id],
                                  outcome={"resolved_by": "create_contracts", "status": status.get("contract_status")
                                           if isinstance(status, dict) else None})
         return []
 
     def one(item: dict[str, Any]) -> list[str]:
-        """One record, written by this run alone (see flows.leases); anything about it is its dead letter."""
+        """One record, written by this run alone (see store.leases); anything about it is its dead letter."""
         external_id = item["external_id"]
         with leases.lease(engine, leases.create_key(external_id), holder) as held:
             if not held:  # another run (or a review) is creating or sending it right now: its job
@@ -131,7 +133,7 @@ def create_contracts_batch(
             except Exception as error:  # an answer we cannot store, a bug: this record's, not the run's
                 logger.warning("Dead-lettered record %s: %s", external_id, error)
                 with engine.begin() as conn:
-                    dead_letters.record(conn, operation="create_contract", target=external_id,
+                    dead_lettering.record(conn, operation="create_contract", target=external_id,
                                         inputs={"template_id": template_id, "body": item["body"]}, error=error)
                 return ["dead_lettered"]
 
@@ -140,7 +142,7 @@ def create_contracts_batch(
         row = _recorded(engine, external_id)  # read under the lease: what an earlier run recorded
         if row is not None:
             with engine.begin() as conn:  # recorded: a letter left by a run that raced the recording is done
-                dead_letters.resolve(conn, operation="create_contract", targets=[external_id],
+                dead_lettering.resolve(conn, operation="create_contract", targets=[external_id],
                                      outcome={"resolved_by": "already recorded", "contract_id": row.contract_id})
             # Recorded but not marked sent (a run killed before sending, a send that failed or was
             # made by hand): sent now only if SpotDraft still has it in DRAFT, so never twice.
@@ -171,7 +173,7 @@ def create_contracts_batch(
                               f"({leases.describe(engine, leases.create_key(external_id))}) and not recorded "
                               "when this run ended")
             with engine.begin() as conn:
-                dead_letters.record(conn, operation="create_contract", target=external_id,
+                dead_lettering.record(conn, operation="create_contract", target=external_id,
                                     inputs={"template_id": template_id, "body": item["body"]}, error=busy)
             counts["dead_lettered"] += 1
     return counts
@@ -187,15 +189,12 @@ def _refused_target(error: RecordError, index: int, repeated: bool, flow_run_id:
     return f"{error.external_id} (repeated at {place})" if error.external_id else place
 
 
-def _run_name() -> str:
-    from prefect.runtime import flow_run
-
-    params = flow_run.parameters or {}
+def _run_name(params: dict[str, Any]) -> str:
     source = params.get("records_file") or f"{len(params.get('records') or [])} inline records"
     return f"create-contracts template {params.get('template_id')} from {source}"
 
 
-@data_flow(name="create-contracts", flow_run_name=_run_name, log_prints=False)
+@data_flow(name="create-contracts", flow_run_name=run_name_from(_run_name), log_prints=False)
 def create_contracts(
     credentials: SpotDraftCredentials = form(
         "SpotDraft credentials", "The credentials Block of the workspace to create contracts in."
@@ -230,7 +229,7 @@ def create_contracts(
     valid: list[dict[str, Any]] = []
     refused = 0
     seen: set[str] = set()
-    this_run = dead_letters.current_flow_run()[1]
+    this_run = dead_lettering.current_flow_run()[1]
     for index, item in enumerate(raw):
         repeated = False
         try:
@@ -244,7 +243,7 @@ def create_contracts(
             refused += 1
             logger.warning("Refused %s", error)
             with engine.begin() as conn:
-                dead_letters.record(conn, operation="create_contract", target=_refused_target(error, index, repeated,
+                dead_lettering.record(conn, operation="create_contract", target=_refused_target(error, index, repeated,
                                                                                               this_run),
                                     inputs={"template_id": template_id, "record": item}, error=error)
     logger.info("%d records: %d valid, %d refused before any request", len(raw), len(valid), refused)
@@ -268,3 +267,50 @@ def create_contracts(
         message += f", {totals['left_to_another_run']} left to another run writing them at the same time"
     return finished(message, summary, totals["dead_lettered"])
 
+
+# -- how the review retries this flow's dead letters (flows.replays) ------------------------------
+
+@replays("create_contract")
+def _replay_create(credentials, database_url, inputs, payload) -> dict[str, Any]:
+    template_id = int((payload or {}).get("template_id") or inputs["template_id"])
+    if "record" in inputs or (payload and "external_id" in payload):
+        record = payload if payload is not None else exact_inputs(inputs, None)["record"]
+        _, body = validate_record(record, 0, template_id)
+    else:
+        body = exact_inputs(inputs["body"], payload)
+    external_id = writes.external_id_of(body)
+    if external_id is None:  # without it a create cannot be looked up first, nor recorded against its record
+        raise ValueError("the body has no external_metadata.id; add the upstream record's id")
+    engine = engine_for(database_url)
+    with leased(engine, leases.create_key(external_id)):
+        contract = tasks.create_contract(credentials, body)  # looks the external id up before any POST
+        with engine.begin() as conn:  # the template the body sent: an edit may have changed it
+            record_created(conn, external_id=external_id, contract=contract,
+                           template_id=_template_sent(body, template_id), outcome="created by review")
+    return {"contract_id": str(contract.get("id")), "external_id": external_id}
+
+
+def _template_sent(body: dict[str, Any], default: int) -> int:
+    sent = body.get("contract_template_id")
+    return sent if isinstance(sent, int) and not isinstance(sent, bool) else default
+
+
+@replays("send_contract_to_counterparties")
+def _replay_send(credentials, database_url, inputs, payload) -> dict[str, Any]:
+    composite_id = (payload or inputs)["composite_id"]
+    body = (payload or {}).get("body") or exact_inputs(inputs, None)["body"]
+    engine = engine_for(database_url)
+    ids = [composite_id, composite_id.split("-")[-1]]
+    with engine.connect() as conn:  # the record it was created for: a create run sends under the same lease
+        external_id = conn.execute(sa.select(created_contracts.c.external_id)
+                                   .where(created_contracts.c.contract_id.in_(ids))).scalar()
+    with leased(engine, leases.create_key(external_id) if external_id else f"send:{composite_id}"):
+        # Sending is not safe to repeat: a send that landed despite its error (or one made since)
+        # has taken the contract out of DRAFT, and is not sent again.
+        status = tasks.get_contract_status(credentials, composite_id).get("contract_status")
+        if status == DRAFT:
+            tasks.send_contract_to_counterparties(credentials, composite_id, body)
+        with engine.begin() as conn:  # either way it went out: create_contracts must not send again
+            conn.execute(created_contracts.update().where(created_contracts.c.contract_id.in_(ids))
+                         .values(sent_at=utcnow()))
+    return {"composite_id": composite_id, "sent": status == DRAFT, "status_before": status}

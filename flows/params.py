@@ -28,6 +28,11 @@ def form(title: str, description: str, default: Any = ..., shown_default: Any = 
     return Field(default, description=description, json_schema_extra=extra)
 
 
+def credentials_form(action: str = "read from") -> Any:
+    """The credentials Block parameter, picked from a drop-down of saved documents in the run form."""
+    return form("SpotDraft credentials", f"The credentials Block of the workspace to {action}.")
+
+
 def database_url_form(description: str, default: str) -> Any:
     """The `database_url` parameter: a URL whose password, if any, is refused by the form and the server."""
     from flows.common import DATABASE_URL_PATTERN

@@ -1,30 +1,6 @@
 """Upstream records (CRM / ERP rows) to create contracts from: loading, validating, turning into bodies.
 
-A record is an object with `external_id` (required text: the upstream id), `contract_data` (the
-template's fields), `counter_party_details` (a list, as in the API's create body) and optionally
-`contract_name`. Records come inline (a list of objects) or from a `.json` file (a list, or
-`{"records": [...]}`) or a `.csv` file, whose columns map onto the same shape:
-
-    external_id                          the upstream id (required)
-    contract_name                        optional
-    contract_data.<field>                one column per template field; dots nest deeper
-                                         (contract_data.billing_address.city); or instead one
-    contract_data                        column holding them all as a JSON object
-    counter_party_details                the whole list as JSON text, or instead, for one counterparty:
-    counterparty.is_individual           true/false (default false)
-    counterparty.organization_name       required when not an individual
-    counterparty.first_name / .last_name / .email
-                                         the point of contact (email and first name required)
-
-A CSV cell that is valid JSON other than a bare string (12000, true, {"type": "USD", "value": 5})
-is taken as that JSON value; anything else is text. Empty cells are left out.
-
-Two kinds of error, both ValueErrors raised before any request: a file that cannot be read as
-records at all (not UTF-8, not JSON, the wrong shape, no external_id column, columns that
-contradict each other) is a `RecordsFileError` naming the file, the line or column, and what to
-do; it ends the run. A record that cannot be used is a `RecordError` naming the record and the
-field; it becomes that record's dead letter and the others go on. Files are UTF-8, with or
-without a byte order mark.
+The design, and why: docs/design/errors-and-records.md (section `flows/records.py`).
 """
 
 from __future__ import annotations
@@ -40,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from client.catalog import OPERATIONS_BY_NAME
-from client.checks import describe_validation
+from client.request_builder import describe_validation
 
 SAVE_AS_UTF8 = "save it as UTF-8 (in Excel: Save As > CSV UTF-8; in an editor: Encoding > UTF-8) and run again"
 JSON_SHAPE = 'expected a list of records or {"records": [...]}'

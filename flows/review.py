@@ -5,7 +5,7 @@ its Resume button: for each letter, retry, retry with an edited payload, discard
 Decisions are carried out through the same tasks the flows use (so the same validation, retry
 policy and reconciliation apply) and recorded on each letter: `replayed` with the result, back to
 `pending` with the new error, or `discarded` with who and when. A timeout leaves everything pending.
-Each review claims the letters it offers (flows.dead_letters.claim): several reviews may wait at
+Each review claims the letters it offers (store.dead_lettering.claim): several reviews may wait at
 once, each offering its own letters, and only the holder of a claim carries out a decision on it.
 
 Why pause and not suspend: the run holds no expensive resource while it waits (a process of about
@@ -15,10 +15,8 @@ rerun the flow from the top on resume, which needs persisted results for no gain
 
 from __future__ import annotations
 
-import contextlib
-import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections import Counter
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -32,18 +30,13 @@ from prefect.logging import get_run_logger
 from prefect.states import Completed
 from pydantic import BaseModel, ConfigDict, Field
 
-import tasks
 from blocks import SpotDraftCredentials
-from client import writes
-from client.errors import NotFoundError
-from client.redaction import MASK, redact
-from flows import dead_letters, leases
-from flows.common import DEFAULT_DATABASE_URL, check_database_url, data_flow, shown_database_url
-from flows.create import DRAFT, record_created
+from client.redaction import redact
+from flows.common import DEFAULT_DATABASE_URL, check_database_url, data_flow, run_name_from, shown_database_url
 from flows.params import OptionalText, database_url_form, form
-from flows.records import validate_record
-from flows.store import contracts, created_contracts, database_now, engine_for, mark_deleted, utcnow
-from flows.store import dead_letters as letters_table
+from flows.replays import replay_for, replays
+from store import database_now, dead_lettering, engine_for, utcnow
+from store import dead_letters as letters_table
 
 FLOW_RUN = "flow_run"  # the operation of a dead letter for a run that failed without recording one
 MAX_WAIT_MINUTES = 30 * 24 * 60  # a review waits for a person at most 30 days (its letters are held meanwhile)
@@ -112,114 +105,7 @@ def _table(letters: list[dict[str, Any]]) -> list[dict[str, str]]:
     ]
 
 
-# -- replays: one function per operation, chosen from a table --------------------------------------------
-Replay = Callable[[SpotDraftCredentials, str, dict[str, Any], dict[str, Any] | None], dict[str, Any]]
-
-
-def _exact(inputs: dict[str, Any], payload: dict[str, Any] | None) -> dict[str, Any]:
-    """The inputs a replay sends: the person's edit, or exactly what the first attempt sent.
-
-    A secret in the inputs (a field the spec marks secret, a credential) was not kept when the letter
-    was written, so such a letter can only be replayed with the value given again as an edit.
-    """
-    if payload is not None:
-        return payload
-    if MASK in json.dumps(inputs, default=str):
-        raise ValueError("these inputs held a secret that was not kept; retry_with_edits with the full inputs")
-    return inputs
-
-
-def _replay_create(credentials, database_url, inputs, payload) -> dict[str, Any]:
-    template_id = int((payload or {}).get("template_id") or inputs["template_id"])
-    if "record" in inputs or (payload and "external_id" in payload):
-        _, body = validate_record(payload if payload is not None else _exact(inputs, None)["record"], 0, template_id)
-    else:
-        body = _exact(inputs["body"], payload)
-    external_id = writes.external_id_of(body)
-    if external_id is None:  # without it a create cannot be looked up first, nor recorded against its record
-        raise ValueError("the body has no external_metadata.id; add the upstream record's id")
-    engine = engine_for(database_url)
-    with _leased(engine, leases.create_key(external_id)):
-        contract = tasks.create_contract(credentials, body)  # looks the external id up before any POST
-        with engine.begin() as conn:  # the template the body sent: an edit may have changed it
-            record_created(conn, external_id=external_id, contract=contract,
-                           template_id=_template_sent(body, template_id), outcome="created by review")
-    return {"contract_id": str(contract.get("id")), "external_id": external_id}
-
-
-def _template_sent(body: dict[str, Any], default: int) -> int:
-    sent = body.get("contract_template_id")
-    return sent if isinstance(sent, int) and not isinstance(sent, bool) else default
-
-
-@contextlib.contextmanager
-def _leased(engine, key: str) -> Iterator[None]:
-    """Replay only while no run is writing the same record (see flows.leases); otherwise fail again, later."""
-    with leases.lease(engine, key, leases.holder_id()) as held:
-        if not held:
-            raise ValueError(f"another run holds this record ({leases.describe(engine, key)}); retry it once that "
-                             "run has ended or its lease has lapsed")
-        yield
-
-
-def _replay_key_pointers(credentials, database_url, inputs, payload) -> dict[str, Any]:
-    composite_id = _exact(inputs, payload)["composite_id"]
-    key_pointers = tasks.get_contract_key_pointers(credentials, composite_id)
-    with engine_for(database_url).begin() as conn:
-        conn.execute(contracts.update().where(contracts.c.composite_id == composite_id)
-                     .values(key_pointers=key_pointers, synced_at=utcnow()))
-    return {"composite_id": composite_id, "key_pointers": len(key_pointers or [])}
-
-
-def _replay_send(credentials, database_url, inputs, payload) -> dict[str, Any]:
-    composite_id = (payload or inputs)["composite_id"]
-    body = (payload or {}).get("body") or _exact(inputs, None)["body"]
-    engine = engine_for(database_url)
-    ids = [composite_id, composite_id.split("-")[-1]]
-    with engine.connect() as conn:  # the record it was created for: a create run sends under the same lease
-        external_id = conn.execute(sa.select(created_contracts.c.external_id)
-                                   .where(created_contracts.c.contract_id.in_(ids))).scalar()
-    with _leased(engine, leases.create_key(external_id) if external_id else f"send:{composite_id}"):
-        # Sending is not safe to repeat: a send that landed despite its error (or one made since)
-        # has taken the contract out of DRAFT, and is not sent again.
-        status = tasks.get_contract_status(credentials, composite_id).get("contract_status")
-        if status == DRAFT:
-            tasks.send_contract_to_counterparties(credentials, composite_id, body)
-        with engine.begin() as conn:  # either way it went out: create_contracts must not send again
-            conn.execute(created_contracts.update().where(created_contracts.c.contract_id.in_(ids))
-                         .values(sent_at=utcnow()))
-    return {"composite_id": composite_id, "sent": status == DRAFT, "status_before": status}
-
-
-def _replay_deletion_check(credentials, database_url, inputs, payload) -> dict[str, Any]:
-    """Ask again whether a contract a full refresh did not see is gone: a 404 marks it deleted."""
-    composite_id = _exact(inputs, payload)["composite_id"]
-    engine = engine_for(database_url)
-    checked_at = database_now(engine)
-    try:
-        status = tasks.get_contract_status(credentials, composite_id).get("contract_status")
-    except NotFoundError:
-        with engine.begin() as conn:
-            mark_deleted(conn, [composite_id], checked_at)
-        return {"composite_id": composite_id, "deleted": True}
-    return {"composite_id": composite_id, "deleted": False, "status": status}
-
-
-def _replay_sync(credentials, database_url, inputs, payload) -> dict[str, Any]:
-    from flows.sync import sync_contracts
-
-    summary = sync_contracts(credentials, database_url=database_url, return_state=True).result()
-    return {"sync": summary["pass"], "contracts_read": summary["contracts_read"]}
-
-
-def _replay_sync_contract(credentials, database_url, inputs, payload) -> dict[str, Any]:
-    from flows.sync_contract import sync_contract
-
-    contract_id = _exact(inputs, payload)["contract_id"]
-    state = sync_contract(credentials, contract_id, database_url=database_url, return_state=True)
-    return state.result()  # a failed run raises: the letter failed again
-
-
+@replays(FLOW_RUN)
 def _replay_flow_run(credentials, database_url, inputs, payload) -> dict[str, Any]:
     """Start the failed run's deployment again with the same parameters (read from Prefect, not stored here)."""
     from prefect.deployments import run_deployment
@@ -256,24 +142,10 @@ def _without_missing_blocks(parameters: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-REPLAYS: dict[str, Replay] = {
-    "create_contract": _replay_create,
-    "get_contract_key_pointers": _replay_key_pointers,
-    "send_contract_to_counterparties": _replay_send,
-    "get_contract_status": _replay_deletion_check,
-    "list_contracts": _replay_sync,
-    "sync_contract": _replay_sync_contract,
-    FLOW_RUN: _replay_flow_run,
-}
-
-
 def replay(credentials: SpotDraftCredentials, database_url: str, letter: dict[str, Any],
            payload: dict[str, Any] | None) -> dict[str, Any]:
     """Carry out a dead letter's operation again (edited when `payload` is given); returns the outcome."""
-    run = REPLAYS.get(letter["operation"])
-    if run is None:
-        raise ValueError(f"no replay is defined for {letter['operation']}; discard it once handled by hand")
-    return run(credentials, database_url, letter["inputs"] or {}, payload)
+    return replay_for(letter["operation"])(credentials, database_url, letter["inputs"] or {}, payload)
 
 
 # -- Prefect runs: whose claim is alive, and failed runs that left no dead letter -------------------------
@@ -344,7 +216,7 @@ def _letter_for_failed_run(engine, triggered_by: str | None) -> None:
         if known:
             return
         error = FlowRunFailed(f"flow run {run.name} ended {run.state.type.value}: {run.state.message or 'no message'}")
-        letter_id = dead_letters.record(conn, operation=FLOW_RUN, target=f"flow run {run.id}",
+        letter_id = dead_lettering.record(conn, operation=FLOW_RUN, target=f"flow run {run.id}",
                                         inputs={"flow_run_id": str(run.id), "deployment_id":
                                                 str(run.deployment_id) if run.deployment_id else None},
                                         error=error)
@@ -368,14 +240,12 @@ def _leave_pause() -> None:
         api.set_flow_run_state(flow_run.id, Running(message="no decision in time"), force=True)
 
 
-def _run_name() -> str:
-    from prefect.runtime import flow_run
-
-    sender = (flow_run.parameters or {}).get("triggered_by")
+def _run_name(parameters: dict[str, Any]) -> str:
+    sender = parameters.get("triggered_by")
     return f"review-failed-operations{' after ' + str(sender)[-8:] if sender else ''}"
 
 
-@data_flow(name="review-failed-operations", flow_run_name=_run_name, log_prints=False)
+@data_flow(name="review-failed-operations", flow_run_name=run_name_from(_run_name), log_prints=False)
 def review_failed_operations(
     credentials: SpotDraftCredentials = form(
         "SpotDraft credentials", "The credentials Block used to retry operations."
@@ -407,7 +277,7 @@ def review_failed_operations(
     me = _this_run_id()
     _letter_for_failed_run(engine, triggered_by)
     claimed_until = database_now(engine) + timedelta(minutes=timeout_minutes + 5)
-    letters = dead_letters.claim(engine, claimer=me, until=claimed_until, limit=limit, first_from_run=triggered_by,
+    letters = dead_lettering.claim(engine, claimer=me, until=claimed_until, limit=limit, first_from_run=triggered_by,
                                  claimer_alive=_run_alive)
     if not letters:
         logger.info("No pending dead letters that another review is not already offering")
@@ -415,7 +285,7 @@ def review_failed_operations(
     try:
         return _review(credentials, database_url, engine, me, letters, triggered_by, timeout_minutes, poll_seconds)
     finally:  # whatever happened, what is still pending is free for the next review
-        dead_letters.release(engine, claimer=me)
+        dead_lettering.release(engine, claimer=me)
 
 
 def _this_run_id() -> str:
@@ -427,7 +297,7 @@ def _this_run_id() -> str:
 def _review(credentials, database_url: str, engine, me: str, letters: list[dict[str, Any]],
             triggered_by: str | None, timeout_minutes: float, poll_seconds: int) -> Any:
     logger = get_run_logger()
-    letters = [{**r, "reason": dead_letters.reason(r)} for r in letters]  # read once, shown three times
+    letters = [{**r, "reason": dead_lettering.reason(r)} for r in letters]  # read once, shown three times
     create_table_artifact(key="dead-letters-pending", table=_table(letters),
                           description=f"{len(letters)} dead letters wait for a decision" +
                           (f", first those of run {triggered_by}" if triggered_by else "") + ". " + HOW_TO_ANSWER)
@@ -449,48 +319,20 @@ def _review(credentials, database_url: str, engine, me: str, letters: list[dict[
         return Completed(message=f"no decision; {len(letters)} left pending", data={"pending": len(letters)})
 
     by_id = {r["id"]: r for r in letters}
-    results = []
+    results: list[dict[str, str]] = []
+    counts: Counter[Outcome] = Counter()
     decided: set[int] = set()
     who = answer.reviewer
     for decision in answer.decisions:
         letter = by_id.get(decision.dead_letter_id)
         if decision.action is Action.leave or (letter is not None and letter["id"] in decided):
             continue  # left alone, or listed twice (the first decision stands)
-        if letter is None:  # not offered by this review: another review's, or no such letter
-            results.append({"id": str(decision.dead_letter_id), "action": decision.action.value,
-                            "outcome": "refused: not offered by this review"})
-            continue
-        decided.add(letter["id"])
-        with engine.begin() as conn:  # resolved meanwhile (a later sync), or its claim lapsed to another review
-            taken = dead_letters.take(conn, letter["id"], claimer=me, who=who)
-        if not taken:
-            results.append({"id": str(letter["id"]), "action": decision.action.value, "outcome": "no longer pending"})
-            continue
-        when = utcnow()
-        if decision.action is Action.discard:
-            with engine.begin() as conn:
-                _decide(conn, letter["id"], status="discarded", decided_by=who, decided_at=when,
-                        outcome={"note": decision.note or None})
-            results.append({"id": str(letter["id"]), "action": "discard", "outcome": "discarded"})
-            continue
-        payload = decision.payload if decision.action is Action.retry_with_edits else None
-        try:
-            if payload is not None and not isinstance(payload, dict):
-                raise ValueError(f"the corrected inputs must be a JSON object, not {type(payload).__name__}")
-            outcome = replay(credentials, database_url, letter, payload)
-        except Exception as error:  # whatever fails, fails this decision only: the others are still carried out
-            logger.warning("Dead letter %s failed again: %s", letter["id"], error)
-            with engine.begin() as conn:
-                _decide(conn, letter["id"], status="pending", decided_by=who, decided_at=when,
-                        outcome={"replay_failed": True, "note": decision.note or None, "payload": redact(payload)},
-                        **{k: v for k, v in dead_letters.describe(error).items() if k != "attempts"})
-            results.append({"id": str(letter["id"]), "action": decision.action.value,
-                            "outcome": f"failed again: {type(error).__name__}"})
-            continue
-        with engine.begin() as conn:
-            _decide(conn, letter["id"], status="replayed", decided_by=who, decided_at=when,
-                    outcome={"result": redact(outcome), "note": decision.note or None, "edited": payload is not None})
-        results.append({"id": str(letter["id"]), "action": decision.action.value, "outcome": "replayed"})
+        if letter is not None:
+            decided.add(letter["id"])
+        outcome, detail = _carry_out(credentials, database_url, engine, me, who, letter, decision)
+        counts[outcome] += 1
+        results.append({"id": str(decision.dead_letter_id), "action": decision.action.value,
+                        "outcome": f"{outcome.value}: {detail}" if detail else outcome.value})
 
     create_table_artifact(key="dead-letters-review", table=results or [{"id": "-", "action": "-", "outcome": "-"}],
                           description=f"Decisions of {who}")
@@ -498,14 +340,56 @@ def _review(credentials, database_url: str, engine, me: str, letters: list[dict[
         key="dead-letters-review-summary",
         markdown=f"**{who}** decided on {len(results)} of {len(letters)} dead letters.",
     )
-    counts = {k: sum(r["outcome"].startswith(k) for r in results)
-              for k in ("replayed", "discarded", "failed again", "no longer pending", "refused")}
-    acted = counts["replayed"] + counts["discarded"] + counts["failed again"] + counts["no longer pending"]
-    message = (f"{counts['replayed']} replayed, {counts['discarded']} discarded, "
-               f"{counts['failed again']} failed again, {len(letters) - acted} left")
-    if counts["no longer pending"]:
-        message += f", {counts['no longer pending']} no longer pending"
-    if counts["refused"]:
-        message += f", {counts['refused']} refused (not offered by this review)"
+    acted = sum(counts[o] for o in (Outcome.replayed, Outcome.discarded, Outcome.failed_again,
+                                    Outcome.no_longer_pending))
+    message = (f"{counts[Outcome.replayed]} replayed, {counts[Outcome.discarded]} discarded, "
+               f"{counts[Outcome.failed_again]} failed again, {len(letters) - acted} left")
+    if counts[Outcome.no_longer_pending]:
+        message += f", {counts[Outcome.no_longer_pending]} no longer pending"
+    if counts[Outcome.refused]:
+        message += f", {counts[Outcome.refused]} refused (not offered by this review)"
     logger.info(message)
     return Completed(message=message, data={"results": results})
+
+
+class Outcome(StrEnum):
+    """What became of one decision (the review's message counts them)."""
+
+    replayed = "replayed"
+    discarded = "discarded"
+    failed_again = "failed again"
+    no_longer_pending = "no longer pending"  # resolved meanwhile (a later sync), or its claim lapsed
+    refused = "refused"  # not offered by this review: another review's, or no such letter
+
+
+def _carry_out(credentials, database_url: str, engine, me: str, who: str, letter: dict[str, Any] | None,
+               decision: Decision) -> tuple[Outcome, str]:
+    """Carry out one person's decision on one letter, record it on the letter; (outcome, detail)."""
+    logger = get_run_logger()
+    if letter is None:
+        return Outcome.refused, "not offered by this review"
+    with engine.begin() as conn:
+        if not dead_lettering.take(conn, letter["id"], claimer=me, who=who):
+            return Outcome.no_longer_pending, ""
+    when = utcnow()
+    if decision.action is Action.discard:
+        with engine.begin() as conn:
+            _decide(conn, letter["id"], status="discarded", decided_by=who, decided_at=when,
+                    outcome={"note": decision.note or None})
+        return Outcome.discarded, ""
+    payload = decision.payload if decision.action is Action.retry_with_edits else None
+    try:
+        if payload is not None and not isinstance(payload, dict):
+            raise ValueError(f"the corrected inputs must be a JSON object, not {type(payload).__name__}")
+        result = replay(credentials, database_url, letter, payload)
+    except Exception as error:  # whatever fails, fails this decision only: the others are still carried out
+        logger.warning("Dead letter %s failed again: %s", letter["id"], error)
+        with engine.begin() as conn:
+            _decide(conn, letter["id"], status="pending", decided_by=who, decided_at=when,
+                    outcome={"replay_failed": True, "note": decision.note or None, "payload": redact(payload)},
+                    **{k: v for k, v in dead_lettering.describe(error).items() if k != "attempts"})
+        return Outcome.failed_again, type(error).__name__
+    with engine.begin() as conn:
+        _decide(conn, letter["id"], status="replayed", decided_by=who, decided_at=when,
+                outcome={"result": redact(result), "note": decision.note or None, "edited": payload is not None})
+    return Outcome.replayed, ""

@@ -1,354 +1,40 @@
 """sync_contracts: SpotDraft -> SQL, incremental, checkpointed per page, one Prefect task per page.
 
-A page is the unit of work: its contracts are listed, enriched with their key pointers, and written
-in one transaction. A few pages are in flight at once (PAGES_IN_FLIGHT): the list call of the next
-page runs while the key-pointer calls of earlier ones do, and every key-pointer call of the pass
-shares one pool of `concurrency` workers, so requests in flight (and connections) stay near that
-bound while the client's limiter keeps the pace at SpotDraft's quota (client.ratelimit). The flow
-takes page results in page order and moves the checkpoint only over that contiguous prefix: a run
-killed at any moment re-reads (and re-upserts) the pages after it, and loses none. Task runs grow
-with pages, not with contracts. Whatever is wrong with one contract is that contract's: enrichment
-refused (stored without key pointers), fields that do not fit their columns (stored fitted, the
-record kept as received), no id or a row the database refuses, a deletion check answered with
-anything but 404: each a dead letter, and the run goes on, says so at the end, and the pass
-closes. A page that contradicts its own total fails the run; the next resumes.
+The design, and why: docs/design/sync.md (section `flows/sync.py`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from prefect import task
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.logging import get_run_logger
 from pydantic import Field
 
 from blocks import SpotDraftCredentials
-from client import OPERATIONS_BY_NAME, SpotDraftError, pages
-from client.errors import AuthenticationError, MalformedResponseError, NotFoundError
-from flows import dead_letters, sync_state
+from client.errors import MalformedResponseError
 from flows.common import (
     DEFAULT_DATABASE_URL,
     check_database_url,
-    composite_id_of,
     data_flow,
     emit_dead_letters,
     finished,
+    run_name_from,
     shown_database_url,
 )
-from flows.params import database_url_form, form
-from flows.store import contracts, database_now, engine_for, fit_row, mark_seen, metadata, upsert_each, utcnow
-from flows.sync_state import Pass
+from flows.deletions import confirm_deleted, list_contract_ids
+from flows.params import credentials_form, database_url_form, form
+from flows.reference_lists import REFERENCE_LISTS, sync_reference_list
+from flows.replays import replays
+from flows.sync_pages import advance, shared_key_pointer_pool, sync_contracts_page
+from store import contracts, database_now, dead_lettering, engine_for, sync_passes, utcnow
+from store.sync_passes import Pass
 
 PAGES_IN_FLIGHT = 3  # pages listed ahead of the one being finished: the list call never waits on a page
-
-# The pool every key-pointer call of the pass runs on, set by the flow around its pages (Prefect copies
-# context variables into the threads of the tasks it submits). A page task run on its own makes its own.
-_key_pointer_pool: ContextVar[ThreadPoolExecutor | None] = ContextVar("key_pointer_pool", default=None)
-
-
-@contextmanager
-def _shared_key_pointer_pool(concurrency: int) -> Iterator[None]:
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="key-pointers") as pool:
-        token = _key_pointer_pool.set(pool)
-        try:
-            yield
-        finally:
-            _key_pointer_pool.reset(token)
-
-
-@contextmanager
-def _key_pointer_workers(concurrency: int) -> Iterator[ThreadPoolExecutor]:
-    shared = _key_pointer_pool.get()
-    if shared is not None:
-        yield shared
-    else:
-        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as own:
-            yield own
-
-
-@dataclass
-class PageResult:
-    page: int
-    read: int
-    dead_lettered: int
-    total: int
-    ids: list[str] = field(default_factory=list)
-    written: int = 0  # contract rows stored (a row the database refuses is a dead letter instead)
-    coerced: int = 0  # records stored with a field made to fit its column
-
-
-def _page_of(answer: Any, page: int, limit: int) -> tuple[list[Any], int]:
-    """The records and total of a list answer, refusing one that contradicts itself.
-
-    An answer without a results list or a total, or with fewer records than its own total promises
-    for this page, would look like the last page: a full refresh would then mark every unread
-    contract deleted and move the watermark past them. Raised inside the client's attempt (its
-    `check`), such an answer is retried like any malformed one, then fails the page.
-    """
-    return pages.page_of(answer, page=page, limit=limit)
-
-
-def _window(since: datetime | None, until: datetime) -> dict[str, str]:
-    """The list filters of contracts last updated in [since, until) (from the beginning when since is None)."""
-    def utc(moment: datetime) -> str:  # RFC 3339 in UTC, to the millisecond (rounded down)
-        return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
-
-    window = {"filter__last_updated_on[$lt]": utc(until)}
-    if since is not None:
-        window["filter__last_updated_on[$gte]"] = utc(since)
-    return window
-
-
-def _without_key_pointers(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k != "key_pointers"}
-
-
-def has_id(record: Any, key: str = "id") -> bool:
-    return isinstance(record, dict) and isinstance(record.get(key), int | str) and str(record[key]).strip() != ""
-
-
-def _contract_row(record: dict[str, Any], key_pointers: Any, read_at: datetime) -> dict[str, Any]:
-    return {
-        "id": str(record["id"]),
-        "composite_id": composite_id_of(record),
-        "contract_name": record.get("contract_name"),
-        "contract_status": record.get("contract_status"),
-        "contract_type_id": record.get("contract_type_id"),
-        "contract_type_name": record.get("contract_type_name"),
-        "counter_party_name": record.get("counter_party_name"),
-        "reference_id": record.get("reference_id"),
-        "created": record.get("created"),
-        "key_pointers": key_pointers,
-        "record": record,
-        "synced_at": utcnow(),
-        "deleted_at": None,
-        "read_at": read_at,
-    }
-
-
-@task(name="sync-contracts-page", task_run_name="contracts page {page}", cache_policy=NO_CACHE)
-def sync_contracts_page(
-    credentials: SpotDraftCredentials, database_url: str, pass_: Pass, page: int, limit: int, concurrency: int
-) -> PageResult:
-    """List one page, enrich each contract with its key pointers, and write them in one transaction.
-
-    Whatever is wrong with one record (no id, fields that do not fit, key pointers refused) is that
-    record's dead letter or a fitted row; the rest of the page is written. The checkpoint is the
-    flow's to move (`advance`), once every page before this one is written too.
-    """
-    logger = get_run_logger()
-    client = credentials.get_client()
-    # The window ends where the pass started: a contract that changes while the pass runs leaves it
-    # (the next pass reads it) and none can enter, so the set being paged only ever shrinks, and
-    # every shrink shows in total_results, which next_page_after answers by stepping back (see
-    # flows/sync_state.py for the one assumption this rests on).
-    query = {"page": page, "limit": limit, **_window(pass_.since, pass_.started_at)}
-    read_at = database_now(engine_for(database_url))
-    answer = client.call("list_contracts", query=query, logger=logger,
-                         check=lambda a: _page_of(a, page, limit))
-    records, total = _page_of(answer, page, limit)
-    usable = [r for r in records if has_id(r)]
-    with _key_pointer_workers(concurrency) as pool:
-        enriched = enrich(client, usable, pool, logger)
-    with engine_for(database_url).begin() as conn:
-        written, dead, coerced = store_contracts(conn, records, enriched, read_at, pass_.id, f"list page {page}",
-                                                 logger)
-    return PageResult(page, len(records), dead, total, [str(r["id"]) for r in usable], written, coerced)
-
-
-Enriched = tuple[dict[str, Any], Any, SpotDraftError | None]  # a record, its key pointers, the error getting them
-
-
-def enrich(client, records: list[dict[str, Any]], pool: ThreadPoolExecutor, logger) -> list[Enriched]:
-    """Each record with its key pointers, or with the error that refused them (the record is still stored)."""
-    def one(record: dict[str, Any]) -> Enriched:
-        try:
-            path = {"composite_id": composite_id_of(record)}
-            return record, client.call("get_contract_key_pointers", path_params=path, logger=logger), None
-        except SpotDraftError as error:
-            return record, None, error
-
-    return list(pool.map(one, records))
-
-
-def store_contracts(
-    conn, records: list[Any], enriched: list[Enriched], read_at: datetime, pass_id: str | None, where: str, logger,
-    resolved_by: str = "sync_contracts",
-) -> tuple[int, int, int]:
-    """Write the enriched contracts of one list answer in `conn`'s transaction: (written, dead-lettered, coerced).
-
-    The full sync and the per-contract sync (flows.sync_contract) both write through here. `records`
-    is the whole answer: one without a usable id is a dead letter named by its place in `where`. A
-    `pass_id` of None (a contract synced on its own) leaves the row's `seen_in_pass` as it was.
-    `read_at` is when the read began, by the database's clock: a row stored from a read begun later
-    is kept (flows.store.upsert), and is still noted as seen by the pass.
-    """
-    rows, coerced = [], 0
-    for record, key_pointers, error in enriched:
-        row = _contract_row(record, key_pointers, read_at)
-        # A failed enrichment keeps the key pointers a previous pass stored (the column is left out).
-        row, changes = fit_row(contracts, _without_key_pointers(row) if error else row)
-        if changes:
-            coerced += 1
-            logger.warning("Contract %s stored with fields fitted to their columns (raw record kept): %s",
-                           row["composite_id"], "; ".join(changes))
-        rows.append(row)
-    dead = 0
-    for index, record in enumerate(records):
-        if not has_id(record):
-            dead += 1
-            target = f"{where} record {index + 1}"
-            logger.warning("Dead-lettered %s: it has no usable id", target)
-            dead_letters.record(conn, operation="store_contract", target=target, inputs={"record": record},
-                                error=MalformedResponseError(f"{target} has no usable id"))
-    refused = upsert_each(conn, contracts, rows)
-    for row, error in refused:
-        dead += 1
-        logger.warning("Dead-lettered contract %s: the database refused it: %s", row["composite_id"], error)
-        dead_letters.record(conn, operation="store_contract", target=row["composite_id"],
-                            inputs={"record": row["record"]}, error=error)
-    for record, _, error in enriched:
-        if error is not None:
-            dead += 1
-            target = composite_id_of(record)
-            logger.warning("Dead-lettered key pointers of %s: %s", target, error)
-            dead_letters.record(conn, operation="get_contract_key_pointers", target=target,
-                                inputs={"composite_id": target}, error=error)
-    done = [composite_id_of(r) for r, _, e in enriched if e is None]
-    dead_letters.resolve(conn, operation="get_contract_key_pointers", targets=done,
-                         outcome={"resolved_by": resolved_by})
-    # Seen alive and stored: an open question about it (deleted? storable?) is settled.
-    refused_ids = {row["id"] for row, _ in refused}
-    stored = [row["composite_id"] for row in rows if row["id"] not in refused_ids]
-    if pass_id is not None:
-        mark_seen(conn, [row["id"] for row in rows if row["id"] not in refused_ids], pass_id)
-    for operation in ("get_contract_status", "store_contract"):
-        dead_letters.resolve(conn, operation=operation, targets=stored, outcome={"resolved_by": resolved_by})
-    return len(rows) - len(refused), dead, coerced
-
-
-def advance(engine, pass_: Pass, result: PageResult) -> tuple[Pass, int | None]:
-    """Move the checkpoint past `result`'s page, every page before it being written; returns the pass
-    (its reference total updated) and the page to read next, or None when the pass has read its last.
-
-    The reference total is the largest any page of this stretch showed (pages were read
-    concurrently, so a later page may have been read first): a shrink since then steps back
-    (`sync_state.next_page_after`), and the stretch starts again from the total that showed it.
-    """
-    next_page = sync_state.next_page_after(result.page, pass_.page_size, result.total, pass_.page_total,
-                                           result.read)
-    stepped_back = next_page is not None and next_page <= result.page
-    reference = result.total if stepped_back or pass_.page_total is None else max(pass_.page_total, result.total)
-    with engine.begin() as conn:
-        sync_state.checkpoint(conn, pass_, next_page=next_page or result.page + 1, page_total=reference)
-    return Pass(**{**pass_.__dict__, "page_total": reference}), next_page
-
-
-@dataclass(frozen=True)
-class ReferenceList:
-    """A list of reference data each sync copies whole into its own table; a new one is one entry in REFERENCE_LISTS.
-
-    The table (flows/store.py) declares the columns: each is the record's field of the same name, besides
-    `id` (the record's `key`), `record` (the record as received) and `synced_at`.
-    """
-
-    table: str  # in flows.store.metadata; also the summary's figure and the task run's name
-    operation: str  # the catalog operation that lists it; a paginated one is read a page per transaction
-    items: str  # where its answer holds the records
-    key: str = "id"
-
-
-REFERENCE_LISTS = (
-    ReferenceList("templates", "list_templates", items="items"),
-    ReferenceList("counterparties", "list_counterparties", items="results"),
-)
-_COMMON_COLUMNS = {"id", "record", "synced_at"}
-
-
-def _store_reference(conn, reference: ReferenceList, records: list[Any], where: str) -> tuple[int, int]:
-    """Upsert reference records fitted to their columns; returns (written, dead-lettered).
-
-    A record without a usable key, or a row the database still refuses, is a dead letter, counted in
-    the run's dead_lettered like a contract's: the run's state and event then say so, and the
-    review is started.
-    """
-    logger, table = get_run_logger(), metadata.tables[reference.table]
-    copied = [c.name for c in table.columns if c.name not in _COMMON_COLUMNS]
-    now, fitted, dead = utcnow(), [], 0
-    for index, item in enumerate(records):
-        if not has_id(item, reference.key):
-            target = f"{where} item {index + 1}"
-            logger.warning("Dead-lettered %s: it has no usable %s", target, reference.key)
-            dead_letters.record(conn, operation=reference.operation, target=target, inputs={"record": item},
-                                error=MalformedResponseError(f"{target} has no usable {reference.key}"))
-            dead += 1
-            continue
-        row = {**{name: item.get(name) for name in copied}, "id": str(item[reference.key]), "record": item,
-               "synced_at": now}
-        row, changes = fit_row(table, row)
-        if changes:
-            logger.warning("%s %s stored with fields fitted to their columns: %s", table.name, row["id"],
-                           "; ".join(changes))
-        fitted.append(row)
-    refused = upsert_each(conn, table, fitted)
-    for row, error in refused:
-        dead_letters.record(conn, operation=reference.operation, target=f"{table.name} {row['id']}",
-                            inputs={"record": row["record"]}, error=error)
-    return len(fitted) - len(refused), dead + len(refused)
-
-
-@task(name="sync-reference-list", task_run_name="{table}", cache_policy=NO_CACHE)
-def sync_reference_list(
-    credentials: SpotDraftCredentials, database_url: str, table: str, limit: int
-) -> tuple[int, int]:
-    """Copy one of REFERENCE_LISTS into its table, a transaction per page or answer: (written, dead-lettered).
-
-    A list that cannot be read (after the client's retries), or an answer without its records, is
-    the list's dead letter: the contracts this run wrote stand, and the next run reads the list again.
-    """
-    [reference] = [r for r in REFERENCE_LISTS if r.table == table]
-    client, logger, written, dead = credentials.get_client(), get_run_logger(), 0, 0
-    target = f"{table} list"
-    try:
-        if OPERATIONS_BY_NAME[reference.operation].paginated:  # pages.page_of checks each page
-            answers = enumerate(client.iter_pages(reference.operation, limit=limit, logger=logger), 1)
-        else:
-            answers = [(None, client.call(reference.operation, logger=logger,
-                                          check=lambda a: _records_of(a, reference)))]
-        for page, answer in answers:
-            where = target if page is None else f"{table} page {page}"
-            with engine_for(database_url).begin() as conn:
-                stored, lettered = _store_reference(conn, reference, _records_of(answer, reference), where)
-            written, dead = written + stored, dead + lettered
-    except SpotDraftError as error:
-        logger.warning("Dead-lettered the %s: %s", target, error)
-        with engine_for(database_url).begin() as conn:
-            dead_letters.record(conn, operation=reference.operation, target=target, inputs={"limit": limit},
-                                error=error)
-        return written, dead + 1
-    with engine_for(database_url).begin() as conn:
-        dead_letters.resolve(conn, operation=reference.operation, targets=[target],
-                             outcome={"resolved_by": "sync_contracts"})
-    return written, dead
-
-
-def _records_of(answer: Any, reference: ReferenceList) -> list[Any]:
-    """The answer's records; an answer without a list where they belong is malformed, not an empty list."""
-    records = answer.get(reference.items) if isinstance(answer, dict) else None
-    if not isinstance(records, list):
-        raise MalformedResponseError(f"the {reference.operation} answer has no {reference.items!r} list")
-    return records
 
 
 def _describe(pass_: Pass) -> str:
@@ -369,9 +55,9 @@ def _run_pass(
         pass_, gone, checked_at = _read_pages_and_deletions(credentials, database_url, pass_, concurrency,
                                                             progress_id, counts)
     except Exception as error:
-        position = sync_state.read(engine) or {}
+        position = sync_passes.read(engine) or {}
         with engine.begin() as conn:  # one letter per pass: failing again refreshes it
-            dead_letters.record(
+            dead_lettering.record(
                 conn, operation="list_contracts", target=_pass_target(pass_),
                 inputs={"page": position.get("next_page"), "limit": pass_.page_size,
                         "since": pass_.since.isoformat() if pass_.since else None},
@@ -379,9 +65,9 @@ def _run_pass(
             )
         emit_dead_letters(1)
         raise
-    deleted = sync_state.finish(engine, pass_, deleted_ids=gone, deletions_read_at=checked_at)
+    deleted = sync_passes.finish(engine, pass_, deleted_ids=gone, deletions_read_at=checked_at)
     with engine.begin() as conn:  # the pass read every page: a page failure of it is settled
-        dead_letters.resolve(conn, operation="list_contracts", targets=[_pass_target(pass_)],
+        dead_lettering.resolve(conn, operation="list_contracts", targets=[_pass_target(pass_)],
                              outcome={"resolved_by": "sync_contracts", "pass": pass_.id})
     return {**counts, "deleted": deleted}
 
@@ -405,7 +91,7 @@ def _read_pages_and_deletions(
         in_flight[number] = sync_contracts_page.submit(credentials, database_url, pass_, number, pass_.page_size,
                                                        concurrency)
 
-    with _shared_key_pointer_pool(concurrency):
+    with shared_key_pointer_pool(concurrency):
         try:
             while True:
                 ahead = page + len(in_flight)
@@ -440,7 +126,7 @@ def _read_pages_and_deletions(
     if pass_.full:
         # Pages read before an interruption cannot show what was deleted since; a census can.
         present = list_contract_ids(credentials, pass_.page_size) if pass_.resumed else None
-        candidates = sync_state.vanished(engine, pass_, present_ids=present)
+        candidates = sync_passes.vanished(engine, pass_, present_ids=present)
         if candidates:
             checked_at = database_now(engine)
             gone, unsure = confirm_deleted(credentials, database_url, candidates)
@@ -466,65 +152,6 @@ def _pass_target(pass_: Pass) -> str:
     return f"sync pass {pass_.id[:8]}"
 
 
-# Not about one contract: with credentials refused, every other check would get the same answer.
-_NOT_ABOUT_ONE_CONTRACT = AuthenticationError
-
-
-def _confirm_deleted_run_name(parameters: dict[str, Any]) -> str:
-    count = len(parameters.get("composite_ids") or ())
-    return f"confirm {count} deletion{'' if count == 1 else 's'}"
-
-
-@task(name="confirm-deleted", task_run_name=_confirm_deleted_run_name, cache_policy=NO_CACHE)
-def confirm_deleted(
-    credentials: SpotDraftCredentials, database_url: str, composite_ids: list[str]
-) -> tuple[list[str], int]:
-    """Of the contracts a full pass did not see, those SpotDraft answers 404 for: really deleted.
-
-    Paging is not a snapshot: a contract deleted and another created while the pass ran can shift
-    a live contract past the pages read. Asking for each one keeps a live contract from ever
-    being marked deleted; one the pass missed is read again by the next pass instead. Any other
-    answer about one contract (403, 5xx after retries...) is that contract's dead letter: it is
-    not marked deleted, and the pass still closes. Returns (deleted ids, dead letters recorded).
-    """
-    client, logger = credentials.get_client(), get_run_logger()
-    gone, unsure = [], []
-    for composite_id in composite_ids:
-        try:
-            client.call("get_contract_status", path_params={"composite_id": composite_id}, logger=logger)
-        except NotFoundError:
-            gone.append(composite_id)
-        except _NOT_ABOUT_ONE_CONTRACT:
-            raise
-        except SpotDraftError as error:
-            logger.warning("Could not tell whether %s was deleted: %s", composite_id, error)
-            unsure.append((composite_id, error))
-    with engine_for(database_url).begin() as conn:
-        for composite_id, error in unsure:
-            dead_letters.record(conn, operation="get_contract_status", target=composite_id,
-                                inputs={"composite_id": composite_id}, error=error)
-    alive = len(composite_ids) - len(gone) - len(unsure)
-    if alive:
-        logger.warning("%d contract(s) not seen by this pass still exist upstream; the next pass reads them", alive)
-    return gone, len(unsure)
-
-
-@task(name="list-contract-ids", task_run_name="list contract ids", cache_policy=NO_CACHE)
-def list_contract_ids(credentials: SpotDraftCredentials, page_size: int) -> set[str] | None:
-    """Every contract id upstream (list calls only), or None when pages drifted twice while counting."""
-    client, logger = credentials.get_client(), get_run_logger()
-    for _ in range(2):
-        ids: set[str] = set()
-        total = 0
-        for answer in client.iter_pages("list_contracts", limit=page_size, logger=logger):
-            ids.update(str(r["id"]) for r in answer.get("results") or [] if has_id(r))
-            total = int(answer.get("total_results") or 0)
-        if len(ids) == total:
-            return ids
-    logger.warning("Contracts changed while being counted; deletions will be marked on the next full refresh")
-    return None
-
-
 def summary_table(summary: dict[str, Any]) -> list[dict[str, str]]:
     """The run's summary as the rows of its table artifact: every figure, on one page of the Prefect UI.
 
@@ -546,18 +173,13 @@ def summary_table(summary: dict[str, Any]) -> list[dict[str, str]]:
     return [{"metric": metric, "value": str(value)} for metric, value in rows.items()]
 
 
-def _run_name() -> str:
-    from prefect.runtime import flow_run
-
-    full = (flow_run.parameters or {}).get("full_refresh")
-    return f"sync-contracts{' full refresh' if full else ''} {utcnow():%Y-%m-%d %H:%M}"
+def _run_name(parameters: dict[str, Any]) -> str:
+    return f"sync-contracts{' full refresh' if parameters.get('full_refresh') else ''} {utcnow():%Y-%m-%d %H:%M}"
 
 
-@data_flow(name="sync-contracts", flow_run_name=_run_name, log_prints=False)
+@data_flow(name="sync-contracts", flow_run_name=run_name_from(_run_name), log_prints=False)
 def sync_contracts(
-    credentials: SpotDraftCredentials = form(
-        "SpotDraft credentials", "The credentials Block of the workspace to read from."
-    ),
+    credentials: SpotDraftCredentials = credentials_form(),
     database_url: str = database_url_form(
         "SQLAlchemy URL of the database to write, e.g. sqlite:///spotdraft.db or postgresql+psycopg://user@host/db.",
         DEFAULT_DATABASE_URL,
@@ -599,13 +221,13 @@ def sync_contracts(
     progress_id = create_progress_artifact(progress=0.0, key="sync-contracts-progress",
                                            description="Contract pages synced")
 
-    first = sync_state.begin_or_resume(engine, full_refresh=full_refresh, overlap=overlap, page_size=page_size)
+    first = sync_passes.begin_or_resume(engine, full_refresh=full_refresh, overlap=overlap, page_size=page_size)
     totals = _run_pass(credentials, database_url, first, concurrency, progress_id, shown_url)
     passes = [first]
     if first.resumed:
         # Contracts changed while the pass was interrupted may sit on pages it had already read:
         # a pass from its start (less the overlap) picks them up now rather than on the next run.
-        catch_up = sync_state.begin_or_resume(engine, full_refresh=False, overlap=overlap, page_size=page_size)
+        catch_up = sync_passes.begin_or_resume(engine, full_refresh=False, overlap=overlap, page_size=page_size)
         more = _run_pass(credentials, database_url, catch_up, concurrency, progress_id, shown_url)
         totals = {k: totals[k] + more[k] for k in totals}
         passes.append(catch_up)
@@ -649,3 +271,10 @@ def sync_contracts(
     message = f"synced {read} contracts ({stored} in the database)"
     return finished(message, summary, dead)
 
+
+# -- how the review retries this flow's dead letters (flows.replays) ------------------------------
+
+@replays("list_contracts")
+def _replay_sync(credentials, database_url, inputs, payload) -> dict[str, Any]:
+    summary = sync_contracts(credentials, database_url=database_url, return_state=True).result()
+    return {"sync": summary["pass"], "contracts_read": summary["contracts_read"]}

@@ -1,23 +1,6 @@
-"""sync_contract: one contract, SpotDraft -> SQL, seconds after SpotDraft says it changed (issue 12).
+"""sync_contract: one contract, SpotDraft -> SQL, seconds after SpotDraft says it changed.
 
-The receiver (webhooks/) turns each verified delivery into a Prefect event; a deployment trigger
-(deployments/prefect.yaml) runs this flow with the event's contract id. It reads the contract as
-the full sync does (the list answer, filtered to the one contract, and its key pointers) and
-writes through the same code (flows.sync.enrich and store_contracts) into the same tables.
-
-Debounced per contract, never dropped. Deliveries for one contract come in bursts (created, sent,
-signature requested, signed...) and each makes a run. Every run first takes a ticket for its
-contract (`contract_syncs.requested`, incremented in one statement; so after the delivery it was
-made for had arrived, and so after SpotDraft had made that change). Runs of one contract take
-turns (a lease per contract, flows.leases). The run whose turn it is notes the highest ticket
-issued so far (once no new run has asked for `settle_seconds`: the debounce), reads SpotDraft,
-and stores that number with the rows in one transaction
-(`contract_syncs.covered`): every run holding a ticket up to it was made for a change that
-SpotDraft had made before the read began. Such a run ends at once when its turn comes, as
-Completed named "Covered". The last run's ticket can only be covered by a read that began after
-it was issued, so the last change always lands. The debounce compares no clocks; which of two
-reads is newer (a full pass may be writing the same contract) and when a lease lapses are decided
-by the database's clock, the one clock every worker shares (flows.store.database_now).
+The design, and why: docs/design/sync.md (section `flows/sync_contract.py`).
 """
 
 from __future__ import annotations
@@ -35,18 +18,19 @@ from blocks import SpotDraftCredentials
 from client import SpotDraftError
 from client.contract_ids import CONTRACT_ID, as_text, contract_key
 from client.errors import MalformedResponseError, NotFoundError
-from flows import dead_letters, leases
 from flows.common import (
     DEFAULT_DATABASE_URL,
     check_database_url,
     data_flow,
     emit_dead_letters,
     finished,
+    run_name_from,
     shown_database_url,
 )
-from flows.params import database_url_form, form
-from flows.store import contract_syncs, contracts, database_now, engine_for, mark_deleted, utcnow
-from flows.sync import enrich, has_id, store_contracts
+from flows.params import credentials_form, database_url_form, form
+from flows.replays import exact_inputs, replays
+from flows.sync_pages import enrich, has_id, store_contracts
+from store import contract_syncs, contracts, database_now, dead_lettering, engine_for, leases, mark_deleted, utcnow
 
 NOT_LISTED = "not listed"  # the outcome of a run whose contract exists but is not in the list it can read
 COVERED = "Covered"  # the name of a Completed run whose change a read of another run had already stored
@@ -83,7 +67,7 @@ def _counters(engine, key: str) -> tuple[int, int]:
 def _wait_for_turn(engine, key: str, ticket: int, holder: str) -> bool:
     """Take the contract's lease (True), or find this run's ticket covered while waiting for it (False).
 
-    A holder that died keeps the lease until it lapses (flows.leases.LEASE_SECONDS); runs wait that long.
+    A holder that died keeps the lease until it lapses (store.leases.LEASE_SECONDS); runs wait that long.
     """
     while True:
         if _counters(engine, key)[1] >= ticket:
@@ -158,18 +142,14 @@ class NotListed(Exception):
     """A contract SpotDraft answers for by id, but that its contract list does not show to these credentials."""
 
 
-def _run_name() -> str:
-    from prefect.runtime import flow_run
-
-    shown = str((flow_run.parameters or {}).get("contract_id", ""))[:40]
+def _run_name(parameters: dict[str, Any]) -> str:
+    shown = str(parameters.get("contract_id", ""))[:40]
     return f"sync-contract {shown}"
 
 
-@data_flow(name="sync-contract", flow_run_name=_run_name, log_prints=False)
+@data_flow(name="sync-contract", flow_run_name=run_name_from(_run_name), log_prints=False)
 def sync_contract(
-    credentials: SpotDraftCredentials = form(
-        "SpotDraft credentials", "The credentials Block of the workspace to read from."
-    ),
+    credentials: SpotDraftCredentials = credentials_form(),
     contract_id: ContractId = form(
         "Contract id",
         "SpotDraft's id of the contract (123), or its composite id (T-123, H-123). The webhook trigger "
@@ -215,7 +195,7 @@ def _sync_one(credentials, engine, contract_id: str, key: str, logger, database_
                 enriched = enrich(client, [r for r in records if has_id(r)], pool, logger)
     except SpotDraftError as error:
         with engine.begin() as conn:
-            dead_letters.record(conn, operation=OPERATION, target=target, inputs={"contract_id": contract_id},
+            dead_lettering.record(conn, operation=OPERATION, target=target, inputs={"contract_id": contract_id},
                                 error=error)
         emit_dead_letters(1)
         raise
@@ -227,15 +207,24 @@ def _sync_one(credentials, engine, contract_id: str, key: str, logger, database_
         conn.execute(contract_syncs.update().where(contract_syncs.c.contract_id == key).values(
             # Runs take turns, but one that outlived its lease may end after a later one: never lower it.
             covered=sa.case((contract_syncs.c.covered < requested, requested), else_=contract_syncs.c.covered),
-            synced_at=utcnow(), flow_run_id=dead_letters.current_flow_run()[1]))
+            synced_at=utcnow(), flow_run_id=dead_lettering.current_flow_run()[1]))
         if summary["outcome"] == NOT_LISTED:
-            dead_letters.record(conn, operation=OPERATION, target=target, inputs={"contract_id": contract_id},
+            dead_lettering.record(conn, operation=OPERATION, target=target, inputs={"contract_id": contract_id},
                                 error=NotListed(f"{summary['composite_id']} exists, but SpotDraft's contract list does "
                                                 "not show it to these credentials, so its changes cannot be read "
                                                 "(check the API user's access to it)"))
             dead = 1
         else:
-            dead_letters.resolve(conn, operation=OPERATION, targets=[target], outcome={"resolved_by": OPERATION})
+            dead_lettering.resolve(conn, operation=OPERATION, targets=[target], outcome={"resolved_by": OPERATION})
     summary = {"contract_id": key, **summary, "dead_lettered": dead, "database": shown_database_url(database_url)}
     message = f"contract {key}: {summary['outcome']}"
     return finished(message, summary, dead)
+
+
+# -- how the review retries this flow's dead letters (flows.replays) ------------------------------
+
+@replays(OPERATION)
+def _replay_sync_contract(credentials, database_url, inputs, payload) -> dict[str, Any]:
+    contract_id = exact_inputs(inputs, payload)["contract_id"]
+    state = sync_contract(credentials, contract_id, database_url=database_url, return_state=True)
+    return state.result()  # a failed run raises: the letter failed again

@@ -1,4 +1,4 @@
-"""register_webhook / unregister_webhook: point SpotDraft's deliveries at our receiver, and stop them (issue 12).
+"""register_webhook / unregister_webhook: point SpotDraft's deliveries at our receiver, and stop them.
 
 Registering creates the subscription (`create_webhook`) and keeps SpotDraft's HMAC key in a Prefect
 Secret block, from which the receiver loads it (`python -m webhooks --key-block NAME`). The key is

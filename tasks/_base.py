@@ -31,7 +31,7 @@ from blocks import SpotDraftCredentials
 from client import OPERATIONS_BY_NAME, AttemptBudget, RetrySettings, SpotDraftClient, SpotDraftError
 from client.operation import Operation
 from client.redaction import scrub_text
-from client.results import protect_secrets
+from client.result_secrets import protect_secrets
 
 # A decorated function becomes a prefect Task of the same parameters and result, so a user's type checker
 # accepts `.submit`, `.map`, `.with_options` and `.fn` on it, with its arguments checked.

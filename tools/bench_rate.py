@@ -1,4 +1,4 @@
-"""The sync at a rate limit (issue 9): ours against a naive sequential client and dlt's rest_api.
+"""The sync at a rate limit: ours against a naive sequential client and dlt's rest_api.
 
 For every case (N contracts, a limit of L requests/s) and every tool, a fresh sandbox process
 (`Faults(rate_limit=L, p_latency=1.0, latency_ms=50)`, seed 1) is started, so each load begins with a
@@ -42,7 +42,7 @@ LABELS = {"ours": "ours", "naive": "naive", "dlt": "dlt rest_api", "ours2": "our
 DEFAULT_LIMITS = (20, 50, 200)
 DEFAULT_CONTRACTS = (2_000, 20_000)
 QUICK = {"contracts": (300,), "limits": (50,)}
-TWO_PROCESS_TARGET = 0.01  # issue 9: two sync processes with SPOTDRAFT_RATE_LIMIT, 429 share at most 1%
+TWO_PROCESS_TARGET = 0.01  # two sync processes with SPOTDRAFT_RATE_LIMIT, 429 share at most 1%
 
 # Rough throughput ceilings for the time estimate only (requests/s at 50 ms per answer).
 _CEILING = {"ours": 140.0, "naive": 1000 / (LATENCY_MS + 3), "dlt": 90.0, "ours2": 280.0}
@@ -326,7 +326,7 @@ def footnotes(rows: list[Row]) -> list[str]:
     if pairs:
         verdicts = ", ".join(f"{r.contracts:,}@{r.limit:g}/s {100 * r.share_429:.1f}% "
                              f"({'met' if r.share_429 <= TWO_PROCESS_TARGET else 'missed'})" for r in pairs)
-        notes.append(f"Target (issue 9, printed, not asserted): 'ours x2' 429 share <= "
+        notes.append(f"Target (printed, not asserted): 'ours x2' 429 share <= "
                      f"{100 * TWO_PROCESS_TARGET:.0f}%: {verdicts}.")
     return notes
 

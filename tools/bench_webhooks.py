@@ -1,4 +1,4 @@
-"""How long a change in SpotDraft takes to reach its row in the database, through the webhook path (issue 12).
+"""How long a change in SpotDraft takes to reach its row in the database, through the webhook path.
 
 The production path, set up as tests/test_e2e_server.py sets it up: a sandbox process (SpotDraft),
 the block type registered and a credentials document 'spotdraft', a process work pool 'spotdraft',
@@ -55,8 +55,8 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from flows.store import contracts, engine_for
 from sandbox import SandboxProcess
+from store import contracts, engine_for
 from tools.prefect_server import free_port, stop_process_group
 from webhooks.delivery import event_id_for
 

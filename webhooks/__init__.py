@@ -1,1 +1,1 @@
-"""SpotDraft webhook deliveries as Prefect events (issue 12): see webhooks/receiver.py."""
+"""SpotDraft webhook deliveries as Prefect events: see webhooks/receiver.py."""

@@ -1,26 +1,6 @@
 """The receiver's connections: uvicorn's h11 protocol with a deadline for the request head and a cap on connections.
 
-uvicorn (0.54) starts no timer on a connection before its first answer: its keep-alive timeout
-runs only between requests, and the app's body timeout only once a head has arrived. A client
-that connected and sent nothing, or half a head, or a head a byte at a time, held its connection
-(and a file descriptor) for ever: 800 such connections took the receiver from 15 to 814 open
-descriptors, and none was closed 90 s later. `receiver_protocol(...)` gives the protocol class
-`python -m webhooks` hands to uvicorn (`http=`), which adds:
-
-- a head deadline: a connection must deliver a whole request head within `head_timeout` seconds
-  (10 by default) of opening, and of its previous answer when kept alive; otherwise it is closed,
-  with a 408 if part of a head had arrived (a connection that sent nothing is closed silently, as
-  an idle kept-alive one is). Once the head is in, the app's body timeout takes over (receiver.py),
-  so no phase of a request can be stretched: a slow sender holds a connection for seconds, never more.
-- a cap on open connections (uvicorn's `limit_concurrency`, also passed to uvicorn, which answers
-  503 to a request made while the cap is reached): a connection opened when the cap is reached
-  closes the one that has waited longest for its request head, or, if every connection is busy
-  with a request, is itself answered 503 and closed before anything of it is read. So descriptors
-  stay bounded however fast connections are opened, and idle connections cannot crowd out a
-  delivery: a real sender's head arrives within milliseconds, long before it would be the oldest.
-
-The listening socket's backlog (connections the kernel queues before the process accepts them)
-is uvicorn's `backlog`, set by `python -m webhooks --backlog`.
+The design, and why: docs/design/webhooks.md (section `webhooks/connections.py`).
 """
 
 from __future__ import annotations

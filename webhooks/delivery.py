@@ -1,28 +1,6 @@
 """A verified delivery's body, read as SpotDraft's `ContractActivityDomainModel`, and the Prefect event it becomes.
 
-Only bytes whose signature was already checked reach this module. The event:
-- name `spotdraft.contract.<activity in lower case>` without the activity's `CONTRACT_` prefix
-  (CONTRACT_EXECUTED is `spotdraft.contract.executed`, SIGNING_EMAIL_OPENED
-  `spotdraft.contract.signing_email_opened`), for any activity SpotDraft sends (its ActivityEnum
-  has dozens of values, not only the six the guide lists); an activity that is not a plain
-  identifier is refused rather than turned into an odd event name;
-- resource `spotdraft.contract.<contract_id>`, labelled with the id, the activity as sent, and
-  the contract's status and kind, so triggers can match on them;
-- related resources, each with its `prefect.resource.role`: the contract type, the template and
-  every counterparty that has an id (as many as Prefect allows);
-- payload: every field of the delivery, through the project's redaction (a field the spec marks
-  as secret, or a registered secret value such as the webhook key, is masked; the schema has
-  none today), and the labels taken from text fields are scrubbed the same way;
-- text that valid JSON can hold but Prefect cannot take is made sendable first (`sendable`): a lone
-  surrogate (`"\\ud800"`, not UTF-8, which the HTTP client refuses to encode) and NUL (which a
-  Prefect server on PostgreSQL refuses to store, failing the whole batch of events it came in)
-  become U+FFFD, in keys and values, as the flows' store does; NaN and Infinity (which Python's
-  JSON reader accepts) become null. The delivery still names its contract, so its sync still runs;
-- id: a UUID derived from the SHA-256 of the raw body, so the same delivery is the same event
-  wherever and whenever it is received (the Prefect server stores an event id once);
-- occurred: when this receiver got it, not SpotDraft's activity timestamp. Prefect's triggers
-  treat an event older than a bucket's start as late and ignore it, and deliveries retried by
-  SpotDraft arrive late and out of order; the activity timestamp stays in the payload.
+The design, and why: docs/design/webhooks.md (section `webhooks/delivery.py`).
 """
 
 from __future__ import annotations

@@ -1,19 +1,6 @@
 """Where verified deliveries go: the Prefect API's events endpoint, with an answer for each one.
 
-Prefect's own `emit_event` is not used. It hands the event to a background thread (EventsWorker)
-and returns at once, so it never slows a request down; but it cannot say whether the event
-arrived: with the API down the worker logs the failure and the event is gone, while SpotDraft
-would have been told 2xx and would never send it again. And without PREFECT_API_URL it sends to
-an in-process ephemeral server, where no trigger of the user's ever sees it.
-
-So each event is POSTed to `/api/events` with Prefect's own client (its settings, auth and TLS
-options): the server answers 204 once the event is on its event bus, the same path the
-websocket `/events/in` feeds. A failure is raised as `EventsUnavailable`, which the receiver
-turns into 503, so SpotDraft retries the delivery later. The client's own retries would hold a
-SpotDraft request for many seconds; the caller bounds the whole exchange with a timeout instead.
-The bytes sent are `event_body(event)`, which the receiver computes once before talking to Prefect:
-an event that cannot be written as JSON (a fault in the delivery, not in Prefect) is found there
-and answered 400, never raised from here as something other than EventsUnavailable.
+The design, and why: docs/design/webhooks.md (section `webhooks/prefect_events.py`).
 """
 
 from __future__ import annotations

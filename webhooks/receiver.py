@@ -1,37 +1,6 @@
-"""The SpotDraft webhook receiver: `POST /spotdraft/webhooks` in, one Prefect event out (issue 12).
+"""The SpotDraft webhook receiver: `POST /spotdraft/webhooks` in, one Prefect event out.
 
-A small Starlette app (Starlette and uvicorn come with Prefect), built by `create_app(key, ...)`
-for `python -m webhooks` and for tests in-process. Decisions, in the order a request meets them:
-
-- Size first. A `Content-Length` over the cap (256 KiB by default; SpotDraft's deliveries are a
-  few KB, and Prefect refuses events over 1.5 MB) is answered 413 without reading a byte; a body
-  without one (chunked) is read in pieces and answered 413 the moment it passes the cap. Both
-  answers close the connection, so the rest is never read. A body that has not arrived within
-  10 s is answered 408, and under `python -m webhooks` a request head that has not arrived within
-  10 s closes the connection, whose number is capped too (connections.py): a slow sender cannot
-  hold a connection open.
-- Signature second, on the raw bytes, before any parsing: HMAC-SHA512 under the base64-decoded
-  key, compared in constant time (signature.py). Missing or wrong: 401, and nothing else happens.
-  The key and the signature are never logged; a refusal is logged with the sender's address.
-- Then the body. A signed body that is not a JSON object with a contract id and an activity is
-  answered 400 with the reason and never becomes an event. 400 rather than a 2xx: SpotDraft lists
-  non-2xx deliveries in its webhook logs, where the person who can fix it looks, and retrying
-  signed bytes that cannot be read costs nothing but a log line. Text JSON can hold and Prefect
-  cannot take (a lone surrogate, NUL) is replaced, not refused (delivery.py): the event still
-  names the contract. Should building or writing the event fail all the same, that is also 400
-  (logged with the exception's type): never a 500, which SpotDraft would retry, holding back every
-  later delivery behind it.
-- Then the event (delivery.py: name, resource, payload), emitted once per delivery
-  (replays.py: memory, the server's stored ids, a deterministic event id). 202 for a new event,
-  200 for a replay, each with the event id.
-- The answer waits for the Prefect server to accept the event (prefect_events.py): a few
-  milliseconds. If it cannot be told within 5 s (down, unreachable, or an unexpected failure while
-  talking to it, logged with its traceback), the answer is 503 with
-  Retry-After, and SpotDraft delivers again later. The trade-off: while Prefect is down
-  SpotDraft sees failed deliveries and retries them; in exchange an acknowledged delivery is one
-  the Prefect server has, never one lost in a background queue. What happens after the event
-  (triggers, flow runs) is Prefect's work, queued there: the "slow work" SpotDraft asks us to defer.
-- `GET /healthz` answers 200 while the process serves requests, for a proxy's or supervisor's check.
+The design, and why: docs/design/webhooks.md (section `webhooks/receiver.py`).
 """
 
 from __future__ import annotations
@@ -48,8 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from webhooks.delivery import Delivery, DeliveryRefused, delivery_digest
+from webhooks.once_per_delivery import DuplicateGuard, Outcome
 from webhooks.prefect_events import EventSink, EventsUnavailable, PrefectEventSink, event_body
-from webhooks.replays import Outcome, ReplayGuard
 from webhooks.signature import SIGNATURE_HEADER, signature_matches
 
 WEBHOOK_PATH = "/spotdraft/webhooks"
@@ -74,7 +43,7 @@ def create_app(key: bytes, *, sink: EventSink | None = None, max_body_bytes: int
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with events:
-            app.state.guard = ReplayGuard(events, capacity=remembered_deliveries, timeout=emit_timeout)
+            app.state.guard = DuplicateGuard(events, capacity=remembered_deliveries, timeout=emit_timeout)
             yield
 
     async def receive_delivery(request: Request) -> Response:

@@ -15,7 +15,9 @@ from sqlalchemy.engine import Connection
 
 from client.errors import SpotDraftError
 from client.redaction import redact, scrub_known_values, scrub_text
-from flows.store import database_now, dead_letters, storable, utcnow
+from store.engine import database_now
+from store.tables import dead_letters, utcnow
+from store.writes import storable
 
 
 def current_flow_run() -> tuple[str | None, str | None]:
@@ -145,7 +147,7 @@ def claim(engine, *, claimer: str, until, limit: int, first_from_run: str | None
           claimer_alive: Callable[[str], bool | None]) -> list[dict[str, Any]]:
     """Claim up to `limit` pending letters nobody else holds; returns them, the triggering run's first.
 
-    `until` is by the database's clock (flows.store.database_now), as the lapse of others' claims is judged.
+    `until` is by the database's clock (store.database_now), as the lapse of others' claims is judged.
     """
     now = database_now(engine)
     with engine.connect() as conn:

@@ -1,18 +1,6 @@
 """One event per delivery, however often SpotDraft sends it, also across receiver restarts.
 
-Three layers, from the fastest to the one that survives everything:
-1. a bounded in-memory set of the digests this process has emitted (most recent kept);
-2. on a miss, the Prefect server is asked whether it already holds the delivery's event id
-   (the id is derived from the body, see delivery.py): this is what makes a replay after a
-   restart a duplicate, and what keeps a replay from firing triggers again;
-3. the id itself: Prefect's server stores an event id once (SQLite: existing ids are skipped;
-   PostgreSQL: ON CONFLICT DO NOTHING), its event bus drops a repeated id for 5 minutes and its
-   triggers skip an id they have seen for 30 minutes. That covers the window where layer 2 cannot:
-   the event persister writes in batches (every 5 s by default), so a replay arriving within
-   seconds of a restart may not find the first event yet and is sent again, harmlessly.
-Without layer 2, a replay more than 30 minutes later would store nothing but fire the triggers
-again. Deliveries of the same bytes at the same moment wait for each other (a lock per digest),
-so only the first one talks to Prefect.
+The design, and why: docs/design/webhooks.md (section `webhooks/once_per_delivery.py`).
 """
 
 from __future__ import annotations
@@ -35,7 +23,7 @@ class Outcome(enum.Enum):
     DUPLICATE = "duplicate"
 
 
-class ReplayGuard:
+class DuplicateGuard:
     def __init__(self, sink: EventSink, *, capacity: int = 10_000, timeout: float = 5.0) -> None:
         self._sink = sink
         self._capacity = capacity

@@ -1,4 +1,4 @@
-"""Alembic's entry point, run by flows.migrations and flows.migrate (no alembic.ini: see alembic_config).
+"""Alembic's entry point, run by store.migrations and flows.migrate (no alembic.ini: see alembic_config).
 
 Online, it runs on the connection it is given, inside the caller's transaction and lock. Offline
 (`python -m flows.migrate upgrade --sql URL`) it prints the SQL for the URL's dialect instead.
@@ -6,8 +6,8 @@ Online, it runs on the connection it is given, inside the caller's transaction a
 
 from alembic import context
 
-from flows.migrations import VERSION_TABLE
-from flows.store import metadata
+from store.migrations import VERSION_TABLE
+from store.tables import metadata
 
 config = context.config
 options = {

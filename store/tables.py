@@ -1,29 +1,17 @@
-"""Baseline: the schema of the last release before Alembic (a5da849), made or adopted.
+"""The tables the flows write, declared once with SQLAlchemy Core (the database's schema comes from them).
 
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-30
-
-An empty database gets every table. A database made before Alembic has the tables and no version; it
-is adopted in place, every row kept: each missing table is created, each missing column added (all of
-them nullable: releases only ever added nullable columns, which the old `_add_missing_columns` added
-too), each missing index created, and, where the database keeps comments (PostgreSQL), a column's
-comment set where it differs (columns that `_add_missing_columns` added have none). A table that lacks
-a NOT NULL column was not made by this project: the upgrade stops there and, being one transaction,
-changes nothing. Alembic then writes the version, so no database needs stamping by hand.
-
-The tables are frozen here as they were, not imported from flows.store: later revisions change those.
+Changing a table here needs an Alembic revision too (store/migrations/versions/; see store/migrate.py):
+databases are upgraded by those revisions, never by create_all.
 """
 
-import sqlalchemy as sa
-from alembic import context, op
+from __future__ import annotations
 
-revision = "0001"
-down_revision = None
-branch_labels = None
-depends_on = None
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
 
 metadata = sa.MetaData()
+
 
 contracts = sa.Table(
     "contracts", metadata,
@@ -41,6 +29,11 @@ contracts = sa.Table(
     sa.Column("synced_at", sa.DateTime, nullable=False),
     sa.Column("deleted_at", sa.DateTime, comment="set by a full refresh when the contract is gone upstream"),
     sa.Column("seen_in_pass", sa.Text, comment="id of the last sync pass that read this contract"),
+    sa.Column("read_at", sa.DateTime, comment="when the read this row came from began; an older read never "
+              "overwrites it (upsert)"),
+    # A full pass and a per-contract sync may write one contract at the same time: the read begun later
+    # wins, whichever commits last. (Our clocks, not SpotDraft's: the list answer carries no update time.)
+    info={"newer_read_wins": "read_at"},
 )
 
 counterparties = sa.Table(
@@ -95,6 +88,17 @@ record_leases = sa.Table(
     sa.Column("expires_at", sa.DateTime, nullable=False, comment="when another run may take it over"),
 )
 
+contract_syncs = sa.Table(
+    "contract_syncs", metadata,
+    sa.Column("contract_id", sa.Text, primary_key=True, comment="SpotDraft's integer contract id, as text"),
+    sa.Column("requested", sa.Integer, nullable=False, default=0,
+              comment="tickets issued: runs of sync_contract started for it"),
+    sa.Column("covered", sa.Integer, nullable=False, default=0,
+              comment="the highest ticket issued before a stored read began"),
+    sa.Column("synced_at", sa.DateTime, comment="when that read was stored"),
+    sa.Column("flow_run_id", sa.Text, comment="the run that stored it"),
+)
+
 dead_letters = sa.Table(
     "dead_letters", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -118,48 +122,7 @@ dead_letters = sa.Table(
     sa.Index("ix_dead_letters_status", "status"),
 )
 
-TABLES = list(metadata.tables.values())  # in the order above; no foreign keys between them
 
-
-def upgrade() -> None:
-    if context.is_offline_mode():  # SQL printed for a database we cannot look at: assume it is empty
-        for table in TABLES:
-            _create(table)
-        return
-    inspector = sa.inspect(op.get_bind())
-    existing = set(inspector.get_table_names())
-    for table in TABLES:
-        if table.name in existing:
-            _adopt(table, inspector)
-        else:
-            _create(table)
-
-
-def downgrade() -> None:
-    raise NotImplementedError("the baseline is not undone: that would drop every table and every synced row")
-
-
-def _create(table: sa.Table) -> None:
-    op.create_table(table.name, *table.columns)
-    for index in table.indexes:
-        op.create_index(index.name, table.name, [column.name for column in index.columns])
-
-
-def _adopt(table: sa.Table, inspector: sa.Inspector) -> None:
-    """Bring a table made before Alembic to the baseline, keeping its rows."""
-    present = {column["name"]: column for column in inspector.get_columns(table.name)}
-    keeps_comments = op.get_bind().dialect.supports_comments
-    for column in table.columns:
-        found = present.get(column.name)
-        if found is None:
-            if not column.nullable:
-                raise RuntimeError(f"table {table.name} has no column {column.name}, which every release had: "
-                                   "it was not made by prefect-spotdraft, so it is left as it is")
-            op.add_column(table.name, column)
-        elif keeps_comments and found.get("comment") != column.comment:
-            op.alter_column(table.name, column.name, comment=column.comment, existing_comment=found.get("comment"),
-                            existing_type=column.type, existing_nullable=column.nullable)
-    indexed = {index["name"] for index in inspector.get_indexes(table.name)}
-    for index in table.indexes:
-        if index.name not in indexed:
-            op.create_index(index.name, table.name, [column.name for column in index.columns])
+def utcnow() -> datetime:
+    """Naive UTC: stored the same way in SQLite (no time zones) and PostgreSQL."""
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -1,35 +1,22 @@
 """The sync's own state: which pass is under way, where it is, and the watermark of the last complete one.
 
-A *pass* reads every contract updated since `since` (all of them for a full refresh), page by page.
-Its position (`next_page`) is committed in the same transaction as each page's rows, so a run killed
-at any point resumes where the data stops, and the watermark moves only when a pass completes:
-it becomes the pass's start time, never later than any data committed.
-
-Why the start time, less an overlap: the list answer has no last-updated field to take a maximum
-from. A pass reads the window [since, its start): a contract changed while the pass runs leaves that
-window (and is read by the next pass, which starts from this one's start), so the set being paged
-only shrinks, and `next_page_after` steps back over whatever slid past. The overlap covers a clock
-difference with SpotDraft, and changes stamped before they became visible.
-
-The assumption: a contract can join the window mid-pass only if SpotDraft stamps it before the
-pass's start yet shows it after (its clock behind ours, or a change visible late). A join that
-coincides with a deletion between two page reads hides the shrink from `total_results`, and a
-contract can slide past unread; it is then read again once it changes, or by the weekly full
-refresh. An upper bound of start-less-overlap would close that too, at the price of every change
-waiting an overlap longer to be synced; with clocks kept by NTP it was not worth it.
+The design, and why: docs/design/sync.md (section `store/sync_passes.py`).
 """
 
 from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from flows.store import contracts, database_now, mark_deleted, sync_state, utcnow
+from store.contract_reads import mark_deleted
+from store.engine import database_now
+from store.tables import contracts, sync_state, utcnow
 
 STATE_NAME = "contracts"
 
@@ -117,10 +104,11 @@ def vanished(engine: Engine, pass_: Pass, present_ids: set[str] | None = None) -
     return sorted(r.composite_id for r in rows if r.id not in present_ids)
 
 
-def finish(engine: Engine, pass_: Pass, deleted_ids: list[str] = (), deletions_read_at: datetime | None = None) -> int:
+def finish(engine: Engine, pass_: Pass, deleted_ids: Sequence[str] = (),
+           deletions_read_at: datetime | None = None) -> int:
     """Close the pass: move the watermark to its start, and mark the confirmed-deleted contracts.
 
-    `deletions_read_at` is when the checks that confirmed them began (flows.store.mark_deleted: a
+    `deletions_read_at` is when the checks that confirmed them began (store.mark_deleted: a
     deletion is a read, and a newer read of a contract wins over it). Only the pass under way can
     close: a stale one (its pass_id replaced meanwhile) changes nothing. Returns how many contracts
     were marked deleted.

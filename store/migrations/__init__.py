@@ -1,27 +1,6 @@
 """The sync database's schema history (Alembic revisions in versions/) and how a database is brought up to it.
 
-`upgrade_schema(engine)` runs when a process first uses a database (flows.store.engine_for) and by hand
-(`python -m flows.migrate`). It costs one version read when the database is already at this release's
-head; otherwise it upgrades under a lock that serialises every process upgrading the same database:
-
-- PostgreSQL: `pg_advisory_xact_lock` taken first in the transaction that runs every revision. A second
-  process waits there, then reads the version the first one committed and has nothing to do. PostgreSQL's
-  DDL is transactional, so a failed upgrade leaves nothing half done. (Two processes that created the
-  tables at once could also collide in pg_type, a unique violation; one at a time they cannot.)
-- SQLite: `BEGIN IMMEDIATE` on the connection Alembic uses: the database's one write lock, taken before
-  the version is read, held until the upgrade commits. A second process's BEGIN IMMEDIATE waits for it
-  (busy_timeout) and then finds the version written. SQLite's DDL is transactional too. A lock file beside
-  the database would serialise only processes that agree to use it, and not a database on another path.
-- Other databases run the upgrade in one transaction without a cross-process lock.
-
-Databases made before Alembic (releases up to a5da849) have the tables but no version: the baseline
-revision adopts them (see versions/0001_baseline.py), so they need no stamping by hand.
-
-A database whose version this release does not know was upgraded by a newer release: SchemaTooNew is
-raised before anything is written, rather than Alembic's "Can't locate revision".
-
-The version lives in its own table, spotdraft_alembic_version, so a database shared with another
-application's Alembic history (alembic_version) keeps both apart.
+The design, and why: docs/design/storage.md (section `store/migrations/__init__.py`).
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from flows.store import database_now, record_leases
+from store.engine import database_now
+from store.tables import record_leases
 
 # Longer than one record's worst case (look-up, create and send, each within SPOTDRAFT_RETRY_WINDOW).
 LEASE_SECONDS = 15 * 60
@@ -26,7 +27,7 @@ LEASE_SECONDS = 15 * 60
 
 def holder_id() -> str:
     """This flow run's id, or a fresh id outside Prefect."""
-    from flows.dead_letters import current_flow_run
+    from store.dead_lettering import current_flow_run
 
     return current_flow_run()[1] or f"process-{uuid.uuid4()}"
 
@@ -34,7 +35,7 @@ def holder_id() -> str:
 def acquire(engine: Engine, key: str, holder: str) -> bool:
     """Take the lease on `key` for `holder` if nobody holds it (or the holder's lease lapsed).
 
-    Lapses are judged by the database's clock (flows.store.database_now): a worker whose own clock runs
+    Lapses are judged by the database's clock (store.database_now): a worker whose own clock runs
     ahead must not take the leases of others' live runs.
     """
     with engine.begin() as conn:

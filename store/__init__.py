@@ -1,0 +1,43 @@
+"""The storage layer the flows write: tables, engines, keyed writes, migrations, sync state, dead letters, leases.
+
+It imports no flow. The names most code needs are here; each module holds one job (tables, engine, writes,
+contract_reads, sync_state, dead_letters, leases, migrations, migrate, database_url).
+"""
+
+from store.contract_reads import mark_deleted, mark_seen
+from store.engine import database_now, dispose_engine, engine_for
+from store.tables import (
+    contract_syncs,
+    contracts,
+    counterparties,
+    created_contracts,
+    dead_letters,
+    metadata,
+    record_leases,
+    sync_state,
+    templates,
+    utcnow,
+)
+from store.writes import fit_row, storable, upsert, upsert_each
+
+__all__ = [
+    "contract_syncs",
+    "contracts",
+    "counterparties",
+    "created_contracts",
+    "database_now",
+    "dead_letters",
+    "dispose_engine",
+    "engine_for",
+    "fit_row",
+    "mark_deleted",
+    "mark_seen",
+    "metadata",
+    "record_leases",
+    "storable",
+    "sync_state",
+    "templates",
+    "upsert",
+    "upsert_each",
+    "utcnow",
+]
