@@ -119,7 +119,7 @@ def postgres_server_url():
 @pytest.fixture(params=DATABASES)
 def database_url(request, tmp_path):
     """A fresh, empty database of each kind the flows are tested on; its pooled connections closed after."""
-    from flows.store import dispose_engine
+    from store import dispose_engine
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'spotdraft.db'}"

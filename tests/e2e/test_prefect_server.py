@@ -23,8 +23,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from flows.store import contracts, dead_letters, engine_for
 from sandbox import Sandbox
+from store import contracts, dead_letters, engine_for
 from tests.support.paths import ROOT
 from tests.support.prefect_server import api, cli, run_deployment, wait_for
 from tools.prefect_server import local_prefect_server, stop_process_group

@@ -19,8 +19,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from flows.store import contracts, dead_letters, engine_for, sync_state
 from sandbox import Faults, SandboxProcess
+from store import contracts, dead_letters, engine_for, sync_state
 from tests.support.paths import ROOT
 
 

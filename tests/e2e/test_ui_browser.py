@@ -37,8 +37,8 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
-from flows.store import contracts, created_contracts, dead_letters, engine_for
 from sandbox import Sandbox
+from store import contracts, created_contracts, dead_letters, engine_for
 from tests.support.paths import ROOT
 from tests.support.prefect_server import cli, wait_for
 from tools.prefect_server import local_prefect_server, stop_process_group

@@ -171,7 +171,7 @@ def _conclude(cell: Cell, cs: CellState, began: float) -> None:
 
 def _sync_given_up_is_a_letter(cs: CellState, database_url: str, state: Any, label: str) -> None:
     """A failed run left a pending letter; a contract stored without key pointers has its letter."""
-    from flows.store import contracts, dead_letters
+    from store import contracts, dead_letters
 
     letters = [r for r in rows_of(database_url, dead_letters) if r["status"] == "pending"]
     if state is not None and not state.is_completed() and not letters_about_failure(letters, state):
@@ -198,7 +198,7 @@ def letters_about_failure(letters: list[dict[str, Any]], state: Any) -> list[dic
 
 
 def _sync_truth(cs: CellState, sb: Sandbox, database_url: str) -> None:
-    from flows.store import contracts, dead_letters
+    from store import contracts, dead_letters
 
     source = {c["composite_id"]: c for c in sb.snapshot()}
     rows = {r["id"]: r for r in rows_of(database_url, contracts) if r["deleted_at"] is None}
@@ -298,7 +298,7 @@ def _bare(contract_id: Any) -> str:
 
 def _create_given_up_is_a_letter(cs: CellState, database_url: str, external_ids: list[str], state: Any,
                                  label: str) -> None:  # fmt: skip
-    from flows.store import created_contracts, dead_letters
+    from store import created_contracts, dead_letters
 
     recorded = {r["external_id"] for r in rows_of(database_url, created_contracts)}
     letters = [r for r in rows_of(database_url, dead_letters) if r["status"] == "pending"]
@@ -312,7 +312,7 @@ def _create_given_up_is_a_letter(cs: CellState, database_url: str, external_ids:
 
 
 def _create_truth(cs: CellState, sb: Sandbox, database_url: str, external_ids: list[str]) -> None:
-    from flows.store import created_contracts
+    from store import created_contracts
 
     counts = sb.external_id_counts()
     recorded = {r["external_id"]: r for r in rows_of(database_url, created_contracts)}

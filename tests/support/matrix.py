@@ -127,7 +127,7 @@ def faults_seen(sb: Sandbox) -> int:
 
 
 def rows_of(database_url: str, table: sa.Table) -> list[dict[str, Any]]:
-    from flows.store import engine_for
+    from store import engine_for
 
     with engine_for(database_url).connect() as conn:
         try:
@@ -178,7 +178,7 @@ def review_retrying_everything(cs: CellState, credentials: Any, database_url: st
     from prefect.flow_runs import resume_flow_run
 
     from flows import review_failed_operations
-    from flows.store import dead_letters
+    from store import dead_letters
 
     pending = [r["id"] for r in rows_of(database_url, dead_letters) if r["status"] == "pending"]
     out: list[Any] = []
@@ -215,7 +215,7 @@ def review_retrying_everything(cs: CellState, credentials: Any, database_url: st
 
 
 def check_not_stuck(cs: CellState, database_url: str) -> None:
-    from flows.store import sync_state
+    from store import sync_state
 
     runs = flow_runs_since(cs.started - timedelta(seconds=1))
     cs.runs = len(runs)
@@ -232,7 +232,7 @@ def check_not_stuck(cs: CellState, database_url: str) -> None:
 
 def check_pending_letters(cs: CellState, database_url: str) -> None:
     """After the replay with the faults cleared, only letters about poison/forbidden data may stay pending."""
-    from flows.store import dead_letters
+    from store import dead_letters
 
     letters = rows_of(database_url, dead_letters)
     cs.letters = len(letters)

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from flows.migrations import VERSION_TABLE
-from flows.store import metadata
+from store import metadata
+from store.migrations import VERSION_TABLE
 from tests.support.paths import ROOT
 
 DATA = ROOT / "tests" / "data"
@@ -55,7 +55,7 @@ def all_rows(url: str) -> dict[str, dict[tuple, dict]]:
 
 
 def schema_differences(url: str) -> list:
-    """What Alembic's autogenerate would change to make the database match flows.store.metadata."""
+    """What Alembic's autogenerate would change to make the database match store.tables.metadata."""
     with connected(url) as conn:
         context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "compare_type": True})
         return compare_metadata(context, metadata)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from flows.store import contracts, engine_for
+from store import contracts, engine_for
 
 
 def stored(database_url: str, *, live_only: bool = True) -> dict[str, dict]:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from flows import create_contracts
 from flows.records import csv_row_to_record
-from flows.store import created_contracts, dead_letters, engine_for
+from store import created_contracts, dead_letters, engine_for
 from tests.support.records import record
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

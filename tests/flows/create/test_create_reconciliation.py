@@ -17,8 +17,8 @@ from prefect.flow_runs import resume_flow_run
 
 from flows import create_contracts
 from flows.common import composite_id_of
-from flows.store import created_contracts, dead_letters, engine_for, utcnow
 from sandbox import Sandbox
+from store import created_contracts, dead_letters, engine_for, utcnow
 from tests.support.review import good_record, start_review, wait_until_paused
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -207,8 +207,8 @@ def test_business_fields_named_like_spec_secrets_are_replayed_exactly(sandbox, c
 
 
 def test_a_record_left_to_a_run_that_died_holding_it_is_a_letter_not_lost(sandbox, credentials, database_url):
-    from flows import leases
-    from flows.store import record_leases
+    from store import leases
+    from store import record_leases
 
     template = next(iter(sandbox.state.templates))
     with engine_for(database_url).begin() as conn:  # a run killed while writing lr-dead left its lease behind

@@ -223,7 +223,7 @@ def test_a_record_file_with_an_unpaired_surrogate_is_a_dead_letter_not_a_crash(
     import sqlalchemy as sa
 
     from flows import create_contracts
-    from flows.store import dead_letters, engine_for
+    from store import dead_letters, engine_for
 
     records = [{**GOOD, "external_id": "crm-\ud800"}, {**GOOD, "external_id": "crm-2", "contract_name": "\udc80"}]
     bad = write(tmp_path, "deals.json", json.dumps(records))  # escaped as \ud800 in the file: valid JSON

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from flows import create_contracts
-from flows.store import dead_letters, engine_for
+from store import dead_letters, engine_for
 from tests.support.records import record
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

@@ -127,7 +127,7 @@ def test_reference_data_that_cannot_be_stored_is_dead_lettered_counted_and_named
     counted in dead_lettered, so the run is named for it and the review is started (it used to be silent)."""
     import sqlalchemy as sa
 
-    from flows.store import dead_letters, engine_for
+    from store import dead_letters, engine_for
 
     real = sandbox.state.templates
     poison = [{"name": "no id"}, {"id": "", "name": "blank id"}, *({"id": t, "name": f"t{t}"} for t in list(real)[:2])]

@@ -22,8 +22,8 @@ from prefect.client.orchestration import get_client
 from prefect.flow_runs import resume_flow_run
 
 from flows import create_contracts, review_failed_operations
-from flows.dead_letters import reason
-from flows.store import dead_letters, engine_for
+from store import dead_letters, engine_for
+from store.dead_lettering import reason
 from tests.support.records import record
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

@@ -12,7 +12,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.flow_runs import resume_flow_run
 
 from flows import create_contracts, review_failed_operations
-from flows.store import created_contracts, dead_letters, engine_for
+from store import created_contracts, dead_letters, engine_for
 from tests.support.review import good_record, start_review, wait_until_paused
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

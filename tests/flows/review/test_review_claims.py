@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from prefect.flow_runs import resume_flow_run
 
 from flows import create_contracts, review_failed_operations
-from flows.store import dead_letters, engine_for, utcnow
+from store import dead_letters, engine_for, utcnow
 from tests.support.review import good_record, start_review, wait_until_paused
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

@@ -11,11 +11,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-import flows.sync as sync_module
-from flows import leases, sync_contracts
+import flows.sync_pages as sync_module
+from flows import sync_contracts
 from flows.common import composite_id_of
-from flows.store import contracts, dead_letters, engine_for
 from flows.sync_contract import sync_contract
+from store import contracts, dead_letters, engine_for, leases
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -109,7 +109,7 @@ def test_a_contract_a_newer_read_wrote_is_still_seen_by_the_full_pass(sandbox, c
 @pytest.fixture
 def postgres_url(postgres_server_url):
     """Workers on several hosts share a server database: PostgreSQL (a SQLite file's clock is its host's)."""
-    from flows.store import dispose_engine
+    from store import dispose_engine
     from tests.support.databases import new_database
 
     url = new_database(postgres_server_url)
@@ -120,9 +120,9 @@ def postgres_url(postgres_server_url):
 @pytest.fixture
 def worker_clock(monkeypatch):
     """`worker_clock(minutes)`: this process's clock, as every module of the flows reads it, moved by `minutes`."""
-    import flows.store
+    import store.tables
 
-    real = flows.store.utcnow
+    real = store.tables.utcnow
 
     def move(minutes: float) -> None:
         def skewed():

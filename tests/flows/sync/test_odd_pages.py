@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from prefect.flow_runs import resume_flow_run
 
 from flows import sync_contracts
-from flows.store import contracts, dead_letters, engine_for, sync_state
+from store import contracts, dead_letters, engine_for, sync_state
 from tests.support.review import start_review, wait_until_paused
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

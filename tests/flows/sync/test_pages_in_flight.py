@@ -20,9 +20,9 @@ import sqlalchemy as sa
 
 from blocks import SpotDraftCredentials
 from flows import sync_contracts
-from flows import sync_state as state_module
-from flows.store import dead_letters, engine_for, sync_state
 from sandbox import Sandbox
+from store import dead_letters, engine_for, sync_state
+from store import sync_passes as state_module
 from tests.support.sync_checks import assert_database_equals_source, stored
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -152,7 +152,7 @@ def test_a_record_without_id_that_shifts_between_two_reads_of_one_pass_is_one_le
     pending letter, not one per place it was seen at within the same pass. (The letter's target is its
     place, 'list page P record R'.) One page in flight makes the order certain; with three, pages listed
     ahead and then listed again after a step-back give the same record more places to be seen at."""
-    import flows.sync as sync_module
+    import flows.sync_pages as sync_module
 
     monkeypatch.setattr(sync_module, "PAGES_IN_FLIGHT", 1)
     sb = own_sandbox
@@ -283,7 +283,7 @@ def test_killed_on_page_3_with_pages_in_flight_then_resumed_with_another_page_si
 def test_a_page_task_raising_while_later_pages_are_in_flight_ends_the_run(own_sandbox, sqlite_url, monkeypatch):
     """Not a SpotDraftError: a page task that raises something else (a bug, a driver error) while two later
     pages are still reading their key pointers on the shared pool. The run must end, not hang."""
-    import flows.sync as sync_module
+    import flows.sync_pages as sync_module
 
     sb = own_sandbox
     real = sync_module._contract_row

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from flows.store import dead_letters
+from store import dead_letters
 from tests.support.migrations import connected
 
 
@@ -16,7 +16,7 @@ def copy_reference_list(credentials, database_url: str, table: str, limit: int) 
     """sync_reference_list run as the sync runs it: a task in a flow, on a real Prefect API."""
     from prefect import flow
 
-    from flows.sync import sync_reference_list
+    from flows.reference_lists import sync_reference_list
 
     @flow(name="reference-lists")
     def copy() -> dict:

@@ -10,8 +10,8 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows import sync_contracts
-from flows.store import dead_letters, engine_for, sync_state
-from flows.sync_state import next_page_after
+from store import dead_letters, engine_for, sync_state
+from store.sync_passes import next_page_after
 from tests.support.sync_checks import assert_database_equals_source, stored
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -185,8 +185,8 @@ def test_changes_while_an_incremental_pass_pages_cannot_hide_a_contract(sandbox,
 
     from prefect import flow
 
-    from flows import sync_state as state
-    from flows.sync import advance, sync_contracts_page
+    from flows.sync_pages import advance, sync_contracts_page
+    from store import sync_passes as state
 
     sync_contracts(credentials, database_url=database_url, page_size=5)
     source = sandbox.snapshot()
@@ -221,8 +221,8 @@ def test_a_resumed_pass_keeps_its_page_size(sandbox, credentials, database_url):
 
     from prefect import flow
 
-    from flows import sync_state as state
-    from flows.sync import advance, sync_contracts_page
+    from flows.sync_pages import advance, sync_contracts_page
+    from store import sync_passes as state
 
     engine = engine_for(database_url)
 
@@ -241,7 +241,7 @@ def test_a_resumed_pass_keeps_its_page_size(sandbox, credentials, database_url):
 def test_a_database_made_by_an_older_version_gets_the_new_columns_and_resumes_safely(database_url):
     from datetime import datetime, timedelta
 
-    from flows import sync_state as state
+    from store import sync_passes as state
 
     older = sa.create_engine(database_url)
     with older.begin() as conn:  # sync_state as it was before page_size, with a pass under way at page 3
@@ -264,7 +264,7 @@ def test_a_database_made_by_an_older_version_gets_the_new_columns_and_resumes_sa
 def test_a_stale_pass_cannot_close_or_delete(sandbox, credentials, database_url):
     from datetime import timedelta
 
-    from flows import sync_state as state
+    from store import sync_passes as state
 
     engine = engine_for(database_url)
     stale = state.begin_or_resume(engine, full_refresh=True, overlap=timedelta(0), page_size=10)
@@ -328,8 +328,8 @@ def test_each_reference_list_fits_its_table_and_its_operations_answer():
     import yaml
 
     from client import OPERATIONS_BY_NAME
-    from flows.store import metadata
-    from flows.sync import REFERENCE_LISTS
+    from flows.reference_lists import REFERENCE_LISTS
+    from store import metadata
     from tests.support.paths import require_spec
 
     spec = yaml.safe_load(require_spec().read_text(encoding="utf-8"))

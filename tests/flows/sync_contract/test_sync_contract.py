@@ -8,9 +8,9 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from flows import leases, sync_contracts
-from flows.store import contract_syncs, contracts, dead_letters, engine_for
+from flows import sync_contracts
 from flows.sync_contract import COVERED, contract_key, sync_contract
+from store import contract_syncs, contracts, dead_letters, engine_for, leases
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -146,7 +146,7 @@ def test_a_deleted_contract_is_marked_deleted(sandbox, credentials, sqlite_url):
 
 
 def test_a_refused_read_is_a_dead_letter_the_review_replays(sandbox, credentials, sqlite_url):
-    from flows.review import REPLAYS
+    from flows.replays import replay_for
 
     target = sandbox.snapshot()[7]
     sandbox.script("GET", r"^/api/v2\.1/public/contracts/$", 403, times=1)
@@ -156,7 +156,7 @@ def test_a_refused_read_is_a_dead_letter_the_review_replays(sandbox, credentials
     assert letter["target"] == f"contract {target['id']}" and letter["status"] == "pending"
     assert letter["context"]["status"] == 403
 
-    outcome = REPLAYS["sync_contract"](credentials, sqlite_url, letter["inputs"], None)
+    outcome = replay_for("sync_contract")(credentials, sqlite_url, letter["inputs"], None)
     assert outcome["outcome"] == "stored"
     assert row_of(sqlite_url, target["composite_id"])["contract_name"] == target["contract_name"]
     [letter] = [r for r in rows(sqlite_url, dead_letters) if r["operation"] == "sync_contract"]

@@ -13,9 +13,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from flows import leases, sync_contracts
-from flows.store import contract_syncs, contracts, dead_letters, engine_for, record_leases, utcnow
+from flows import sync_contracts
 from flows.sync_contract import COVERED, sync_contract, take_ticket
+from store import contract_syncs, contracts, dead_letters, engine_for, leases, record_leases, utcnow
 
 HOLD_S = 6  # how long the sandbox holds the answer that separates a read from its write
 

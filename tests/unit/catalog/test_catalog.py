@@ -32,7 +32,7 @@ from client.catalog import OPERATIONS, OPERATIONS_BY_NAME
 from client.errors import InvalidRequestError
 from client.http import SpotDraftClient
 from client.operation import Operation
-from client.results import protect_secrets
+from client.result_secrets import protect_secrets
 from tests.support.paths import ROOT, SPEC_PATH, require_spec
 from tools import generate_catalog
 
@@ -313,7 +313,7 @@ def test_make_generate_is_a_no_op_on_a_clean_tree(tmp_path):
     ("module", "operation", "says"),
     [
         ("contracts", "archive_contract", "an operation the catalog does not have"),
-        ("templates", "get_contract_notes", "belongs in tasks/_handwritten/notes.py"),
+        ("integrations", "get_contract_notes", "belongs in tasks/_handwritten/notes.py"),
     ],
 )
 def test_a_misplaced_hand_written_task_stops_the_generator_with_its_name(tmp_path, module, operation, says):

@@ -52,7 +52,7 @@ def test_success_returns_the_json_as_sent(client, sandbox):
 
 
 def _composite(record: dict) -> str:
-    from flows.sync import composite_id_of
+    from flows.sync_pages import composite_id_of
 
     return composite_id_of(record)
 

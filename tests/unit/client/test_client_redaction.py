@@ -19,7 +19,7 @@ from client.redaction import (
     register_secret,
     scrub_signed,
 )
-from client.results import protect_secrets
+from client.result_secrets import protect_secrets
 from tests.support.paths import require_spec
 
 BUSINESS = {"authorization_limit": 5000, "trade_secret_clause": "Clause 7 applies", "token_amount": 12,

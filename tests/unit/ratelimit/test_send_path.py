@@ -21,8 +21,8 @@ from client import RateLimitSettings, SpotDraftClient
 from client.errors import RateLimitedError
 from client.ratelimit import RateLimiter
 from flows import sync_contracts
-from flows.store import dead_letters, engine_for, sync_state
 from sandbox import Sandbox
+from store import dead_letters, engine_for, sync_state
 from tests.support.clocks import FakeClock
 from tests.support.sync_checks import assert_database_equals_source, stored
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from flows.database_url import DATABASE_URL_PATTERN, check_database_url, shown_database_url
+from store.database_url import DATABASE_URL_PATTERN, check_database_url, shown_database_url
 from tests.support.paths import ROOT
 
 SECRET = "Sx7/q?r#t"  # a password with every character that ends a URL's authority elsewhere

@@ -14,8 +14,8 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from flows.migrate import main as migrate_main
-from flows.store import engine_for
+from store import engine_for
+from store.migrate import main as migrate_main
 from tests.support.databases import new_database
 from tests.support.paths import DATABASES, ROOT
 
@@ -88,7 +88,7 @@ def test_make_migrate_hands_the_url_over_unchanged(make_migrate, given, database
 
 
 def test_the_command_reads_the_url_from_the_environment(tmp_path):
-    from flows.migrate import main
+    from store.migrate import main
 
     url = f"sqlite:///{tmp_path / 'from-env.db'}"
     with pytest.MonkeyPatch.context() as patch:

@@ -17,9 +17,9 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from flows.migrate import main as migrate_main
-from flows.migrations import VERSION_TABLE, _exclusive, alembic_config, head_revisions, upgrade_schema
-from flows.store import contracts, dead_letters, engine_for, metadata, upsert, utcnow
+from store import contracts, dead_letters, engine_for, metadata, upsert, utcnow
+from store.migrate import main as migrate_main
+from store.migrations import VERSION_TABLE, _exclusive, alembic_config, head_revisions, upgrade_schema
 from tests.support.databases import new_database
 from tests.support.migrations import all_rows, connected, load_snapshot, schema_differences, versions
 from tests.support.paths import DATABASES, ROOT
@@ -135,7 +135,7 @@ RACER = textwrap.dedent("""
     import sqlalchemy as sa
     sys.modules["flows"] = types.ModuleType("flows")
     sys.modules["flows"].__path__ = [sys.argv[2] + "/flows"]
-    from flows.migrations import upgrade_schema
+    from store.migrations import upgrade_schema
     engine = sa.create_engine(sys.argv[1])
     print("ready", flush=True)
     sys.stdin.readline()

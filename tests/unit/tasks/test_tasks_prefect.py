@@ -34,7 +34,7 @@ def test_polling_twice_reaches_the_api_twice_even_with_result_persistence(creden
         return tasks.get_contract_status(creds, composite_id), tasks.get_contract_status(creds, composite_id)
 
     first = tasks.list_contracts.fn(credentials, page=1, limit=1)["results"][0]
-    from flows.sync import composite_id_of
+    from flows.sync_pages import composite_id_of
 
     composite = composite_id_of(first)
     a, b = poll_twice(credentials, composite)
