@@ -207,8 +207,7 @@ def test_business_fields_named_like_spec_secrets_are_replayed_exactly(sandbox, c
 
 
 def test_a_record_left_to_a_run_that_died_holding_it_is_a_letter_not_lost(sandbox, credentials, database_url):
-    from store import leases
-    from store import record_leases
+    from store import leases, record_leases
 
     template = next(iter(sandbox.state.templates))
     with engine_for(database_url).begin() as conn:  # a run killed while writing lr-dead left its lease behind
