@@ -2,7 +2,8 @@
 
 The embedded default for the demo and the server every test talks to. Start it in-process
 (`with Sandbox(...) as sb:`), as a process (`SandboxProcess`, or `python -m sandbox`), and shape
-what goes wrong with `Faults` and `sb.script(...)`. It needs nothing but its own package: the
+what goes wrong with `Faults` and `sb.script(...)`; `sb.reset()` puts it back as it started
+(controls.py declares every control once). It needs nothing but its own package: the
 parts of SpotDraft's OpenAPI document it serves are distilled in `answers.json`.
 
 Webhooks are real too: subscriptions made through the API receive signed deliveries of the changes

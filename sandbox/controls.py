@@ -2,7 +2,7 @@
 
 `@control(METHOD, path, ...)` on a method of `Controls` makes it a `Sandbox` method as written (it
 runs on the in-process app), an admin route under `/_sandbox/` (admin.py) and a `SandboxProcess`
-method that calls that route (remote.py). `GET /_sandbox/` lists them all.
+method that calls that route (process.py). `GET /_sandbox/` lists them all.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .wire import iso, parse_iso
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from .faults import Faults
     from .recorder import RequestRecord
 
+F = TypeVar("F", bound=Callable[..., Any])
 CONTROLS: list[Control] = []  # in declaration order
 VIEWS: dict[str, str] = {}  # property -> the control it calls without arguments
 
@@ -44,7 +46,7 @@ class Control:
     role: str = "method"  # "method", "getter" or "setter" (of the property `name`)
     python: bool = True
 
-    @property
+    @cached_property
     def signature(self) -> inspect.Signature:
         return inspect.signature(self.fn)
 
@@ -75,18 +77,24 @@ class Control:
             return self.reply(controls, value)
         return {self.key: to_wire(value)} if self.key else to_wire(value)
 
+    @property
+    def quiet(self) -> bool:
+        """The process's call returns None (as the in-process one does)."""
+        return self.signature.return_annotation in (None, "None") and not self.echo
+
     def result(self, answer: Any) -> Any:
         """What the process's call returns, from the HTTP answer."""
-        if self.signature.return_annotation in (None, "None") and not self.echo:
+        if self.quiet:
             return None
         return answer[self.key] if self.key else answer
 
 
-def control(method: str, path: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
-    def register(fn: Callable[..., Any]) -> Any:
-        declared = Control(fn.__name__, method, path, fn, **options)
-        CONTROLS.append(declared)
-        return property(fn, doc=fn.__doc__) if declared.role == "getter" else fn
+def control(method: str, path: str, **options: Any) -> Callable[[F], F]:
+    """Declare the function a control (see Control for the options); it is returned as it is."""
+
+    def register(fn: F) -> F:
+        CONTROLS.append(Control(fn.__name__, method, path, fn, **options))
+        return fn
 
     return register
 
@@ -123,6 +131,8 @@ CONVERT: dict[str, Callable[[Any], Any]] = {  # parameters as they arrive over H
 
 def routes() -> Iterator[Control]:
     """Every control's admin route, the most literal first (so `contracts/{id}` never hides one)."""
+    taken = [(c.method, c.path) for c in CONTROLS]
+    assert len(set(taken)) == len(taken), "two controls on one admin route"
     return iter(sorted(CONTROLS, key=lambda c: sum(s.startswith("{") for s in c.segments)))
 
 
@@ -179,6 +189,7 @@ class Controls:
         """External ids held by more than one live contract -> their contract ids."""
         return self.app.state.duplicates()
 
+    @property
     @control("GET", "settings", key="duplicate_rule", role="getter")
     def duplicate_rule(self) -> bool:
         """Whether a create with a taken external_metadata.id answers 409 (SpotDraft promises no such rule)."""
@@ -197,6 +208,7 @@ class Controls:
         """Replace the workspace's webhook HMAC key (Base64); later deliveries are signed with it."""
         self.app.webhooks.set_key(hmac_key)
 
+    @property
     @control("GET", "webhooks", key="webhooks", role="getter")
     def webhooks(self) -> list[dict[str, Any]]:
         """The workspace's subscriptions, as the create operation answered them."""
@@ -246,6 +258,7 @@ class Controls:
     def clear_script(self) -> None:
         self.app.injector.clear_script()
 
+    @property
     @control("GET", "faults", role="getter")
     def faults(self) -> Faults:
         return self.app.faults

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
-from .controls import CONTROLS, VIEWS, Control, to_wire
+from .controls import CONTROLS, VIEWS, Control, Controls, to_wire
 from .faults import Faults
 from .server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SECRET_ENV, WEBHOOK_KEY_ENV
 
@@ -161,7 +161,7 @@ class SandboxProcess:
             self._http.close()
             self._http = None
 
-    def call(self, declared: Control, arguments: dict[str, Any]) -> Any:
+    def _call(self, declared: Control, arguments: dict[str, Any]) -> Any:
         """One control over HTTP: path parameters in the path, the rest in the query or the body."""
         timeout = declared.wait(arguments) if declared.wait else 10
         sent = {declared.wire.get(k, k): to_wire(v) for k, v in arguments.items() if k not in declared.local}
@@ -181,12 +181,11 @@ def _remote(declared: Control) -> Any:
     def call(self: SandboxProcess, *args: Any, **kwargs: Any) -> Any:
         bound = signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
-        return self.call(declared, dict(list(bound.arguments.items())[1:]))
+        return self._call(declared, dict(list(bound.arguments.items())[1:]))
 
     call.__name__, call.__qualname__ = declared.name, f"SandboxProcess.{declared.name}"
     call.__doc__ = declared.fn.__doc__
-    quiet = signature.return_annotation in (None, "None") and not declared.echo
-    call.__signature__ = signature.replace(return_annotation="None" if quiet else "Any")  # type: ignore[attr-defined]
+    call.__signature__ = signature.replace(return_annotation="None" if declared.quiet else "Any")  # type: ignore[attr-defined]
     return call
 
 
@@ -201,8 +200,8 @@ def _attach() -> None:
             accessors.setdefault(declared.name, {})[declared.role] = _remote(declared)
     for name, pair in accessors.items():
         setattr(SandboxProcess, name, property(pair["getter"], pair.get("setter"), doc=pair["getter"].__doc__))
-    for name, of in VIEWS.items():
-        setattr(SandboxProcess, name, property(lambda self, of=of: getattr(self, of)()))
+    for name in VIEWS:
+        setattr(SandboxProcess, name, getattr(Controls, name))  # the same property, calling its own control
 
 
 _attach()

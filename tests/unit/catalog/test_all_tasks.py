@@ -98,7 +98,7 @@ def outcomes(prefect_api, tmp_path_factory) -> dict[str, dict[str, Any]]:
                     # Without its tags: on the harness's SQLite server, acquiring a task's tag
                     # concurrency slots meets a busy database now and then, and Prefect's client waits
                     # 2 s before asking again (a third of this module's time). The tags are
-                    # tests/test_tasks_prefect.py's to check; here it is the route.
+                    # tests/unit/tasks/test_tasks_prefect.py's to check; here it is the route.
                     task = getattr(tasks, op.name).with_options(tags=[])
                     value, error = task(credentials, **plan[op.name]), None
                 except Exception as exc:  # recorded; the per-task test reports it

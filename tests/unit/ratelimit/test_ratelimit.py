@@ -1,5 +1,6 @@
 """The rate limiter on a fake clock: backs off on 429, grows back, honours Retry-After for everyone,
-and a fixed rate is never exceeded. (Against a rate-limited sandbox: tests/test_client.py and `make bench`.)"""
+and a fixed rate is never exceeded. (Against a rate-limited sandbox:
+tests/unit/client/test_rate_limited.py and `make bench`.)"""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def make_migrate(tmp_path):
     fake_uv.chmod(fake_uv.stat().st_mode | stat.S_IEXEC)
 
     def run(database_url: str) -> tuple[subprocess.CompletedProcess, list[str], str | None]:
-        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "DATABASE_URL")}
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "DATABASE_URL")}
         done = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.synced", "migrate", f"UV={fake_uv}",
                                f"DATABASE_URL={database_url}"], cwd=ROOT, env=env, capture_output=True, text=True,
                               timeout=60)

@@ -282,7 +282,9 @@ def test_revision_without_a_message_says_so_in_one_line():
 
 
 def test_make_migrate_with_an_unreachable_database_fails_in_one_line_without_the_password():
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "DATABASE_URL")}
+    """`make migrate` as a user runs it from a shell: outside any make (no MAKELEVEL, which `make test` sets
+    and which turns make's own trailer into `make[1]: ***`)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "DATABASE_URL")}
     done = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.synced", "migrate",
                            f"DATABASE_URL=postgresql+psycopg://user:{CANARY}@127.0.0.1:1/db"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
