@@ -109,8 +109,10 @@ def test_a_burst_of_429s_that_ask_for_no_wait_does_not_slow_a_sync_to_a_crawl(sm
     assert_database_equals_source(sb, sqlite_url)
     assert_pass_closed_and_key_pointers_accounted_for(sqlite_url)
     assert credentials.get_client().limiter.pause_left() == 0  # Retry-After 0 paused nothing
-    pace = credentials.get_client().limiter.describe()
-    assert took < 8, f"{len(sb.request_log())} requests took {took:.1f}s ({pace})"
+    # Not slowed to a crawl: the rate is not left at its floor (0.5/s), which made it take 14 to 18 s. Checked on
+    # the limiter, not on the clock (a loaded machine takes as long for other reasons); the time is only shown.
+    limiter = credentials.get_client().limiter
+    assert limiter.rate() is None or limiter.rate() >= 5, f"{took:.1f} s, {limiter.describe()}"
 
 
 def test_signed_storage_urls_go_while_the_limiter_holds_every_spotdraft_request(small_sandbox):
@@ -121,7 +123,7 @@ def test_signed_storage_urls_go_while_the_limiter_holds_every_spotdraft_request(
         client.limiter.throttled(client.limiter.acquire(), 30.0)  # a 429 asked everyone to wait 30 s
         started = time.monotonic()
         client.upload_to_signed_url(slot["upload_url"], b"%PDF-1.4 limiter", content_type="application/pdf")
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 10  # the pause would have held it 30 s
         assert client.limiter.pause_left() > 20
 
 
