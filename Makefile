@@ -38,8 +38,16 @@ XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist l
 test: setup
 	$(UV) run --frozen --no-sync pytest $(XDIST) -m "not e2e" $(PYTEST_ARGS)
 
+# test-all runs the e2e modules after the rest, in E2E_WORKERS processes: each starts real servers (a prefect
+# server, a worker, flow-run processes), and four at once on 2 cores pushed one past its 300 s timeout.
+# A phase that PYTEST_ARGS leaves without tests (pytest's exit 5) is not a failure.
+E2E_WORKERS ?= 2
+XDIST_E2E = $(if $(filter 0,$(E2E_WORKERS) $(TEST_WORKERS)),-p no:xdist,-n $(E2E_WORKERS) --dist loadfile)
+PYTEST_PHASE = $(UV) run --frozen --no-sync pytest
+
 test-all: setup
-	$(UV) run --frozen --no-sync pytest $(XDIST) $(PYTEST_ARGS)
+	$(PYTEST_PHASE) $(XDIST) -m "not e2e" $(PYTEST_ARGS) || [ $$? = 5 ]
+	$(PYTEST_PHASE) $(XDIST_E2E) -m e2e $(PYTEST_ARGS) || [ $$? = 5 ]
 
 # The fast suite (pytest -m "not slow": no e2e, no PostgreSQL) against the lowest Prefect pyproject.toml allows,
 # in .tools/venv-lowest (uv.lock's versions of everything else wherever that Prefect accepts them), with xdist
