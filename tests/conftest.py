@@ -84,6 +84,19 @@ def sandbox():
 
 
 @pytest.fixture
+def own_sandbox():
+    """A sandbox on credentials of its own: a limiter left paused (or broken) by a test cannot meet another
+    test's client (limiters live per process, keyed by credentials and host, and ports get reused)."""
+    import uuid
+
+    from sandbox import Sandbox
+
+    with Sandbox(contracts=30, seed=7, client_id=f"break-{uuid.uuid4().hex[:8]}",
+                 client_secret=f"s-{uuid.uuid4().hex}") as sb:
+        yield sb
+
+
+@pytest.fixture
 def credentials(sandbox):
     from blocks import SpotDraftCredentials
 
@@ -114,6 +127,12 @@ def postgres_server_url():
         pytest.fail("PostgreSQL is required here but not installed (Debian package postgresql)")
     with postgres_server() as url:
         yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A fresh SQLite database file, for tests on SQLite alone."""
+    return f"sqlite:///{tmp_path / 'spotdraft.db'}"
 
 
 @pytest.fixture(params=DATABASES)

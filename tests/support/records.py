@@ -1,4 +1,4 @@
-"""Records for the create flow, and the review's good record."""
+"""Records for the create flow, and a template of the sandbox to create them from."""
 
 from __future__ import annotations
 
@@ -20,3 +20,8 @@ def record(external_id: str, **overrides) -> dict:
         ],
     }
     return {**base, **overrides}
+
+
+def template_id(sandbox) -> int:
+    """The id of one of the sandbox's templates."""
+    return next(iter(sandbox.state.templates))

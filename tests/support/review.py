@@ -1,5 +1,5 @@
 """A review run started in a thread and waited for until it pauses for decisions; a record the create
-flow accepts."""
+flow accepts; the paused review answered."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import threading
 import time
 
 from prefect.client.orchestration import get_client
+from prefect.flow_runs import resume_flow_run
 
 from flows import review_failed_operations
 
@@ -47,3 +48,8 @@ def wait_until_paused(timeout: float = 60.0):
             return runs[0]
         time.sleep(0.3)
     raise AssertionError("the review run never paused")
+
+
+def resume_with(decisions: list[dict], reviewer: str = "ops@example.com") -> None:
+    """Answer the paused review, as the UI's Resume form does."""
+    resume_flow_run(wait_until_paused().id, run_input={"reviewer": reviewer, "decisions": decisions})

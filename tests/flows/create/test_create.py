@@ -11,13 +11,9 @@ import sqlalchemy as sa
 from flows import create_contracts
 from flows.records import csv_row_to_record
 from store import created_contracts, dead_letters, engine_for
-from tests.support.records import record
+from tests.support.records import record, template_id
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
-
-
-def template_id(sandbox) -> int:
-    return next(iter(sandbox.state.templates))
 
 
 def rows(database_url: str, table) -> list:

@@ -18,18 +18,9 @@ from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
 from blocks import SpotDraftCredentials
 from flows import create_contracts
-from tests.support.records import record
+from tests.support.records import record, template_id
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
-
-
-@pytest.fixture
-def db(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'spotdraft.db'}"
-
-
-def template_id(sandbox) -> int:
-    return next(iter(sandbox.state.templates))
 
 
 # == flow parameters drawn for the UI ===================================================================
@@ -43,7 +34,7 @@ def _create_contracts_deployment(api, name: str, parameters: dict):
     )
 
 
-def test_records_file_null_through_the_api_is_refused_clearly_before_the_run_exists(sandbox, db):
+def test_records_file_null_through_the_api_is_refused_clearly_before_the_run_exists(sandbox, sqlite_url):
     """`create_contracts(..., records_file=None)` is the Python signature. Through a deployment the form's
     schema draws it as a plain text box (default ""), so the server refuses an explicit null, with a clear
     message and before any run exists (the README says: leave it out); leaving it out is accepted."""
@@ -55,7 +46,7 @@ def test_records_file_null_through_the_api_is_refused_clearly_before_the_run_exi
     given = {"template_id": template_id(sandbox), "records": [record("b10-null")]}
     with get_client(sync_client=True) as api:
         deployment_id = _create_contracts_deployment(
-            api, name, {"credentials": credentials_reference(name)["reference"], "database_url": db})
+            api, name, {"credentials": credentials_reference(name)["reference"], "database_url": sqlite_url})
         try:
             with pytest.raises(Exception, match=r"records_file.*None is not of type 'string'"):
                 api.create_flow_run_from_deployment(deployment_id, parameters={**given, "records_file": None})
@@ -73,10 +64,10 @@ def test_records_file_null_through_the_api_is_refused_clearly_before_the_run_exi
     {"records": [record("b10-ok"), "not an object"]},
     {"records": None, "records_file": ""},  # the untouched form
 ], ids=["json-string", "object", "non-object-item", "nothing"])
-def test_bad_records_input_is_refused_before_any_request_with_a_clear_error(sandbox, credentials, db, given):
+def test_bad_records_input_is_refused_before_any_request_with_a_clear_error(sandbox, credentials, sqlite_url, given):
     """Holds: the run fails, naming the parameter, and SpotDraft is never called."""
     before = len(sandbox.request_log())
-    state = create_contracts(credentials, template_id(sandbox), database_url=db, return_state=True, **given)
+    state = create_contracts(credentials, template_id(sandbox), database_url=sqlite_url, return_state=True, **given)
     assert state.is_failed()
     assert "records" in state.message, state.message
     assert len(sandbox.request_log()) == before
@@ -109,7 +100,7 @@ def test_the_deploy_step_refers_to_the_named_document_of_its_own_type_by_id_neve
     assert isinstance(loaded, SpotDraftCredentials) and loaded.client_secret.get_secret_value() == canary
 
 
-def test_a_failed_run_retried_after_the_credentials_document_was_recreated_and_redeployed_can_run(sandbox, db):
+def test_a_failed_run_retried_after_the_credentials_document_was_recreated_and_redeployed_can_run(sandbox, sqlite_url):
     """The README: "A document deleted and created again needs `prefect deploy` again". Done; then a person
     retries, from the review, a run that failed before: the new run must be able to load its credentials."""
     from prefect.client.schemas.actions import DeploymentUpdate
@@ -123,7 +114,7 @@ def test_a_failed_run_retried_after_the_credentials_document_was_recreated_and_r
     def save_document():
         SpotDraftCredentials(client_id=sandbox.client_id, client_secret=sandbox.client_secret,
                              base_url=sandbox.base_url).save(name, overwrite=True)
-        return {"credentials": credentials_reference(name)["reference"], "database_url": db}
+        return {"credentials": credentials_reference(name)["reference"], "database_url": sqlite_url}
 
     with get_client(sync_client=True) as api:
         deployment_id = _create_contracts_deployment(api, name, save_document())
@@ -139,7 +130,7 @@ def test_a_failed_run_retried_after_the_credentials_document_was_recreated_and_r
             api.update_deployment(deployment_id, DeploymentUpdate(parameters=save_document()))  # `prefect deploy`
 
             try:
-                outcome = _replay_flow_run(None, db, {"flow_run_id": str(failed.id)}, None)
+                outcome = _replay_flow_run(None, sqlite_url, {"flow_run_id": str(failed.id)}, None)
                 again = api.read_flow_run(uuid.UUID(outcome["new_flow_run_id"]))
                 created.append(again.id)
                 # What the worker does first with a run's parameters: resolve the Block reference, validate.

@@ -12,14 +12,14 @@ import threading
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
-from prefect.flow_runs import resume_flow_run
 
 from flows import create_contracts
 from flows.common import composite_id_of
 from sandbox import Sandbox
-from store import created_contracts, dead_letters, engine_for, utcnow
-from tests.support.review import good_record, start_review, wait_until_paused
+from store import created_contracts, engine_for, utcnow
+from tests.support.review import good_record, resume_with, start_review
+from tests.support.rows import letters_by_target, rows
+from tests.support.sandboxes import credentials_for
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -33,23 +33,7 @@ def lax_sandbox():
 
 @pytest.fixture
 def lax_credentials(lax_sandbox):
-    from blocks import SpotDraftCredentials
-
-    return SpotDraftCredentials(client_id=lax_sandbox.client_id, client_secret=lax_sandbox.client_secret,
-                                base_url=lax_sandbox.base_url)
-
-
-def rows(database_url: str, table) -> list[dict]:
-    with engine_for(database_url).connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.select(table))]
-
-
-def letters_by_target(database_url: str) -> dict[str, dict]:
-    return {r["target"]: r for r in rows(database_url, dead_letters)}
-
-
-def resume_with(decisions: list[dict], reviewer: str = "ops@example.com") -> None:
-    resume_flow_run(wait_until_paused().id, run_input={"reviewer": reviewer, "decisions": decisions})
+    return credentials_for(lax_sandbox)
 
 
 # -- a create, from any path, looks up first; a later success closes the letter --------------------------

@@ -8,49 +8,35 @@ SQLite.
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
 from flows import create_contracts
-from store import dead_letters, engine_for
-from tests.support.records import record
+from tests.support.records import record, template_id
+from tests.support.rows import letters
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
-@pytest.fixture
-def db(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'spotdraft.db'}"
-
-
-def template_id(sandbox) -> int:
-    return next(iter(sandbox.state.templates))
-
-
-def letters(database_url: str) -> list[dict]:
-    with engine_for(database_url).connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.select(dead_letters).order_by(dead_letters.c.id))]
-
-
 # == runs that dead-letter say so, and what they say is reviewable =============================================
-def test_a_record_refused_as_a_repeated_external_id_stays_pending(sandbox, credentials, db):
+def test_a_record_refused_as_a_repeated_external_id_stays_pending(sandbox, credentials, sqlite_url):
     first, second = record("b10-dup"), record("b10-dup")
     second["contract_data"]["customer_name"] = "Another customer entirely"
-    state = create_contracts(credentials, template_id(sandbox), records=[first, second], database_url=db,
+    state = create_contracts(credentials, template_id(sandbox), records=[first, second], database_url=sqlite_url,
                              return_state=True)
     assert state.name == "Dead-lettered" and "1 dead-lettered" in state.message
-    [letter] = letters(db)
+    [letter] = letters(sqlite_url)
     assert letter["status"] == "pending", (
         f"the refused record was closed as {letter['status']!r} by {letter['decided_by']!r}: "
         "the run says 1 dead-lettered, the review finds nothing")
 
 
-def test_records_without_external_id_from_two_runs_are_two_dead_letters(sandbox, credentials, db):
+def test_records_without_external_id_from_two_runs_are_two_dead_letters(sandbox, credentials, sqlite_url):
     one, two = record("x"), record("y")
     del one["external_id"], two["external_id"]
     one["contract_data"]["customer_name"], two["contract_data"]["customer_name"] = "FIRST", "SECOND"
     for records in ([one], [two]):
-        state = create_contracts(credentials, template_id(sandbox), records=records, database_url=db,
+        state = create_contracts(credentials, template_id(sandbox), records=records, database_url=sqlite_url,
                                  return_state=True)
         assert state.name == "Dead-lettered" and "1 dead-lettered" in state.message
-    kept = [r["inputs"]["record"]["contract_data"]["customer_name"] for r in letters(db) if r["status"] == "pending"]
+    kept = [r["inputs"]["record"]["contract_data"]["customer_name"] for r in letters(sqlite_url)
+            if r["status"] == "pending"]
     assert sorted(kept) == ["FIRST", "SECOND"], f"pending letters keep only {kept}"

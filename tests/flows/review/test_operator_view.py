@@ -25,20 +25,11 @@ import tasks
 from blocks import SpotDraftCredentials
 from flows import create_contracts, sync_contracts
 from flows.sync import summary_table
-from tests.support.records import record
+from tests.support.records import record, template_id
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 UI_PAGE_ROWS = 10  # rows of a table artifact the Prefect UI shows before paging
-
-
-@pytest.fixture
-def db(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'spotdraft.db'}"
-
-
-def template_id(sandbox) -> int:
-    return next(iter(sandbox.state.templates))
 
 
 def server_state(state):
@@ -81,10 +72,10 @@ def _random_suffix(name: str) -> bool:
 
 # -- the final state's badge ----------------------------------------------------------------------------------
 def test_a_create_run_whose_every_record_spotdraft_refuses_is_completed_and_named_for_its_dead_letters(
-    sandbox, credentials, db
+    sandbox, credentials, sqlite_url
 ):
     records = [record(f"nope-{i}") for i in range(3)]
-    state = create_contracts(credentials, 99999, records=records, database_url=db, return_state=True)  # 400s
+    state = create_contracts(credentials, 99999, records=records, database_url=sqlite_url, return_state=True)  # 400s
 
     shown = server_state(state)
     assert shown.type == StateType.COMPLETED and shown.name == "Dead-lettered"
@@ -92,37 +83,38 @@ def test_a_create_run_whose_every_record_spotdraft_refuses_is_completed_and_name
     assert state.name == "Dead-lettered" and state.result()["dead_lettered"] == 3  # the summary, as before
 
 
-def test_a_create_run_with_some_records_refused_names_only_those(sandbox, credentials, db):
+def test_a_create_run_with_some_records_refused_names_only_those(sandbox, credentials, sqlite_url):
     no_id = {"contract_data": {}}
     state = create_contracts(credentials, template_id(sandbox), records=[record("ok-1"), no_id, record("ok-2")],
-                             database_url=db, return_state=True)
+                             database_url=sqlite_url, return_state=True)
     shown = server_state(state)
     assert (shown.type, shown.name) == (StateType.COMPLETED, "Dead-lettered")
     assert state.result()["created"] == 2
 
 
-def test_a_clean_create_run_is_plain_completed(sandbox, credentials, db):
-    state = create_contracts(credentials, template_id(sandbox), records=[record("fine-1")], database_url=db,
+def test_a_clean_create_run_is_plain_completed(sandbox, credentials, sqlite_url):
+    state = create_contracts(credentials, template_id(sandbox), records=[record("fine-1")], database_url=sqlite_url,
                              return_state=True)
     shown = server_state(state)
     assert (shown.type, shown.name) == (StateType.COMPLETED, "Completed")
     assert shown.message.startswith("created 1") and "dead-lettered" not in shown.message
 
 
-def test_a_sync_run_that_dead_letters_is_named_for_it_and_a_clean_one_is_plain_completed(sandbox, credentials, db):
+def test_a_sync_run_that_dead_letters_is_named_for_it_and_a_clean_one_is_plain_completed(sandbox, credentials,
+                                                                                          sqlite_url):
     victim = sandbox.snapshot()[2]["composite_id"]
     sandbox.script("GET", rf"/contracts/{victim}/key_pointers$", 403, times=1, body={"detail": "no access"})
-    lettered = sync_contracts(credentials, database_url=db, page_size=10, return_state=True)
+    lettered = sync_contracts(credentials, database_url=sqlite_url, page_size=10, return_state=True)
     shown = server_state(lettered)
     assert (shown.type, shown.name) == (StateType.COMPLETED, "Dead-lettered")
     assert "review_failed_operations" in shown.message
 
-    clean = sync_contracts(credentials, database_url=db, page_size=10, return_state=True)
+    clean = sync_contracts(credentials, database_url=sqlite_url, page_size=10, return_state=True)
     shown = server_state(clean)
     assert (shown.type, shown.name) == (StateType.COMPLETED, "Completed")
 
 
-def test_reference_data_that_cannot_be_stored_is_dead_lettered_counted_and_named(sandbox, credentials, db):
+def test_reference_data_that_cannot_be_stored_is_dead_lettered_counted_and_named(sandbox, credentials, sqlite_url):
     """A template without an id, or a counterparty the database refuses, is a dead letter like a contract's:
     counted in dead_lettered, so the run is named for it and the review is started (it used to be silent)."""
     import sqlalchemy as sa
@@ -132,23 +124,23 @@ def test_reference_data_that_cannot_be_stored_is_dead_lettered_counted_and_named
     real = sandbox.state.templates
     poison = [{"name": "no id"}, {"id": "", "name": "blank id"}, *({"id": t, "name": f"t{t}"} for t in list(real)[:2])]
     sandbox.script("GET", r"/templates/?$", 200, body={"items": poison})
-    state = sync_contracts(credentials, database_url=db, page_size=10, return_state=True)
+    state = sync_contracts(credentials, database_url=sqlite_url, page_size=10, return_state=True)
     summary, shown = state.result(), server_state(state)
     assert summary["templates"] == 2 and summary["dead_lettered"] == 2
     assert (shown.type, shown.name) == (StateType.COMPLETED, "Dead-lettered")
-    with engine_for(db).connect() as conn:
+    with engine_for(sqlite_url).connect() as conn:
         letters = conn.execute(sa.select(dead_letters.c.operation, dead_letters.c.target)
                                .where(dead_letters.c.status == "pending")).all()
     assert sorted(letters) == [("list_templates", "templates list item 1"), ("list_templates", "templates list item 2")]
 
 
 # -- artifacts ------------------------------------------------------------------------------------------------
-def test_the_sync_summary_fits_one_ui_page_and_keeps_every_figure(sandbox, credentials, db):
-    sync_contracts(credentials, database_url=db, page_size=10)
+def test_the_sync_summary_fits_one_ui_page_and_keeps_every_figure(sandbox, credentials, sqlite_url):
+    sync_contracts(credentials, database_url=sqlite_url, page_size=10)
     gone, victim = sandbox.snapshot()[3], sandbox.snapshot()[5]["composite_id"]
     sandbox.delete_contract(gone["id"])
     sandbox.script("GET", rf"/contracts/{victim}/key_pointers$", 403, times=1, body={"detail": "no access"})
-    state = sync_contracts(credentials, database_url=db, page_size=10, full_refresh=True, return_state=True)
+    state = sync_contracts(credentials, database_url=sqlite_url, page_size=10, full_refresh=True, return_state=True)
     summary = state.result()
     assert summary["marked_deleted"] == 1 and summary["dead_lettered"] == 1  # figures that differ from the rest
 
@@ -194,32 +186,32 @@ def test_a_resumed_pass_says_so_in_the_summary_table():
         assert figure in text
 
 
-def test_the_create_summary_fits_one_ui_page(sandbox, credentials, db):
-    state = create_contracts(credentials, template_id(sandbox), records=[record("sum-1")], database_url=db,
+def test_the_create_summary_fits_one_ui_page(sandbox, credentials, sqlite_url):
+    state = create_contracts(credentials, template_id(sandbox), records=[record("sum-1")], database_url=sqlite_url,
                              return_state=True)
     rows = table_rows(artifacts_of(state)["create-contracts-summary"])
     assert len(rows) <= UI_PAGE_ROWS
     assert {r["metric"]: r["value"] for r in rows}["created"] == "1"
 
 
-def test_the_sync_progress_artifact_has_a_key(sandbox, credentials, db):
-    state = sync_contracts(credentials, database_url=db, page_size=10, reference_data=False, return_state=True)
+def test_the_sync_progress_artifact_has_a_key(sandbox, credentials, sqlite_url):
+    state = sync_contracts(credentials, database_url=sqlite_url, page_size=10, reference_data=False, return_state=True)
     progress = [a for a in artifacts_of(state).values() if a.type == "progress"]
     assert [a.key for a in progress] == ["sync-contracts-progress"]
     assert float(progress[0].data) == 100.0
 
 
 # -- task run names -------------------------------------------------------------------------------------------
-def test_every_task_run_of_a_sync_is_named_after_what_it_does(sandbox, credentials, db):
+def test_every_task_run_of_a_sync_is_named_after_what_it_does(sandbox, credentials, sqlite_url):
     from tests.support.sync_checks import stored
 
     # A full pass that fails at page 2, a contract it stored deleted meanwhile, then the pass resumed:
     # the resumed full pass counts the ids upstream and confirms the one deletion.
     sandbox.script("GET", r"/public/contracts/$", 403, times=1, query_regex=r"(^|&)page=2(&|$)")
-    assert sync_contracts(credentials, database_url=db, page_size=5, reference_data=False,
+    assert sync_contracts(credentials, database_url=sqlite_url, page_size=5, reference_data=False,
                           return_state=True).is_failed()
-    sandbox.delete_contract(next(iter(stored(db))))
-    state = sync_contracts(credentials, database_url=db, page_size=5, full_refresh=True, return_state=True)
+    sandbox.delete_contract(next(iter(stored(sqlite_url))))
+    state = sync_contracts(credentials, database_url=sqlite_url, page_size=5, full_refresh=True, return_state=True)
     assert state.result()["marked_deleted"] == 1
 
     named = {"templates", "counterparties", "list contract ids", "confirm 1 deletion"}
@@ -230,9 +222,9 @@ def test_every_task_run_of_a_sync_is_named_after_what_it_does(sandbox, credentia
     assert others and all(re.fullmatch(r"contracts page \d+", n) for n in others), names
 
 
-def test_every_task_run_of_a_create_is_named_after_its_records(sandbox, credentials, db):
+def test_every_task_run_of_a_create_is_named_after_its_records(sandbox, credentials, sqlite_url):
     state = create_contracts(credentials, template_id(sandbox), records=[record(f"n-{i}") for i in range(3)],
-                             database_url=db, return_state=True)
+                             database_url=sqlite_url, return_state=True)
     assert task_run_names(state, expected=1) == ["create contracts 0..2"]
 
 

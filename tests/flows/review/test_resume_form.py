@@ -17,36 +17,22 @@ import time
 from types import SimpleNamespace
 
 import pytest
-import sqlalchemy as sa
 from prefect.client.orchestration import get_client
 from prefect.flow_runs import resume_flow_run
 
 from flows import create_contracts, review_failed_operations
-from store import dead_letters, engine_for
 from store.dead_lettering import reason
-from tests.support.records import record
+from tests.support.records import record, template_id
+from tests.support.rows import letters
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
-@pytest.fixture
-def db(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'spotdraft.db'}"
-
-
-def template_id(sandbox) -> int:
-    return next(iter(sandbox.state.templates))
-
-
-def letters(database_url: str) -> list[dict]:
-    with engine_for(database_url).connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.select(dead_letters).order_by(dead_letters.c.id))]
-
-
-def two_refused_letters(credentials, db: str, prefix: str) -> list[int]:
+def two_refused_letters(credentials, database_url: str, prefix: str) -> list[int]:
     """Two create letters SpotDraft refused (400: no such template)."""
-    create_contracts(credentials, 99999, records=[record(f"{prefix}-1"), record(f"{prefix}-2")], database_url=db)
-    found = letters(db)
+    create_contracts(credentials, 99999, records=[record(f"{prefix}-1"), record(f"{prefix}-2")],
+                     database_url=database_url)
+    found = letters(database_url)
     assert [r["status"] for r in found] == ["pending", "pending"]
     return [r["id"] for r in found]
 
@@ -62,12 +48,12 @@ def _paused_run_ids() -> set:
 
 
 @contextlib.contextmanager
-def paused_review(credentials, db: str, timeout_minutes: float = 1.0):
+def paused_review(credentials, sqlite_url: str, timeout_minutes: float = 1.0):
     """A review run waiting in its pause; resumed with no decision on the way out if a test left it waiting."""
     known = _paused_run_ids()
     out: list = []
     thread = threading.Thread(target=lambda: out.append(review_failed_operations(
-        credentials, database_url=db, poll_seconds=1, timeout_minutes=timeout_minutes, return_state=True)),
+        credentials, database_url=sqlite_url, poll_seconds=1, timeout_minutes=timeout_minutes, return_state=True)),
         daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -92,45 +78,46 @@ def ended(review):
 
 
 # == the review's Resume form, through the real resume path ================================================
-def test_a_payload_that_is_json_but_not_an_object_fails_only_its_own_decision(sandbox, credentials, db):
-    first, second = two_refused_letters(credentials, db, "b10-json")
-    with paused_review(credentials, db) as review:
+def test_a_payload_that_is_json_but_not_an_object_fails_only_its_own_decision(sandbox, credentials, sqlite_url):
+    first, second = two_refused_letters(credentials, sqlite_url, "b10-json")
+    with paused_review(credentials, sqlite_url) as review:
         # The form's editor takes any JSON, and its description says "or composite_id, as JSON".
         resume_flow_run(review.id, run_input={"reviewer": "ops@example.com", "decisions": [
             {"dead_letter_id": first, "action": "retry_with_edits", "payload": "T-123"},
             {"dead_letter_id": second, "action": "discard", "note": "a duplicate"},
         ]})
         state = ended(review)
-    after = {r["id"]: r for r in letters(db)}
+    after = {r["id"]: r for r in letters(sqlite_url)}
     assert not state.is_failed(), f"one payload failed the whole review: {state.message}"
     assert after[second]["status"] == "discarded" and after[second]["decided_by"] == "ops@example.com"
     assert after[first]["status"] == "pending"
 
 
-def test_a_send_letter_retried_with_a_number_for_its_composite_id_fails_only_that_decision(sandbox, credentials, db):
+def test_a_send_letter_retried_with_a_number_for_its_composite_id_fails_only_that_decision(sandbox, credentials,
+                                                                                           sqlite_url):
     sandbox.script("POST", r"/send_to_counterparties$", 402, times=1, body={"detail": "not ready yet"})
-    create_contracts(credentials, template_id(sandbox), records=[record("b10-send")], database_url=db,
+    create_contracts(credentials, template_id(sandbox), records=[record("b10-send")], database_url=sqlite_url,
                      send_to_counterparties=True)
-    create_contracts(credentials, 99999, records=[record("b10-other")], database_url=db)
-    by_op = {r["operation"]: r for r in letters(db)}
+    create_contracts(credentials, 99999, records=[record("b10-other")], database_url=sqlite_url)
+    by_op = {r["operation"]: r for r in letters(sqlite_url)}
     send, other = by_op["send_contract_to_counterparties"], by_op["create_contract"]
-    with paused_review(credentials, db) as review:
+    with paused_review(credentials, sqlite_url) as review:
         resume_flow_run(review.id, run_input={"reviewer": "ops", "decisions": [
             {"dead_letter_id": send["id"], "action": "retry_with_edits", "payload": {"composite_id": 12345}},
             {"dead_letter_id": other["id"], "action": "discard"},
         ]})
         state = ended(review)
-    after = {r["id"]: r for r in letters(db)}
+    after = {r["id"]: r for r in letters(sqlite_url)}
     assert not state.is_failed(), f"one decision's payload failed the whole review: {state.message}"
     assert after[other["id"]]["status"] == "discarded"
     assert after[send["id"]]["status"] == "pending"
 
 
-def test_a_script_may_leave_a_note_null_as_the_pause_input_allows(sandbox, credentials, db):
+def test_a_script_may_leave_a_note_null_as_the_pause_input_allows(sandbox, credentials, sqlite_url):
     """DESIGN's pause input is {dead_letter_id, action, payload, note}; Decision.note is `str | None`."""
-    first, _ = two_refused_letters(credentials, db, "b10-note")
+    first, _ = two_refused_letters(credentials, sqlite_url, "b10-note")
     refused = None
-    with paused_review(credentials, db) as review:
+    with paused_review(credentials, sqlite_url) as review:
         try:
             resume_flow_run(review.id, run_input={"reviewer": "ops", "decisions": [
                 {"dead_letter_id": first, "action": "discard", "note": None}]})
@@ -140,12 +127,12 @@ def test_a_script_may_leave_a_note_null_as_the_pause_input_allows(sandbox, crede
                 {"dead_letter_id": first, "action": "discard", "note": ""}]})
         ended(review)
     assert refused is None, f"a null note was refused: {refused}"
-    assert {r["id"]: r for r in letters(db)}[first]["status"] == "discarded"
+    assert {r["id"]: r for r in letters(sqlite_url)}[first]["status"] == "discarded"
 
 
-def test_a_blank_reviewer_is_not_recorded_as_unknown(sandbox, credentials, db):
-    first, _ = two_refused_letters(credentials, db, "b10-who")
-    with paused_review(credentials, db) as review:
+def test_a_blank_reviewer_is_not_recorded_as_unknown(sandbox, credentials, sqlite_url):
+    first, _ = two_refused_letters(credentials, sqlite_url, "b10-who")
+    with paused_review(credentials, sqlite_url) as review:
         try:
             resume_flow_run(review.id, run_input={"reviewer": "", "decisions": [
                 {"dead_letter_id": first, "action": "discard"}]})
@@ -153,16 +140,16 @@ def test_a_blank_reviewer_is_not_recorded_as_unknown(sandbox, credentials, db):
             resume_flow_run(review.id, run_input={"reviewer": "ops@example.com", "decisions": [
                 {"dead_letter_id": first, "action": "discard"}]})
         ended(review)
-    decided = [(r["status"], r["decided_by"]) for r in letters(db) if r["status"] != "pending"]
+    decided = [(r["status"], r["decided_by"]) for r in letters(sqlite_url) if r["status"] != "pending"]
     assert all(who not in (None, "", "unknown") for _, who in decided), decided
 
 
-def test_odd_but_valid_decisions_are_carried_out_once_each(sandbox, credentials, db):
+def test_odd_but_valid_decisions_are_carried_out_once_each(sandbox, credentials, sqlite_url):
     """Holds: `about` edited (ignored), note "", an extra field in a row, a letter listed twice (the first
     decision stands), a letter not offered (refused), retry_with_edits without a payload (a plain retry)."""
-    first, second = two_refused_letters(credentials, db, "b10-odd")
+    first, second = two_refused_letters(credentials, sqlite_url, "b10-odd")
     posts_before = len(sandbox.request_log("POST"))
-    with paused_review(credentials, db) as review:
+    with paused_review(credentials, sqlite_url) as review:
         resume_flow_run(review.id, run_input={"reviewer": "ops", "decisions": [
             {"dead_letter_id": first, "action": "discard", "about": "EDITED by the person", "note": "", "x": 1},
             {"dead_letter_id": first, "action": "retry"},
@@ -172,11 +159,11 @@ def test_odd_but_valid_decisions_are_carried_out_once_each(sandbox, credentials,
         state = ended(review)
     assert state.is_completed(), state.message
     assert "1 discarded" in state.message and "1 failed again" in state.message and "1 refused" in state.message
-    after = {r["id"]: r for r in letters(db)}
+    after = {r["id"]: r for r in letters(sqlite_url)}
     assert after[first]["status"] == "discarded" and after[first]["outcome"] == {"note": None}
     assert after[second]["status"] == "pending" and after[second]["outcome"]["replay_failed"] is True
     assert len(sandbox.request_log("POST")) == posts_before + 1  # the retry sent once, the duplicate row nothing
-    assert not [r for r in letters(db) if r["claimed_by"]]  # every claim released
+    assert not [r for r in letters(sqlite_url) if r["claimed_by"]]  # every claim released
 
 
 # == SpotDraft's reason, from the stored error body =========================================================
@@ -220,16 +207,17 @@ def test_reason_reads_any_body_as_one_short_line(body, expected):
     assert expected in text and len(text) <= 300
 
 
-def test_a_review_offers_letters_whose_stored_bodies_are_odd(sandbox, credentials, db):
+def test_a_review_offers_letters_whose_stored_bodies_are_odd(sandbox, credentials, sqlite_url):
     """Holds: bodies SpotDraft can send (a list of lists of dicts, huge text, masked secrets, non-ASCII)
     make a pending table and a form, and the review waits for a person."""
     bodies = [[[{"a": [{"b": ["deep"]}]}]], "<html>" + "x" * 50_000, {"client-secret": "anything", "e": ["\u202e\x00"]}]
     for index, body in enumerate(bodies):
         sandbox.script("POST", r"/contracts/?$", 400, times=1, body=body)
-        create_contracts(credentials, template_id(sandbox), records=[record(f"b10-body-{index}")], database_url=db)
-    assert len(letters(db)) == len(bodies)
-    with paused_review(credentials, db) as review:
+        create_contracts(credentials, template_id(sandbox), records=[record(f"b10-body-{index}")],
+                         database_url=sqlite_url)
+    assert len(letters(sqlite_url)) == len(bodies)
+    with paused_review(credentials, sqlite_url) as review:
         resume_flow_run(review.id, run_input={"reviewer": "ops", "decisions": []})
         state = ended(review)
     assert state.is_completed(), state.message
-    assert sandbox.client_secret not in json.dumps([r["context"] for r in letters(db)], default=str)
+    assert sandbox.client_secret not in json.dumps([r["context"] for r in letters(sqlite_url)], default=str)

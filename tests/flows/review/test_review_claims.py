@@ -12,23 +12,14 @@ import uuid
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 from prefect.flow_runs import resume_flow_run
 
 from flows import create_contracts, review_failed_operations
 from store import dead_letters, engine_for, utcnow
-from tests.support.review import good_record, start_review, wait_until_paused
+from tests.support.review import good_record, resume_with, start_review, wait_until_paused
+from tests.support.rows import letters_by_target, rows
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
-
-
-def rows(database_url: str, table) -> list[dict]:
-    with engine_for(database_url).connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.select(table))]
-
-
-def letters_by_target(database_url: str) -> dict[str, dict]:
-    return {r["target"]: r for r in rows(database_url, dead_letters)}
 
 
 def refused_record(external_id: str) -> dict:
@@ -36,10 +27,6 @@ def refused_record(external_id: str) -> dict:
     record = good_record(external_id)
     del record["counter_party_details"][0]["poc_details"]["email"]
     return record
-
-
-def resume_with(decisions: list[dict], reviewer: str = "ops@example.com") -> None:
-    resume_flow_run(wait_until_paused().id, run_input={"reviewer": reviewer, "decisions": decisions})
 
 
 # -- one review per letter at a time; a failure while a review waits gets its own ---------------------

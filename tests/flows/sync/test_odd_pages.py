@@ -10,27 +10,13 @@ from __future__ import annotations
 import json
 
 import pytest
-import sqlalchemy as sa
-from prefect.flow_runs import resume_flow_run
 
 from flows import sync_contracts
-from store import contracts, dead_letters, engine_for, sync_state
-from tests.support.review import start_review, wait_until_paused
+from store import contracts, dead_letters, sync_state
+from tests.support.review import resume_with, start_review
+from tests.support.rows import letters_by_target, rows
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
-
-
-def rows(database_url: str, table) -> list[dict]:
-    with engine_for(database_url).connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.select(table))]
-
-
-def letters_by_target(database_url: str) -> dict[str, dict]:
-    return {r["target"]: r for r in rows(database_url, dead_letters)}
-
-
-def resume_with(decisions: list[dict], reviewer: str = "ops@example.com") -> None:
-    resume_flow_run(wait_until_paused().id, run_input={"reviewer": reviewer, "decisions": decisions})
 
 
 # -- one contract's deletion check cannot stop the sync --------------------------------------------------

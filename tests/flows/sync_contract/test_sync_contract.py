@@ -6,30 +6,22 @@ from __future__ import annotations
 import threading
 
 import pytest
-import sqlalchemy as sa
 
 from flows import sync_contracts
 from flows.sync_contract import COVERED, contract_key, sync_contract
 from store import contract_syncs, contracts, dead_letters, engine_for, leases
+from tests.support.rows import rows
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
-
-@pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    """SQLite only: what differs on PostgreSQL (concurrent tickets and turns) is the burst test's, on both."""
-    return f"sqlite:///{tmp_path / 'spotdraft.db'}"
+# `sqlite_url` (tests/conftest.py) is SQLite only: what differs on PostgreSQL (concurrent tickets and turns) is
+# the burst test's, on both.
 
 
 def run(credentials, contract_id, database_url: str, settle_seconds: float = 0):
     """A run of sync_contract, its final state; no settling unless asked for."""
     return sync_contract(credentials, contract_id, database_url=database_url, settle_seconds=settle_seconds,
                          return_state=True)
-
-
-def rows(database_url: str, table: sa.Table) -> list[dict]:
-    with engine_for(database_url).connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.select(table))]
 
 
 def row_of(database_url: str, composite_id: str) -> dict:

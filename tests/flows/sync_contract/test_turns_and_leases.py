@@ -54,11 +54,6 @@ def in_thread(target, *args) -> tuple[threading.Thread, list]:
     return thread, out
 
 
-@pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'spotdraft.db'}"
-
-
 def test_tickets_and_leases_race_cleanly(database_url):
     """Eight runs asking at once for a contract never seen: tickets 1..8 once each; one lease holder."""
     engine = engine_for(database_url)

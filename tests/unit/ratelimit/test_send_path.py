@@ -14,58 +14,20 @@ import time
 import uuid
 
 import pytest
-import sqlalchemy as sa
 
-from blocks import SpotDraftCredentials
 from client import RateLimitSettings, SpotDraftClient
 from client.errors import RateLimitedError
 from client.ratelimit import RateLimiter
 from flows import sync_contracts
 from sandbox import Sandbox
-from store import dead_letters, engine_for, sync_state
 from tests.support.clocks import FakeClock
-from tests.support.sync_checks import assert_database_equals_source, stored
+from tests.support.sandboxes import credentials_for
+from tests.support.sync_checks import (
+    assert_database_equals_source,
+    assert_pass_closed_and_key_pointers_accounted_for,
+)
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
-
-
-@pytest.fixture
-def own_sandbox():
-    """A sandbox on credentials of its own: a limiter left paused (or broken) by a test cannot meet another
-    test's client (limiters live per process, keyed by credentials and host, and ports get reused)."""
-    with Sandbox(contracts=30, seed=7, client_id=f"break-{uuid.uuid4().hex[:8]}",
-                 client_secret=f"s-{uuid.uuid4().hex}") as sb:
-        yield sb
-
-
-@pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'spotdraft.db'}"
-
-
-def credentials_for(sb) -> SpotDraftCredentials:
-    return SpotDraftCredentials(client_id=sb.client_id, client_secret=sb.client_secret, base_url=sb.base_url)
-
-
-def letters(url: str) -> list[dict]:
-    with engine_for(url).connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.select(dead_letters))]
-
-
-def position(url: str) -> dict:
-    with engine_for(url).connect() as conn:
-        return dict(conn.execute(sa.select(sync_state)).one()._mapping)
-
-
-def assert_pass_closed_and_key_pointers_accounted_for(url: str) -> None:
-    """The promises every run below ends with: the pass closed, no pending letter for it, and every
-    live contract's key pointers either stored or a pending dead letter."""
-    assert position(url)["pass_id"] is None
-    pending = [x for x in letters(url) if x["status"] == "pending"]
-    assert not [x for x in pending if x["operation"] == "list_contracts"], pending
-    lettered = {x["target"] for x in pending if x["operation"] == "get_contract_key_pointers"}
-    missing = [key for key, row in stored(url).items() if row["key_pointers"] is None and key not in lettered]
-    assert missing == []
 
 
 @pytest.fixture

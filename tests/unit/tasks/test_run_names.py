@@ -23,11 +23,6 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
-@pytest.fixture
-def db(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'spotdraft.db'}"
-
-
 # == task run names ==========================================================================================
 def test_a_run_name_never_carries_a_lone_surrogate():
     name = tasks.get_contract_status.task_run_name(parameters={"composite_id": "T-1\ud800"})
