@@ -17,8 +17,6 @@ At the end, the number of SpotDraft events on the server must equal the number o
 from __future__ import annotations
 
 import base64
-import contextlib
-import contextvars
 import copy
 import functools
 import hashlib
@@ -29,20 +27,18 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tests.support.paths import ROOT, require_spec
+from tests.support.serving import serving
 from tools.prefect_server import free_port, local_prefect_server, stop_process_group
 from webhooks.__main__ import main
 from webhooks.receiver import create_app
@@ -452,23 +448,6 @@ def test_ids_and_labels_too_long_for_prefects_indexes_stay_out_of_the_event(pref
     assert [r["prefect.resource.id"] for r in event["related"]] == ["spotdraft.counterparty.12"]
     assert len(event["resource"]["prefect.resource.name"]) == 500
     assert len(event["payload"]["contract_title"]) == 200_000  # the payload keeps the whole text
-
-
-@contextlib.contextmanager
-def serving(app) -> Iterator[int]:
-    """`app` under uvicorn in a thread, in this context's Prefect settings; yields its port."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(server.run,), daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the in-process receiver did not start"
-            time.sleep(0.05)
-        yield server.config.port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 class _NothingMayBeEmitted:

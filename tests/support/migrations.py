@@ -1,10 +1,12 @@
-"""Databases made by earlier releases (SQL snapshots in tests/data/), and their rows, schema and versions read back."""
+"""Databases made by earlier releases (SQL snapshots in tests/data/), their rows, schema and versions read back, and
+processes racing to upgrade one."""
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
 import subprocess
+import sys
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -64,3 +66,22 @@ def schema_differences(url: str) -> list:
 def versions(url: str) -> list[str]:
     with connected(url) as conn:
         return [row[0] for row in conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}")]
+
+
+def race(script: str, url: str, processes: int = 2) -> list[tuple[int, str, str]]:
+    """Run `python -c script url ROOT` in `processes` processes at once: each must print "ready" (imported and
+    connected) before any is told to go (a line on its stdin). Returns each one's (returncode, stdout, stderr)."""
+    racers = [subprocess.Popen([sys.executable, "-c", script, url, str(ROOT)], cwd=ROOT, text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+              for _ in range(processes)]
+    try:
+        for racer in racers:  # every one imported and connected-ready before any is told to go
+            assert racer.stdout.readline().strip() == "ready", racer.stderr.read()
+        for racer in racers:
+            racer.stdin.write("go\n")
+            racer.stdin.flush()
+        outcomes = [racer.communicate(timeout=60) for racer in racers]
+    finally:
+        for racer in racers:
+            racer.kill()
+    return [(racer.returncode, out, err) for racer, (out, err) in zip(racers, outcomes, strict=True)]

@@ -27,6 +27,7 @@ import pytest
 import uvicorn
 
 from flows.sync_contract import ContractId, contract_key, sync_contract
+from tests.support.serving import serving as serving_port
 from tools.prefect_server import free_port
 from webhooks.delivery import event_id_for
 from webhooks.receiver import create_app
@@ -66,18 +67,8 @@ class RecordingSink:
 @contextlib.contextmanager
 def serving(app) -> Iterator[str]:
     """`app` under uvicorn in a thread (in this context's Prefect settings); yields its webhook URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="critical"))
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(server.run,), daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the receiver did not start"
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{server.config.port}{PATH}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving_port(app, log_level="critical") as port:
+        yield f"http://127.0.0.1:{port}{PATH}"
 
 
 def post(url: str, body: bytes, signature: str | None = None, **headers: str) -> httpx.Response:

@@ -27,7 +27,15 @@ import store.migrations
 from store import dead_letters, engine_for, metadata, record_leases, utcnow
 from store.migrate import main as migrate_main
 from store.migrations import VERSION_TABLE, SchemaTooNew, head_revisions, upgrade_schema
-from tests.support.migrations import all_rows, connected, dialect_of, load_snapshot, schema_differences, versions
+from tests.support.migrations import (
+    all_rows,
+    connected,
+    dialect_of,
+    load_snapshot,
+    race,
+    schema_differences,
+    versions,
+)
 from tests.support.paths import ROOT
 
 VARIANTS = ["before_migrations", "first_release", "first_release_columns_added"]
@@ -140,22 +148,10 @@ print(json.dumps({"before": before, "after": after}), flush=True)
 
 
 def test_two_processes_upgrading_at_once_both_succeed_and_it_is_migrated_once(database_url):
-    racers = [subprocess.Popen([sys.executable, "-c", RACER, database_url, str(ROOT)], cwd=ROOT, text=True,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-              for _ in range(2)]
-    try:
-        for racer in racers:
-            assert racer.stdout.readline().strip() == "ready", racer.stderr.read()
-        for racer in racers:
-            racer.stdin.write("go\n")
-            racer.stdin.flush()
-        outcomes = [racer.communicate(timeout=60) for racer in racers]
-    finally:
-        for racer in racers:
-            racer.kill()
-    for racer, (_out, err) in zip(racers, outcomes, strict=True):
-        assert racer.returncode == 0, err
-    results = sorted((json.loads(out) for out, _err in outcomes), key=lambda result: result["before"])
+    outcomes = race(RACER, database_url)
+    for returncode, _out, err in outcomes:
+        assert returncode == 0, err
+    results = sorted((json.loads(out) for _code, out, _err in outcomes), key=lambda result: result["before"])
     head = list(head_revisions())
     assert results == [{"before": [], "after": head}, {"before": head, "after": head}]
     assert versions(database_url) == head

@@ -8,8 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -21,8 +19,8 @@ from store import contracts, dead_letters, engine_for, metadata, upsert, utcnow
 from store.migrate import main as migrate_main
 from store.migrations import VERSION_TABLE, _exclusive, alembic_config, head_revisions, upgrade_schema
 from tests.support.databases import new_database
-from tests.support.migrations import all_rows, connected, load_snapshot, schema_differences, versions
-from tests.support.paths import DATABASES, ROOT
+from tests.support.migrations import all_rows, connected, load_snapshot, race, schema_differences, versions
+from tests.support.paths import DATABASES
 
 
 def table_names(url: str, schema: str | None = None) -> set[str]:
@@ -148,21 +146,9 @@ def test_two_processes_adopting_an_old_postgresql_database_at_once_adopt_it_once
     url = new_database(postgres_server_url)
     load_snapshot(url, "first_release_columns_added")
     before = all_rows(url)
-    racers = [subprocess.Popen([sys.executable, "-c", RACER, url, str(ROOT)], cwd=ROOT, text=True,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-              for _ in range(2)]
-    try:
-        for racer in racers:  # every one imported and connected-ready before any is told to go
-            assert racer.stdout.readline().strip() == "ready", racer.stderr.read()
-        for racer in racers:
-            racer.stdin.write("go\n")
-            racer.stdin.flush()
-        outcomes = [racer.communicate(timeout=60) for racer in racers]
-    finally:
-        for racer in racers:
-            racer.kill()
-    assert all(racer.returncode == 0 for racer in racers), [err for _out, err in outcomes]
-    befores = sorted(json.loads(out) for out, _err in outcomes)
+    outcomes = race(RACER, url)
+    assert all(returncode == 0 for returncode, _out, _err in outcomes), [err for _code, _out, err in outcomes]
+    befores = sorted(json.loads(out) for _code, out, _err in outcomes)
     assert befores == [[], list(head_revisions())]
     after = all_rows(url)
     assert all(set(after[table]) == set(rows) for table, rows in before.items())
