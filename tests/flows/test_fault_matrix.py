@@ -45,6 +45,7 @@ from tests.support.matrix import (
     rows_of,
     run_flow,
 )
+from tests.support.sandboxes import credentials_for
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -155,12 +156,6 @@ class _nothing:
         return False
 
 
-def _credentials(sb: Sandbox):
-    from blocks import SpotDraftCredentials
-
-    return SpotDraftCredentials(client_id=sb.client_id, client_secret=sb.client_secret, base_url=sb.base_url)
-
-
 def _conclude(cell: Cell, cs: CellState, began: float) -> None:
     record_result(cell, cs, time.monotonic() - began)
     assert not cs.problems, f"{cell.id}: {len(cs.problems)} problem(s):\n- " + "\n- ".join(cs.problems)
@@ -244,7 +239,7 @@ def test_sync_matrix(cell: Cell, tmp_path):
     database_url = f"sqlite:///{tmp_path / 'sync.db'}"
     params = {"database_url": database_url, "page_size": PAGE_SIZE, "concurrency": cell.concurrency or CONCURRENCY}
     with new_sandbox(cell, SYNC_CONTRACTS) as sb:
-        credentials = _credentials(sb)
+        credentials = credentials_for(sb)
         if cell.setup:
             cell.setup(sb, cs)
         live = sb.snapshot()
@@ -347,7 +342,7 @@ def test_create_matrix(cell: Cell, tmp_path):
     external_ids = [f"mx-{i:03d}" for i in range(CREATE_RECORDS)]
     records = [create_record(e) for e in external_ids]
     with new_sandbox(cell, 5) as sb:
-        credentials = _credentials(sb)
+        credentials = credentials_for(sb)
         template = next(iter(sb.state.templates))
         params = {"records": records, "database_url": database_url, "concurrency": cell.concurrency or CONCURRENCY}
         try:

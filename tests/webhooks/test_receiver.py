@@ -26,8 +26,9 @@ import httpx
 import pytest
 import uvicorn
 
-from flows.sync_contract import ContractId, contract_key, sync_contract
+from flows.sync_contract import ContractId, contract_key
 from tests.support.serving import serving as serving_port
+from tests.support.sync_contract_runs import wait
 from tools.prefect_server import free_port
 from webhooks.delivery import event_id_for
 from webhooks.receiver import create_app
@@ -269,14 +270,3 @@ def test_two_receivers_given_one_delivery_store_one_event(sandbox):
 
 # ------------------------------------------------------------------------------------ sync_contract
 
-
-def run(credentials, contract_id, database_url: str, settle_seconds: float = 0):
-    return sync_contract(credentials, contract_id, database_url=database_url, settle_seconds=settle_seconds,
-                         return_state=True)
-
-
-def wait(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)

@@ -8,20 +8,15 @@ import threading
 import pytest
 
 from flows import sync_contracts
-from flows.sync_contract import COVERED, contract_key, sync_contract
+from flows.sync_contract import COVERED, contract_key
 from store import contract_syncs, contracts, dead_letters, engine_for, leases
 from tests.support.rows import rows
+from tests.support.sync_contract_runs import run, wait
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 # `sqlite_url` (tests/conftest.py) is SQLite only: what differs on PostgreSQL (concurrent tickets and turns) is
 # the burst test's, on both.
-
-
-def run(credentials, contract_id, database_url: str, settle_seconds: float = 0):
-    """A run of sync_contract, its final state; no settling unless asked for."""
-    return sync_contract(credentials, contract_id, database_url=database_url, settle_seconds=settle_seconds,
-                         return_state=True)
 
 
 def row_of(database_url: str, composite_id: str) -> dict:
@@ -81,7 +76,7 @@ def test_a_burst_for_one_contract_reads_it_once_and_stores_the_last_change(sandb
     threads = [threading.Thread(target=lambda: states.append(run(credentials, key, database_url))) for _ in range(5)]
     for thread in threads:
         thread.start()
-    _wait(lambda: rows(database_url, contract_syncs) and rows(database_url, contract_syncs)[0]["requested"] == 5)
+    wait(lambda: rows(database_url, contract_syncs) and rows(database_url, contract_syncs)[0]["requested"] == 5)
     sandbox.touch(target["composite_id"], name="The last change")
     sandbox.reset_log()
     leases.release(engine, f"sync-contract:{key}", "a run already syncing it")
@@ -107,7 +102,7 @@ def test_runs_asked_for_while_the_first_settles_are_read_with_it(sandbox, creden
     # Settling 4 s: the later runs (each a flow run to start, slow on a loaded machine) ask within it.
     first = threading.Thread(target=one, args=(4.0,))
     first.start()
-    _wait(lambda: rows(sqlite_url, contract_syncs))
+    wait(lambda: rows(sqlite_url, contract_syncs))
     later = [threading.Thread(target=one, args=(0,)) for _ in range(3)]
     for thread in later:
         thread.start()
@@ -165,15 +160,6 @@ def test_refused_key_pointers_keep_the_row_and_are_that_contracts_letter(sandbox
     assert (letter["operation"], letter["target"]) == ("get_contract_key_pointers", target["composite_id"])
     run(credentials, target["id"], sqlite_url)  # the next change settles it
     assert [r["status"] for r in rows(sqlite_url, dead_letters)] == ["replayed"]
-
-
-def _wait(condition, timeout: float = 30.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_a_contract_the_list_does_not_show_is_a_dead_letter_not_a_silent_skip(sandbox, credentials, sqlite_url):

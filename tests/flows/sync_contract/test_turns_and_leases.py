@@ -7,25 +7,20 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from flows import sync_contracts
-from flows.sync_contract import COVERED, sync_contract, take_ticket
+from flows.sync_contract import COVERED, take_ticket
 from store import contract_syncs, contracts, dead_letters, engine_for, leases, record_leases, utcnow
+from tests.support.sync_contract_runs import run, wait
 
 HOLD_S = 6  # how long the sandbox holds the answer that separates a read from its write
 
 
 # ------------------------------------------------------------------------------------ sync_contract
-
-
-def run(credentials, contract_id, database_url: str, settle_seconds: float = 0):
-    return sync_contract(credentials, contract_id, database_url=database_url, settle_seconds=settle_seconds,
-                         return_state=True)
 
 
 def name_of(database_url: str, composite_id: str) -> str:
@@ -38,13 +33,6 @@ def counters(database_url: str, key: str) -> tuple[int, int]:
     with engine_for(database_url).connect() as conn:
         row = conn.execute(sa.select(contract_syncs).where(contract_syncs.c.contract_id == key)).first()
     return (row.requested, row.covered) if row else (0, 0)
-
-
-def wait(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def in_thread(target, *args) -> tuple[threading.Thread, list]:
