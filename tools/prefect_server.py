@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -22,7 +23,18 @@ QUIET_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
 
 def free_port() -> int:
-    with socket.socket() as s:
+    """A port free now, for a server started next. Drawn below the kernel's ephemeral range (from 32768), where
+    the OS puts every socket bound to port 0 (each sandbox, Prefect's test harness): between this check and the
+    server's own bind, a process running beside it (another pytest worker) cannot take it by chance."""
+    for _ in range(200):
+        port = random.randint(20_000, 32_000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # that whole range busy: whatever the kernel gives
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
