@@ -119,7 +119,7 @@ def postgres_url(postgres_server_url):
 
 @pytest.fixture
 def worker_clock(monkeypatch):
-    """`worker_clock(minutes)`: this process's clock, as every module of the flows reads it, moved by `minutes`."""
+    """`worker_clock(minutes)`: this process's clock, as the flows' and the store's modules read it, moved by `minutes`."""
     import store.tables
 
     real = store.tables.utcnow
@@ -129,7 +129,8 @@ def worker_clock(monkeypatch):
             return real() + timedelta(minutes=minutes)
 
         for name, module in list(sys.modules.items()):
-            if (name == "flows" or name.startswith("flows.")) and getattr(module, "utcnow", None) is real:
+            ours = name.split(".")[0] in ("flows", "store")
+            if ours and getattr(module, "utcnow", None) is real:
                 monkeypatch.setattr(module, "utcnow", skewed)
 
     return move
