@@ -119,7 +119,7 @@ def postgres_url(postgres_server_url):
 
 @pytest.fixture
 def worker_clock(monkeypatch):
-    """`worker_clock(minutes)`: this process's clock, as the flows' and the store's modules read it, moved by `minutes`."""
+    """`worker_clock(minutes)`: this process's clock, as the flows and the store read it, moved by `minutes`."""
     import store.tables
 
     real = store.tables.utcnow
