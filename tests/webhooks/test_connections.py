@@ -181,7 +181,7 @@ def test_connections_that_never_send_a_whole_head_are_closed_within_the_head_tim
 
 
 def test_the_connection_cap_keeps_descriptors_bounded_and_lets_a_delivery_through(start):
-    """`--limit-concurrency 20` and a long head timeout: 200 idle connections never hold more than 20
+    """`--limit-concurrency 20` and a long head timeout: 200 idle connections never hold more than about 20
     descriptors (each new one closes the one waiting longest for a head), a delivery still gets
     through, and when every connection is busy with a request a new one is answered 503."""
     receiver = start("--head-timeout", "60", "--limit-concurrency", "20")
@@ -191,7 +191,9 @@ def test_the_connection_cap_keeps_descriptors_bounded_and_lets_a_delivery_throug
     for _ in range(20):  # while the server accepts them: never more than 20 at once
         held = max(held, receiver.descriptors())
         time.sleep(0.05)
-    assert held <= before + 20, (before, held)
+    # 20 connections, plus the one just accepted while the oldest is being closed for it, plus a few of the
+    # receiver's own (its Prefect client's): far below the 200 a receiver without the cap holds.
+    assert held <= before + 25, (before, held)
     # The oldest ones were closed to make room, long before the head timeout.
     closed = closed_by_server(idle[:150], within=5)
     assert all(data == b"" for _, data in closed.values())
