@@ -26,7 +26,8 @@ def _fault_flag(name: str) -> str:
 def _metavar(name: str) -> str:
     if name.startswith("p_"):
         return "P"
-    return {"rate_limit": "RPS", "rate_burst": "N", "latency_ms": "MS", "timeout_sleep_s": "SECONDS",
+    return {"rate_limit": "RPS", "rate_burst": "N", "rate_shape": "{bucket,fixed,sliding}",
+            "rate_window_s": "SECONDS", "latency_ms": "MS", "timeout_sleep_s": "SECONDS",
             "retry_after_s": "SECONDS",
             "ambiguous_mode": "{504,drop,mixed}", "seed": "N"}.get(name, "X")  # fmt: skip
 
@@ -62,6 +63,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     hints = typing.get_type_hints(Faults)
     for f in fields(Faults):
         kind = hints[f.name]
+        if kind is bool:  # --rate-retry-after / --no-rate-retry-after
+            faults.add_argument(_fault_flag(f.name), dest=f"fault_{f.name}", default=f.default,
+                                action=argparse.BooleanOptionalAction)
+            continue
         convert = str if kind is str else int if f.name == "seed" else float
         faults.add_argument(
             _fault_flag(f.name),

@@ -2,7 +2,8 @@
 
 Three layers decide the fate of each request, in this order:
 1. the **script**: exact outcomes queued by a test ("the next 2 POSTs to /contracts/ get a 504"),
-2. the **rate limit**: a token bucket per credential pair, answering 429 with `Retry-After`,
+2. the **rate limit**: per credential pair, in one of the shapes of sandbox/quotas.py (a token bucket
+   by default), answering 429 with `Retry-After` in whole seconds (or without it),
 3. the **random faults**: probabilities drawn from an RNG seeded from the sandbox seed.
 
 Every request draws the same number of random values whatever happens to it, so a sequential
@@ -31,6 +32,8 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from sandbox.quotas import SHAPES, Quota, quota
+
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SERVER_ERRORS = (500, 502, 503, 504)
 AMBIGUOUS_MODES = ("504", "drop", "mixed")
@@ -45,6 +48,9 @@ class Faults:
 
     rate_limit: float | None = None  # requests/second per credential pair; None = unlimited
     rate_burst: float | None = None  # bucket size; default max(1, rate_limit)
+    rate_shape: str = "bucket"  # "bucket", "fixed" or "sliding" window (sandbox/quotas.py)
+    rate_window_s: float = 1.0  # a window's length: it lets rate_limit * rate_window_s requests through
+    rate_retry_after: bool = True  # False: the rate limit's 429s come without a Retry-After header
     p_5xx: float = 0.0  # a JSON 500/502/503/504
     p_html_502: float = 0.0  # a 502 with an HTML body, as a proxy in front would send
     p_drop: float = 0.0  # the connection is closed without an answer
@@ -65,6 +71,8 @@ class Faults:
     def __post_init__(self) -> None:
         if self.ambiguous_mode not in AMBIGUOUS_MODES:
             raise ValueError(f"ambiguous_mode must be one of {AMBIGUOUS_MODES}")
+        if self.rate_shape not in SHAPES:
+            raise ValueError(f"rate_shape must be one of {SHAPES}")
 
     def update(self, **changes: Any) -> None:
         names = {f.name for f in fields(self)}
@@ -73,6 +81,8 @@ class Faults:
             raise ValueError(f"unknown fault settings: {sorted(unknown)}")
         if changes.get("ambiguous_mode", self.ambiguous_mode) not in AMBIGUOUS_MODES:
             raise ValueError(f"ambiguous_mode must be one of {AMBIGUOUS_MODES}")
+        if changes.get("rate_shape", self.rate_shape) not in SHAPES:
+            raise ValueError(f"rate_shape must be one of {SHAPES}")
         for key, value in changes.items():
             setattr(self, key, value)
 
@@ -107,23 +117,6 @@ class ScriptEntry:
                 and (self.query is None or self.query.search(query) is not None))
 
 
-class TokenBucket:
-    """Refills `rate` tokens a second up to `burst`; a request takes one or is told when to retry."""
-
-    def __init__(self, rate: float, burst: float, now: float):
-        self.rate, self.burst = rate, burst
-        self.tokens, self.stamp = burst, now
-
-    def take(self, now: float) -> float:
-        """0 if a token was taken, else the seconds until one will be there."""
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
-
-
 class FaultInjector:
     def __init__(self, faults: Faults, seed: int):
         self.faults = faults
@@ -131,7 +124,7 @@ class FaultInjector:
         self._initial = faults.as_dict()  # what reset() restores (set_faults changes `faults` in place)
         self.rng = random.Random(faults.seed if faults.seed is not None else seed)
         self.script_entries: list[ScriptEntry] = []
-        self.buckets: dict[tuple[str, str], TokenBucket] = {}
+        self.quotas: dict[tuple[str, str], tuple[tuple, Quota]] = {}
         self.lock = threading.Lock()  # scripts are added from the test thread
 
     # ------------------------------------------------------------------ script
@@ -179,7 +172,7 @@ class FaultInjector:
         with self.lock:
             self.faults.update(**self._initial)
             self.script_entries.clear()
-            self.buckets.clear()
+            self.quotas.clear()
             self.reseed()
 
     def clear_script(self) -> None:
@@ -213,20 +206,22 @@ class FaultInjector:
         self.rng = random.Random(base)
 
     def _rate_limited(self, key: tuple[str, str]) -> Outcome | None:
-        rate = self.faults.rate_limit
-        if not rate:
+        f = self.faults
+        if not f.rate_limit:
             return None
-        burst = self.faults.rate_burst or max(1.0, rate)
+        shape = (f.rate_shape, f.rate_limit, f.rate_burst, f.rate_window_s)
         now = time.monotonic()
-        bucket = self.buckets.get(key)
-        if bucket is None or bucket.rate != rate or bucket.burst != burst:
-            bucket = self.buckets[key] = TokenBucket(rate, burst, now)
-        wait = bucket.take(now)
+        held = self.quotas.get(key)
+        if held is None or held[0] != shape:  # a new limit starts full
+            held = self.quotas[key] = (shape, quota(f.rate_shape, f.rate_limit, burst=f.rate_burst,
+                                                    window_s=f.rate_window_s, now=now))
+        wait = held[1].take(now)
         if not wait:
             return None
-        retry_after = max(1, math.ceil(wait))
+        retry_after = max(1, math.ceil(wait))  # whole seconds, as HTTP says: the real wait may be far less
         body = {"detail": f"Request was throttled. Expected available in {retry_after} seconds."}
-        return Outcome("status", 429, [("Retry-After", str(retry_after))], body, source="rate_limit")
+        headers = [("Retry-After", str(retry_after))] if f.rate_retry_after else []
+        return Outcome("status", 429, headers, body, source="rate_limit")
 
     def decide(self, method: str, path: str, credential: tuple[str, str], query: str = "") -> Outcome:
         scripted = self._from_script(method, path, query)

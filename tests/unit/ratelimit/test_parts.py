@@ -1,4 +1,4 @@
-"""The rate limiter's parts on their own (client/ratelimit/: pacing, cubic, measure, adaptive, feeder), time
+"""The rate limiter's parts on their own (client/ratelimit/: pacing, climb, measure, adaptive, feeder), time
 given as plain numbers or a clock moved by hand. The composed limiter: test_ratelimit.py."""
 
 from __future__ import annotations
@@ -9,16 +9,21 @@ import pytest
 
 from client.ratelimit import (
     BETA,
-    GROWTH_FLOOR,
+    CLIMB,
+    FIRST_BLIND_PAUSE,
+    MARGIN,
     MAX_PAUSE,
     MIN_RATE,
     PACED,
     PAUSED,
+    RAMP_DOUBLING,
+    RAMP_START,
     SEND_WINDOW,
     SHARE_AGAIN_AFTER,
     SHARED,
     AdaptiveRate,
-    CubicRate,
+    AnswerTime,
+    Climb,
     NoTurnInTime,
     Pacer,
     RateLimiter,
@@ -82,21 +87,32 @@ def test_a_pause_past_the_deadline_is_refused_as_paused():
     assert late.value.cause == PAUSED
 
 
-# -- cubic -------------------------------------------------------------------------------------------------
-def test_the_cubic_rate_starts_at_the_cut_reaches_the_estimate_then_probes_beyond():
-    cubic = CubicRate(estimate=100.0, start=85.0, cut_at=50.0)
-    assert cubic.at(50.0) == pytest.approx(85.0)
-    assert cubic.at(50.0 + cubic.rise) == pytest.approx(100.0)
-    assert cubic.at(50.0 + cubic.rise / 2) < 100.0 < cubic.at(50.0 + cubic.rise + 2)
-    rates = [cubic.at(50.0 + t / 10) for t in range(200)]
+def test_after_a_pause_the_first_request_is_a_probe_and_the_next_waits_for_its_answer():
+    pacer = Pacer()
+    pacer.pause(100.0, 0.5, probe_hold=0.2)
+    assert pacer.reserve(100.0, 100.0) == 100.5  # the probe, when the pause ends
+    assert pacer.reserve(100.0, 100.0) == pytest.approx(100.7)  # the next, once its answer is in
+    assert pacer.reserve(100.0, 100.0) == pytest.approx(100.71)  # then at the rate again
+
+
+def test_a_rate_cut_applies_to_the_very_next_request():
+    pacer = Pacer()
+    assert pacer.reserve(100.0, 100.0) == 100.0
+    assert pacer.next_turn(100.0, 100.0) == pytest.approx(100.01)
+    pacer.take(100.01, 10.0)  # it left at 10/s: the next is 0.1 s later, not 0.01
+    assert pacer.next_turn(100.01, 10.0) == pytest.approx(100.11)
+
+
+# -- climb -------------------------------------------------------------------------------------------------
+def test_the_climb_comes_back_to_its_target_fast_then_probes_slowly_beyond():
+    climb = Climb(estimate=100.0, start=85.0, target=95.0, cut_at=50.0)
+    assert climb.at(50.0) == pytest.approx(85.0)
+    assert climb.at(51.0) - climb.at(50.0) > climb.at(52.0) - climb.at(51.0) > 0  # concave on the way back
+    assert climb.at(53.0) == pytest.approx(95.0)
+    assert climb.at(63.0) == pytest.approx(95.0 * (1 + CLIMB * 10))  # then linear, CLIMB of it a second
+    rates = [climb.at(50.0 + t / 10) for t in range(200)]
     assert rates == sorted(rates)
-
-
-def test_a_small_estimate_grows_as_if_it_were_the_floor():
-    small = CubicRate(estimate=1.0, start=1.0, cut_at=0.0)
-    floor = CubicRate(estimate=GROWTH_FLOOR, start=GROWTH_FLOOR, cut_at=0.0)
-    assert small.growth == floor.growth
-    assert CubicRate(estimate=MIN_RATE, start=MIN_RATE, cut_at=0.0).at(0.0) == MIN_RATE
+    assert Climb(estimate=MIN_RATE, start=MIN_RATE / 2, target=MIN_RATE / 2, cut_at=0.0).at(0.0) == MIN_RATE
 
 
 # -- measure -----------------------------------------------------------------------------------------------
@@ -109,42 +125,92 @@ def test_the_send_rate_is_measured_over_the_last_window():
     assert sent.rate(110.0) == 0.0  # all forgotten
 
 
+def test_the_answer_time_is_a_moving_average():
+    took = AnswerTime()
+    assert took.seconds is None
+    took.note(10.0, 10.1)
+    assert took.seconds == pytest.approx(0.1)
+    for _ in range(50):
+        took.note(10.0, 10.3)
+    assert took.seconds == pytest.approx(0.3, rel=0.01)
+
+
 # -- adaptive ----------------------------------------------------------------------------------------------
-def _sending(adaptive: AdaptiveRate, start: float, rate: float, seconds: float) -> float:
+def _sending(adaptive: AdaptiveRate, start: float, rate: float, seconds: float, latency: float = 0.05) -> float:
     t = start
     while t < start + seconds:
+        adaptive.rate(t)  # asked at each turn, as the limiter does
         adaptive.sent.note(t)
-        adaptive.answered(t)
+        adaptive.answered(t, t + latency)
         t += 1 / rate
     return t
 
 
-def test_no_limit_until_the_first_429_then_a_cut_below_what_was_sent():
+def test_before_the_first_429_the_rate_ramps_up_doubling():
     adaptive = AdaptiveRate()
-    t = _sending(adaptive, 100.0, 50.0, 2.0)
-    assert adaptive.rate(t) is None
-    cubic = adaptive.throttled(t, t)
-    assert cubic is not None and adaptive.cuts == 1
-    assert adaptive.rate(t) == pytest.approx(BETA * cubic.estimate) and cubic.estimate == pytest.approx(50, rel=0.05)
+    assert adaptive.rate(100.0) == RAMP_START
+    assert adaptive.rate(100.0 + 2 * RAMP_DOUBLING) == pytest.approx(4 * RAMP_START)
+    assert adaptive.cuts == 0 and adaptive.climb is None
 
 
-def test_429s_of_the_same_event_cut_once():
+def test_the_first_429_cuts_below_the_pace_it_met_and_holds_everyone_briefly_for_a_probe():
     adaptive = AdaptiveRate()
     t = _sending(adaptive, 100.0, 50.0, 2.0)
-    adaptive.throttled(t, t)
-    assert adaptive.throttled(t - 0.1, t + 0.05) is None  # in flight when the cut was made
-    assert adaptive.throttled(t + 0.01, t + 0.5) is None  # too soon: nothing measured since
+    paced = adaptive.rate(t)
+    reaction = adaptive.throttled(t, t, retry_after=1)
+    assert reaction is not None and reaction.cut is not None and adaptive.cuts == 1
+    # 50/s were sent while the ramp allowed far more: the quota is below what was sent, not the pace.
+    assert paced > 100 and reaction.cut.estimate == pytest.approx(50, rel=0.1)
+    assert reaction.cut.start == pytest.approx(BETA * reaction.cut.estimate)
+    assert reaction.cut.target == pytest.approx(MARGIN * reaction.cut.estimate)
+    # "Retry-After: 1" may mean a few ms: a pause of one request's interval, then a probe given its answer time.
+    assert reaction.pause == pytest.approx(1 / reaction.cut.start)
+    assert reaction.probe_hold == pytest.approx(1.25 * 0.05)
+
+
+def test_a_retry_after_over_a_second_holds_everyone_for_all_of_it():
+    adaptive = AdaptiveRate()
+    t = _sending(adaptive, 100.0, 50.0, 2.0)
+    assert adaptive.throttled(t, t, retry_after=7).pause == 7
+
+
+def test_429s_in_flight_when_the_event_began_are_its_echoes():
+    adaptive = AdaptiveRate()
+    t = _sending(adaptive, 100.0, 50.0, 2.0)
+    adaptive.throttled(t, t, retry_after=1)
+    assert adaptive.throttled(t - 0.1, t + 0.05, retry_after=1) is None  # in flight when the cut was made
     assert adaptive.cuts == 1
 
 
-def test_a_later_cut_starts_from_what_got_through():
+def test_a_refused_probe_holds_everyone_longer_without_another_cut():
     adaptive = AdaptiveRate()
     t = _sending(adaptive, 100.0, 50.0, 2.0)
-    adaptive.throttled(t, t)
-    end = _sending(adaptive, t, 20.0, 5.0)  # 20/s got through for 5 s
-    cubic = adaptive.throttled(end, end)
-    assert cubic is not None and adaptive.cuts == 2
-    assert cubic.start == cubic.estimate == pytest.approx(20, rel=0.1)
+    adaptive.throttled(t, t, retry_after=None)
+    first = adaptive.throttled(t + 0.1, t + 0.11, retry_after=None)  # the probe, refused: the quota is closed
+    second = adaptive.throttled(t + 0.4, t + 0.41, retry_after=None)
+    assert (first.pause, second.pause) == (FIRST_BLIND_PAUSE, 2 * FIRST_BLIND_PAUSE) and first.cut is None
+    assert adaptive.throttled(t + 1, t + 1.01, retry_after=30).pause == 30  # a long Retry-After, as given
+    assert adaptive.cuts == 1
+
+
+def test_a_later_cut_measures_the_quota_from_what_got_through():
+    adaptive = AdaptiveRate()
+    t = _sending(adaptive, 100.0, 50.0, 2.0)
+    adaptive.throttled(t, t, retry_after=1)
+    end = _sending(adaptive, t, 40.0, 5.0)  # 40/s got through for 5 s, at a pace of 42.5/s and climbing
+    reaction = adaptive.throttled(end, end, retry_after=1)
+    assert reaction.cut is not None and adaptive.cuts == 2
+    assert reaction.cut.estimate == pytest.approx(40, rel=0.05)
+    assert reaction.cut.target == pytest.approx(MARGIN * reaction.cut.estimate)
+
+
+def test_a_measurement_far_under_the_pace_is_not_believed_below_beta_of_it():
+    adaptive = AdaptiveRate()
+    t = _sending(adaptive, 100.0, 50.0, 2.0)
+    adaptive.throttled(t, t, retry_after=1)
+    end = _sending(adaptive, t, 5.0, 5.0)  # the requests used little of the pace: 5/s
+    paced = adaptive.rate(end)
+    assert adaptive.throttled(end, end, retry_after=1).cut.estimate == pytest.approx(BETA * paced)
 
 
 # -- feeder ------------------------------------------------------------------------------------------------

@@ -1,0 +1,34 @@
+"""The adaptive rate after a cut: back up to a margin under the quota estimated within a few seconds
+(concave, as CUBIC comes back after a loss), then a slow linear climb to find a larger quota.
+
+Pure arithmetic on the times it is given. Why slow and linear, not CUBIC's convex probe:
+docs/design/rate-limiting.md (on a small bucket or a long window, each overshoot costs a pause).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIN_RATE = 0.5  # requests/second: an adaptive rate is never cut below this (botocore's MIN_FILL_RATE)
+MARGIN = 0.95  # after a cut, requests leave at this share of the quota estimated: room for the jitter of arrival
+CLIMB = 0.005  # per second: past the target, the rate climbs by 0.5% of it each second, to find a larger quota
+RECOVER = 3.0  # seconds from the cut back to the target
+
+
+@dataclass(frozen=True)
+class Climb:
+    """The adaptive rate since a cut at `cut_at`: from `start` up to `target` in RECOVER seconds (fast
+    at first, slowing as it nears it), then beyond it by CLIMB of it a second."""
+
+    estimate: float  # the quota, as the cut estimated it
+    start: float
+    target: float
+    cut_at: float
+
+    def at(self, now: float) -> float:
+        t = max(0.0, now - self.cut_at)
+        if t < RECOVER and self.start < self.target:
+            rate = self.target - (self.target - self.start) * (1 - t / RECOVER) ** 2
+        else:
+            rate = self.target * (1 + CLIMB * max(0.0, t - RECOVER))
+        return max(MIN_RATE, rate)

@@ -1,0 +1,126 @@
+"""The client's rate limiter against a quota shape, simulated on a fake clock: many workers, latency,
+jitter, Retry-After or none, each worker retrying its 429s as the client's retry policy does.
+
+Discrete events in simulated time: seconds of traffic run in milliseconds, deterministically (seeded),
+so a test can hold the limiter to efficiency and 429-share targets on every shape without a sandbox.
+The shapes are the sandbox's own (sandbox/quotas.py); `make bench` measures the same over HTTP.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections import deque
+from dataclasses import dataclass
+
+from client.ratelimit import RateLimiter
+from sandbox.quotas import quota
+from tests.support.clocks import FakeClock
+
+QUICK_429_S = 0.001  # a 429 comes back at once: the sandbox adds latency to other answers only
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A quota unknown to the client: `kind` (bucket, fixed, sliding) of `rate` requests/s."""
+
+    kind: str
+    rate: float
+    burst_s: float = 1.0  # a bucket's size, in seconds of its rate (at least one request)
+    window_s: float = 1.0
+    retry_after: bool = True
+    latency_s: float = 0.05
+
+    @property
+    def name(self) -> str:
+        size = (f"bucket of {max(1, round(self.rate * self.burst_s))}" if self.kind == "bucket"
+                else f"{self.kind} window {self.window_s:g}s")
+        return (f"{size} at {self.rate:g}/s, {'with' if self.retry_after else 'no'} Retry-After, "
+                f"{1000 * self.latency_s:g} ms")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    answered: int
+    throttled: int
+    first: float
+    last: float
+    rate: float
+
+    @property
+    def efficiency(self) -> float:
+        return self.answered / self.rate / (self.last - self.first)
+
+    @property
+    def share_429(self) -> float:
+        return self.throttled / (self.answered + self.throttled)
+
+
+def simulate(shape: Shape, requests: int, workers: int = 32, jitter_s: float = 0.0005, seed: int = 1,
+             limiter: RateLimiter | None = None, clock: FakeClock | None = None) -> Outcome:  # fmt: skip
+    """`requests` requests answered through `limiter` (a fresh adaptive one by default) by `workers`."""
+    rng = random.Random(seed)
+    clock = clock or FakeClock()
+    limiter = limiter or RateLimiter(clock=clock)
+    server = quota(shape.kind, shape.rate, burst=max(1.0, round(shape.rate * shape.burst_s)),
+                   window_s=shape.window_s, now=clock.t)
+    events: list[tuple[float, int, str, int, float, float | None]] = []  # when, order, what, worker, sent, Retry-After
+    order = 0
+
+    def at(when: float, what: str, worker: int, sent_at: float = 0.0, retry_after: float | None = None) -> None:
+        nonlocal order
+        order += 1
+        heapq.heappush(events, (when, order, what, worker, sent_at, retry_after))
+
+    remaining, answered, throttled, first, last = requests, 0, 0, math.inf, 0.0
+    retrying = [0] * workers  # a worker's 429s in a row for the request it holds (0: it holds none)
+    queue: deque[int] = deque()  # workers waiting for a turn, in order
+    woken = [False]  # a "turn" event is queued for the head of the queue
+
+    def wake_head() -> None:
+        if queue and not woken[0]:
+            woken[0] = True
+            at(limiter.next_turn(), "turn", queue[0])
+
+    for worker in range(workers):
+        at(clock.t, "want", worker)
+    while events:
+        when, _, what, worker, sent_at, retry_after = heapq.heappop(events)
+        clock.t = max(clock.t, when)
+        if what == "want":
+            if not retrying[worker]:
+                if remaining == 0:
+                    continue
+                remaining -= 1
+            queue.append(worker)
+        elif what == "turn":
+            woken[0] = False
+            sent = limiter.take_turn()
+            if sent is not None:
+                queue.popleft()
+                arrival = sent + rng.uniform(0, jitter_s)
+                first, last = min(first, arrival), max(last, arrival)
+                wait = server.take(arrival)
+                if wait:
+                    throttled += 1
+                    retry_after = max(1, math.ceil(wait)) if shape.retry_after else None
+                    at(arrival + QUICK_429_S, "throttled", worker, sent, retry_after)
+                    retrying[worker] += 1
+                    # The retried request waits as the client's BackoffWait has it: Retry-After plus jitter,
+                    # or a jittered exponential backoff from 0.5 s.
+                    own_wait = (retry_after + rng.uniform(0, 0.5) if retry_after
+                                else rng.uniform(0, 0.5 * 2 ** min(6, retrying[worker])))
+                    at(arrival + QUICK_429_S + own_wait, "want", worker)
+                else:
+                    answered += 1
+                    at(arrival + shape.latency_s, "answered", worker, sent)
+        elif what == "throttled":
+            limiter.throttled(sent_at, retry_after)
+        else:  # answered
+            limiter.answered(sent_at)
+            retrying[worker] = 0
+            at(clock.t, "want", worker)
+        wake_head()
+    return Outcome(answered, throttled, first, last, shape.rate)
+
