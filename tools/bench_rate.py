@@ -45,7 +45,7 @@ NAIVE_CAP_S = 60.0  # a naive load stops after this: at 300 ms it would take man
 
 # For the time estimate only: requests in flight (the sync's default concurrency, dlt's parallelized
 # pool), a ceiling the loads reached on 2 cores, and the start-up of each load.
-_IN_FLIGHT = {"ours": 16, "naive": 1, "dlt": 5, "ours2": 32}
+_IN_FLIGHT = {"ours": 64, "naive": 1, "dlt": 5, "ours2": 128}
 _CPU_CEILING = {"ours": 140.0, "naive": 1000.0, "dlt": 90.0, "ours2": 280.0}
 _START_S = {"ours": 12.0, "naive": 2.0, "dlt": 5.0, "ours2": 14.0}
 
