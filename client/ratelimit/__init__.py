@@ -10,15 +10,17 @@ Prefect. Design, and how it differs from botocore: docs/design/rate-limiting.md.
 
 from client.ratelimit.adaptive import (
     BETA,
+    CLOSED,
     ESTIMATE_HORIZON,
     FIRST_BLIND_PAUSE,
     MAX_BLIND_PAUSE,
+    MIN_PROBE_HOLD,
     RAMP_DOUBLING,
     RAMP_START,
     AdaptiveRate,
     Reaction,
 )
-from client.ratelimit.climb import CLIMB, MARGIN, MIN_RATE, Climb
+from client.ratelimit.climb import CLIMB, CLIMB_ROUGH, CLIMB_UNSURE, MARGIN, MIN_RATE, RECOVER, Climb
 from client.ratelimit.clock import Clock, SystemClock
 from client.ratelimit.feeder import SHARE_AGAIN_AFTER, SharedFeeder, SharedQuota
 from client.ratelimit.limiter import RateLimiter, _limiters, _limiters_lock, limiter_for, log
@@ -29,16 +31,21 @@ from client.ratelimit.turns import PACED, PAUSED, SHARED, NoTurnInTime
 __all__ = [
     "BETA",
     "CLIMB",
+    "CLIMB_ROUGH",
+    "CLIMB_UNSURE",
+    "CLOSED",
     "ESTIMATE_HORIZON",
     "FIRST_BLIND_PAUSE",
     "MARGIN",
     "MAX_BLIND_PAUSE",
     "MAX_PAUSE",
+    "MIN_PROBE_HOLD",
     "MIN_RATE",
     "PACED",
     "PAUSED",
     "RAMP_DOUBLING",
     "RAMP_START",
+    "RECOVER",
     "SEND_WINDOW",
     "SHARED",
     "SHARE_AGAIN_AFTER",

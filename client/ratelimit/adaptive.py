@@ -7,18 +7,22 @@ drives it with plain numbers. Design, and how it differs from botocore: docs/des
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
-from client.ratelimit.climb import MARGIN, MIN_RATE, Climb
+from client.ratelimit.climb import CLIMB, CLIMB_ROUGH, CLIMB_UNSURE, MARGIN, MIN_RATE, Climb
 from client.ratelimit.measure import AnswerTime, SendRate
 
 RAMP_START = 20.0  # requests/second before any 429: the rate the first second starts at...
 RAMP_DOUBLING = 0.25  # ...doubling every this many seconds, so a burst past the quota stays small
 BETA = 0.85  # the first cut takes the rate to this share of what was being sent (above the quota)
 ESTIMATE_HORIZON = 30.0  # past this since the last cut, answers counted since it say little about the quota
+MEASUREMENTS = 3  # the quota is estimated as the best of this many last measurements
+IDLE_SHARE = 0.1  # turns unused for more than this share of the time between two cuts: requests were too few
 MEASURE_SPAN = 1.0  # seconds between two cuts over which what got through measures the quota
-FIRST_BLIND_PAUSE = 0.25  # seconds: a probe refused without Retry-After waits this, doubling each time...
+FIRST_BLIND_PAUSE = 0.05  # seconds: a probe refused without Retry-After waits this, doubling each time...
 MAX_BLIND_PAUSE = 5.0  # ...up to this
+CLOSED = 0.2  # seconds: refused probes held everyone longer than this since a cut: the quota was closed (a window)
 MIN_PROBE_HOLD = 0.02  # seconds: the least a probe is given to come back before the others follow it
 
 
@@ -42,8 +46,15 @@ class AdaptiveRate:
         self.recovering = False  # no request sent since that event has been answered yet
         self.failed_probes = 0  # probes refused since that event began
         self.answered_since_cut = 0
+        self.last_answered_sent: float | None = None  # when the latest request answered since the cut left
+        self.let_through: deque[float] = deque(maxlen=MEASUREMENTS)  # per second, between cuts the quota bound
+        self.estimates: deque[float] = deque(maxlen=2)  # the last two measured estimates
+        self.closed_since_cut = 0.0  # seconds every request was held since the last cut because the quota was closed
+        self.unused_at_cut = 0.0  # the pacer's unused seconds when the last cut was made
+        self.held_at_cut = 0.0  # seconds the last cut held every request on the limiter's own account
         self.sent = SendRate()
-        self.answer_time = AnswerTime()
+        self.got_through = SendRate()  # the send times of requests the server let through
+        self.refusal_time = AnswerTime()  # how long a 429 takes to come back
         self.cuts = 0  # throttling events that cut the rate
 
     def rate(self, now: float) -> float:
@@ -57,41 +68,90 @@ class AdaptiveRate:
 
     def answered(self, sent_at: float, now: float) -> None:
         """A request that left at `sent_at` got an answer other than 429 at `now` (the server let it through)."""
-        self.answer_time.note(sent_at, now)
+        self.got_through.note(sent_at)
         if self.event_at is None or sent_at >= self.event_at:
             self.answered_since_cut += 1
+            self.last_answered_sent = max(sent_at, self.last_answered_sent or sent_at)
             self.recovering, self.failed_probes = False, 0
 
-    def throttled(self, sent_at: float, now: float, retry_after: float | None) -> Reaction | None:
+    def throttled(self, sent_at: float, now: float, retry_after: float | None, unused: float = 0.0) -> Reaction | None:
         """A request that left at `sent_at` got a 429 at `now`: what every request must do now, or None
-        when it was already in flight as the current throttling event began (an echo of it)."""
+        when it was already in flight as the current throttling event began (an echo of it). `unused`:
+        the pacer's seconds of turns no request took, so far (see `Pacer.unused`)."""
+        self.refusal_time.note(sent_at, now)
         if self.event_at is not None and sent_at < self.event_at:
             return None
         if self.recovering:  # the probe was refused: the quota is closed, not merely at its rate
             self.failed_probes += 1
-            return Reaction(self._closed_pause(retry_after), self._probe_hold())
-        paced = self.rate(now)  # the rate that met the 429: at or above the quota
-        since = None if self.event_at is None else now - self.event_at
-        if since is None or since > ESTIMATE_HORIZON:
-            # The first 429 (or the first in a long while): the quota is below the pace just met, or below
-            # what was sent when the requests did not keep up with that pace.
-            sent = self.sent.rate(now, RAMP_DOUBLING)
-            estimate = paced if sent >= paced / 2 else max(MIN_RATE, sent)
-        elif since < MEASURE_SPAN:
-            estimate = paced  # too soon after the last cut to measure: below the pace just met, as far as we know
-        else:
-            # The quota was spent at the last cut and is spent now: what it let through in between is its
-            # rate, or less if the requests did not use it all. Never below BETA of the rate that met the 429:
-            # a measurement that low is the requests', not the quota's.
-            let_through = self.answered_since_cut / since
-            estimate = max(MIN_RATE, min(paced, max(let_through, BETA * paced)))
-        self.climb = Climb(estimate=estimate, start=BETA * estimate, target=MARGIN * estimate, cut_at=now)
-        self.event_at, self.recovering, self.failed_probes, self.answered_since_cut = now, True, 0, 0
-        self.cuts += 1
+            pause = self._closed_pause(retry_after)
+            self.closed_since_cut += pause
+            return Reaction(pause, self._probe_hold())
+        estimate, measured = self._estimate(now, unused)
+        # Below a measured quota by a margin at once; below a pace found too high, by BETA, then back up.
+        self.climb = Climb(estimate=estimate, start=(MARGIN if measured else BETA) * estimate,
+                           target=MARGIN * estimate, cut_at=now,
+                           climb=CLIMB_ROUGH if not measured else CLIMB if self._sure() else CLIMB_UNSURE)
         # Retry-After comes in whole seconds: "1" may mean 5 ms (a token) or a whole second (a window).
         # Believed for everyone when it says more; otherwise a short pause and a probe find out.
-        pause = retry_after if retry_after is not None and retry_after > 1 else 1 / self.climb.start
-        return Reaction(pause, self._probe_hold(), self.climb)
+        told = retry_after is not None and retry_after > 1
+        pause, hold = (retry_after if told else 1 / self.climb.start), self._probe_hold()
+        self.event_at, self.recovering, self.failed_probes, self.answered_since_cut = now, True, 0, 0
+        self.last_answered_sent, self.unused_at_cut = None, unused
+        self.held_at_cut = hold + (0.0 if told else pause)  # the limiter's own hold, not the quota's
+        self.closed_since_cut = pause if told else 0.0
+        self.cuts += 1
+        return Reaction(pause, hold, self.climb)
+
+    def _estimate(self, now: float, unused: float) -> tuple[float, bool]:
+        """The quota, and whether it was measured (True) or is only known to be under the pace just met."""
+        paced = self.rate(now)  # the rate that met the 429: at or above the quota
+        if self.event_at is None or now - self.event_at > ESTIMATE_HORIZON:
+            # The first 429 (or the first in a long while): the quota is below the pace just met, or below
+            # what was sent when the requests did not keep up with that pace...
+            sent = self.sent.rate(now, RAMP_DOUBLING)
+            estimate = paced if sent >= paced / 2 else max(MIN_RATE, sent)
+            if self.event_at is None and self.last_answered_sent is not None and self.ramp_from is not None:
+                # ...and at most what got through: since the first request (a low figure: the ramp began
+                # slow), or over its last quarter second (a high one: the quota's first burst), the higher.
+                ramped = self.last_answered_sent - self.ramp_from
+                if ramped >= RAMP_DOUBLING:
+                    got_through = max(self.answered_since_cut / ramped,
+                                      self.got_through.rate(self.last_answered_sent, RAMP_DOUBLING))
+                    estimate = min(estimate, max(MIN_RATE, got_through))
+            return estimate, False
+        # What got through is known for the requests sent up to the last one answered (the rest are in
+        # flight), over the time the quota was offered them: less the limiter's own hold after the last cut.
+        span = 0.0 if self.last_answered_sent is None else (
+            self.last_answered_sent - self.event_at - self.held_at_cut)
+        let_through = self.answered_since_cut / span if span > 0 else paced
+        if span < MEASURE_SPAN:
+            # Too soon after the last cut to measure the quota: it is below the pace just met. When it was
+            # never closed since (a bucket, not a window spent), a rough measurement says how far below
+            # (at most half of it at once: the measurement is short).
+            closed = self.closed_since_cut > CLOSED  # a window spent: count its closed time too
+            rough = max(self.answered_since_cut / (now - self.event_at) if closed else let_through, paced / 2)
+            return max(MIN_RATE, min(paced, rough)), False
+        if self.closed_since_cut > max(CLOSED, IDLE_SHARE * span):
+            # The quota was closed for a while (a window spent): it, not the pace, bound the requests, and
+            # what got through is its rate. The best of the last few such measurements: one may fall short
+            # (a window that opened some time before the probe that found it open).
+            self.let_through.append(let_through)
+            estimate = max(self.let_through)
+        elif unused - self.unused_at_cut > IDLE_SHARE * (now - self.event_at):
+            # Turns went unused: the requests were fewer than the pace, and what got through was their rate.
+            estimate = max(let_through, BETA * paced)
+        else:
+            estimate = paced  # the requests kept to the pace and the quota held up to it: it is about there
+        estimate = max(MIN_RATE, min(paced, estimate))
+        self.estimates.append(estimate)
+        return estimate, True
+
+    def _sure(self) -> bool:
+        """Whether the last two measured estimates of the quota agree (within 1 - BETA of each other)."""
+        if len(self.estimates) < 2:
+            return False
+        last, before = self.estimates[-1], self.estimates[-2]
+        return abs(last - before) <= (1 - BETA) * max(last, before)
 
     def _closed_pause(self, retry_after: float | None) -> float:
         """How long a refused probe holds everyone: a Retry-After over a second as given; a shorter one
@@ -102,5 +162,6 @@ class AdaptiveRate:
         return min(blind, retry_after if retry_after is not None and retry_after > 0 else MAX_BLIND_PAUSE)
 
     def _probe_hold(self) -> float:
-        took = self.answer_time.seconds
-        return max(MIN_PROBE_HOLD, 1.25 * took) if took is not None else FIRST_BLIND_PAUSE
+        """How long the others wait behind a probe: until its 429 would have come back (a 429 is refused at
+        the door, usually long before an answer is ready), so a probe not refused by then went through."""
+        return max(MIN_PROBE_HOLD, 2 * (self.refusal_time.seconds or 0.0))

@@ -11,24 +11,27 @@ from dataclasses import dataclass
 
 MIN_RATE = 0.5  # requests/second: an adaptive rate is never cut below this (botocore's MIN_FILL_RATE)
 MARGIN = 0.95  # after a cut, requests leave at this share of the quota estimated: room for the jitter of arrival
-CLIMB = 0.005  # per second: past the target, the rate climbs by 0.5% of it each second, to find a larger quota
+CLIMB = 0.005  # per second: past the target, the rate climbs by 0.5% of it each second, to find a larger quota...
+CLIMB_UNSURE = 0.03  # ...by 3% while the last two measurements of the quota disagree (or there is one)...
+CLIMB_ROUGH = 0.2  # ...by 20% when the cut had no measurement, only a pace known to be too high
 RECOVER = 3.0  # seconds from the cut back to the target
 
 
 @dataclass(frozen=True)
 class Climb:
     """The adaptive rate since a cut at `cut_at`: from `start` up to `target` in RECOVER seconds (fast
-    at first, slowing as it nears it), then beyond it by CLIMB of it a second."""
+    at first, slowing as it nears it), then beyond it by `climb` of it a second."""
 
     estimate: float  # the quota, as the cut estimated it
     start: float
     target: float
     cut_at: float
+    climb: float = CLIMB  # per second, past the target
 
     def at(self, now: float) -> float:
         t = max(0.0, now - self.cut_at)
         if t < RECOVER and self.start < self.target:
             rate = self.target - (self.target - self.start) * (1 - t / RECOVER) ** 2
         else:
-            rate = self.target * (1 + CLIMB * max(0.0, t - RECOVER))
+            rate = self.target * (1 + self.climb * max(0.0, t - RECOVER))
         return max(MIN_RATE, rate)

@@ -167,7 +167,7 @@ class RateLimiter:
         with self._lock:
             now = self._clock.now()
             self.throttles += 1
-            reaction = self._adaptive.throttled(sent_at, now, retry_after)
+            reaction = self._adaptive.throttled(sent_at, now, retry_after, self._pacer.unused)
             if reaction is not None:
                 self._pacer.pause(now, reaction.pause, reaction.probe_hold)
                 self._turns.notify_all()  # a thread waiting may now see that its window cannot hold the pause

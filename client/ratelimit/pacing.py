@@ -23,6 +23,7 @@ class Pacer:
         self.next_slot = 0.0  # the earliest time the next request may leave at the rate
         self.paused_until = 0.0  # a 429 holds every thread until then
         self.probe_hold = 0.0  # the request after the next one leaves at least this much after it
+        self.unused = 0.0  # seconds, in all, that a turn was free and no request took it
 
     def pause_left(self, now: float) -> float:
         """Seconds every request must still wait for a 429 (0 when none holds them)."""
@@ -64,6 +65,8 @@ class Pacer:
 
     def take(self, now: float, rate: float | None) -> None:
         """A request leaves at `now`: the next one may leave 1/rate later (and after the probe's hold)."""
+        if self.next_slot:  # not the first turn
+            self.unused += max(0.0, now - max(self.next_slot, self.paused_until))
         if rate is not None:
             # A sleep that woke a little late does not slow the rate: the next slot counts from the one due.
             on_time = self.next_slot if now - self.next_slot <= WOKE_LATE else now

@@ -10,9 +10,11 @@ import pytest
 from client.ratelimit import (
     BETA,
     CLIMB,
+    CLOSED,
     FIRST_BLIND_PAUSE,
     MARGIN,
     MAX_PAUSE,
+    MIN_PROBE_HOLD,
     MIN_RATE,
     PACED,
     PAUSED,
@@ -163,9 +165,12 @@ def test_the_first_429_cuts_below_the_pace_it_met_and_holds_everyone_briefly_for
     assert paced > 100 and reaction.cut.estimate == pytest.approx(50, rel=0.1)
     assert reaction.cut.start == pytest.approx(BETA * reaction.cut.estimate)
     assert reaction.cut.target == pytest.approx(MARGIN * reaction.cut.estimate)
-    # "Retry-After: 1" may mean a few ms: a pause of one request's interval, then a probe given its answer time.
+    # "Retry-After: 1" may mean a few ms: a pause of one request's interval, then a probe, and the others
+    # wait as long as its 429 would take to come back (this one came back at once: the least hold).
     assert reaction.pause == pytest.approx(1 / reaction.cut.start)
-    assert reaction.probe_hold == pytest.approx(1.25 * 0.05)
+    assert reaction.probe_hold == MIN_PROBE_HOLD
+    later = adaptive.throttled(t + 2.0, t + 2.1, retry_after=None)  # the probe, refused after 100 ms
+    assert later.probe_hold == pytest.approx(2 * 0.2 * 0.1)  # twice the moving average of refusal times
 
 
 def test_a_retry_after_over_a_second_holds_everyone_for_all_of_it():
@@ -193,24 +198,42 @@ def test_a_refused_probe_holds_everyone_longer_without_another_cut():
     assert adaptive.cuts == 1
 
 
-def test_a_later_cut_measures_the_quota_from_what_got_through():
-    adaptive = AdaptiveRate()
+def _ramped_then_cut(adaptive: AdaptiveRate) -> float:
     t = _sending(adaptive, 100.0, 50.0, 2.0)
     adaptive.throttled(t, t, retry_after=1)
-    end = _sending(adaptive, t, 40.0, 5.0)  # 40/s got through for 5 s, at a pace of 42.5/s and climbing
+    return t
+
+
+def test_a_quota_that_held_up_to_the_pace_is_estimated_at_that_pace():
+    adaptive = AdaptiveRate()
+    t = _ramped_then_cut(adaptive)
+    end = _sending(adaptive, t, 60.0, 5.0)  # requests kept to the pace for 5 s, and all got through
+    paced = adaptive.rate(end)
     reaction = adaptive.throttled(end, end, retry_after=1)
     assert reaction.cut is not None and adaptive.cuts == 2
-    assert reaction.cut.estimate == pytest.approx(40, rel=0.05)
-    assert reaction.cut.target == pytest.approx(MARGIN * reaction.cut.estimate)
+    assert reaction.cut.estimate == pytest.approx(paced)
+    assert reaction.cut.start == reaction.cut.target == pytest.approx(MARGIN * paced)  # measured: at the margin
 
 
-def test_a_measurement_far_under_the_pace_is_not_believed_below_beta_of_it():
+def test_a_quota_that_closed_is_estimated_from_what_got_through():
     adaptive = AdaptiveRate()
-    t = _sending(adaptive, 100.0, 50.0, 2.0)
-    adaptive.throttled(t, t, retry_after=1)
+    t = _ramped_then_cut(adaptive)
+    probe = adaptive.throttled(t + 0.05, t + 0.06, retry_after=1)  # refused: the window is spent...
+    second = adaptive.throttled(t + 0.2, t + 0.21, retry_after=1)
+    third = adaptive.throttled(t + 0.4, t + 0.41, retry_after=3)  # a long Retry-After, believed
+    assert probe.pause + second.pause + third.pause > CLOSED  # ...and stays closed a while
+    end = _sending(adaptive, t + 3.5, 40.0, 4.0)  # then 40/s got through
+    reaction = adaptive.throttled(end, end, retry_after=1)
+    assert reaction.cut.estimate == pytest.approx(160 / (end - t - adaptive.held_at_cut), rel=0.1)
+
+
+def test_a_measurement_of_requests_too_few_for_the_pace_is_not_believed_below_beta_of_it():
+    adaptive = AdaptiveRate()
+    t = _ramped_then_cut(adaptive)
     end = _sending(adaptive, t, 5.0, 5.0)  # the requests used little of the pace: 5/s
     paced = adaptive.rate(end)
-    assert adaptive.throttled(end, end, retry_after=1).cut.estimate == pytest.approx(BETA * paced)
+    reaction = adaptive.throttled(end, end, retry_after=1, unused=4.0)  # turns went unused for 4 of the 5 s
+    assert reaction.cut.estimate == pytest.approx(BETA * paced)
 
 
 # -- feeder ------------------------------------------------------------------------------------------------

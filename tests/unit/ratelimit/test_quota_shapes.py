@@ -31,7 +31,7 @@ SHAPES = [
         {"kind": "fixed", "latency_s": 0.3},
     )
 ]
-EFFICIENCY_FLOOR = 0.7
+EFFICIENCY_FLOOR = 0.78
 SHARE_429_CEILING = 0.025
 
 
