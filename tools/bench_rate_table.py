@@ -84,7 +84,7 @@ def footnotes(rows: list[Row], seed: int, naive_cap_s: float | None) -> list[str
         "Wall s: the load alone, measured inside its process from just before the flow / pipeline / loop "
         "starts to its return (interpreter start and imports excluded); 'ours x2': first start to last end.",
         "Task runs: Prefect task runs of the flow run (both flow runs for 'ours x2'), read from the Prefect "
-        "API; '-' where there is no Prefect. Peak RSS: the load process's ru_maxrss (the larger of the two "
+        "API; '-' where there is no Prefect. Peak RSS: the load process's own peak (VmHWM; the larger of the two "
         "for 'ours x2').",
         "Stored: the seeded contracts found in the load's SQLite file / of them with their key pointers "
         "(the lower of the two files for 'ours x2'); each must equal the contracts seeded, but for a "

@@ -74,3 +74,18 @@ def test_the_ideal_span_is_the_quotas_own_pace_from_where_the_load_began():
     # but only one from its last second.
     assert ideal_span_s(Case("fixed-60s", 20), 3000, first_at=600.0) == pytest.approx(120.0)
     assert ideal_span_s(Case("fixed-60s", 20), 3000, first_at=659.0) == pytest.approx(61.0)
+
+
+def test_a_loads_peak_memory_is_its_own_not_its_parents():
+    """Linux keeps ru_maxrss across exec: a load started by a bench that had grown would report the bench's peak."""
+    import subprocess
+    import sys
+
+    from tests.support.paths import ROOT
+
+    grown = bytearray(300 * 1024 * 1024)
+    grown[:: 4096] = b"\1" * len(grown[:: 4096])  # touched: resident in this process
+    child = subprocess.run([sys.executable, "-c", "from tools.bench_load import peak_rss_kib; print(peak_rss_kib())"],
+                           cwd=ROOT, capture_output=True, text=True, check=True)
+    assert int(child.stdout) < 150 * 1024, child.stdout
+    del grown
