@@ -38,6 +38,11 @@ install_log_filter()  # httpx's INFO line "HTTP Request: GET <url>" never shows 
 # A check of a decoded answer (see `SpotDraftClient.call`): raises MalformedResponseError to refuse it.
 AnswerCheck = Callable[[Any], Any]
 
+# Connections per pool: at least the sync's most key-pointer calls in flight (flows.sync.MAX_CONCURRENCY, 128)
+# and its pages' list calls (3). A request that waited for a connection after its turn at the rate limiter would
+# leave late and bunch up with the next; httpx opens connections only when needed, so a high cap costs nothing idle.
+MAX_CONNECTIONS = 136
+
 
 class SpotDraftClient:
     """Talks to one SpotDraft workspace in one region. Thread-safe; reuse it (it holds a connection pool)."""
@@ -53,7 +58,7 @@ class SpotDraftClient:
         retry: RetrySettings | None = None,
         timeouts: TimeoutSettings | None = None,
         transport: httpx.BaseTransport | None = None,
-        max_connections: int = 40,  # the sync's 32 concurrent calls, plus its pages' list calls
+        max_connections: int = MAX_CONNECTIONS,
         rate_limit: RateLimitSettings | None = None,
     ) -> None:
         if not client_id:

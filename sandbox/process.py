@@ -34,7 +34,10 @@ def fault_args(faults: Faults) -> list[str]:
         if value == f.default or value is None:
             continue
         flag = "--fault-seed" if f.name == "seed" else "--" + f.name.replace("_", "-")
-        args += [flag, str(value)]
+        if isinstance(value, bool):  # a switch: --rate-retry-after / --no-rate-retry-after
+            args.append(flag if value else "--no-" + flag[2:])
+        else:
+            args += [flag, str(value)]
     return args
 
 

@@ -6,19 +6,34 @@
    key-pointer calls of a page sequential and concurrent.
 3. Workspace files: a large file up to and back from the signed storage URL, with the peak of
    Python memory (tracemalloc) during each, as a fraction of the file's size: streaming keeps it small.
-4. The sync at a rate limit (tools/bench_rate.py): ours, a naive sequential client and dlt's rest_api
-   against a sandbox with a limit and latency they are not told, one table. The exit status is
-   non-zero when a load failed or stored fewer contracts than seeded; the speeds are printed only.
+4. The sync at a quota it is not told (tools/bench_rate.py, shapes in tools/quota_shapes.py): ours, a
+   naive sequential client (capped in time) and dlt's rest_api against a sandbox enforcing a quota
+   shape, with a latency, one table: efficiency (answered / limit / the server's first-to-last span),
+   429 share and wall time per row. The exit status is non-zero when a load failed or stored fewer
+   contracts than seeded; the speeds are printed only.
 5. Webhooks (tools/bench_webhooks.py): a change in SpotDraft to its row in SQLite through the receiver,
    a Prefect event, the deployment's trigger, a process worker and sync_contract: median, p95, max and
    where the time goes, for a steady stream of changes and for a burst. The exit status is non-zero
    when a change never reached its row.
 
-    python -m tools.bench                          everything, the full rate matrix (hours: see its estimate)
+    python -m tools.bench                          everything, the rate section's quota-shape matrix
+                                                   (14 cases, about 40 minutes of it)
     python -m tools.bench --quick --only rate      one small rate case (about a minute; CI runs this)
-    python -m tools.bench --only rate --limits 50 --contracts 2000 --tools ours,dlt --json out.json
+    python -m tools.bench --only rate --shapes bucket-0.2s,fixed-1s --limits 50,200 --latency-ms 300
+                                                   the cross product of the dimensions given
+    python -m tools.bench --only rate --shapes bucket-0.2s --no-retry-after --tools ours,dlt --json out.json
     python -m tools.bench --only webhooks          100 changes, 3 in flight, then a burst of 20 (12-18 minutes)
     python -m tools.bench --only webhooks --deliveries 20
+
+The rate section's options: --shapes (bucket-1, bucket-0.2s, bucket-1s: token buckets of one request,
+0.2 s and 1 s of the rate; fixed-1s, fixed-60s: fixed windows; sliding-1s; or all), --limits (requests/s),
+--latency-ms, --no-retry-after (429s without Retry-After) or --retry-after with|without|both. Given none
+of these four, the default matrix runs (each dimension varied from a 0.2 s bucket at 50/s, 50 ms, with
+Retry-After); given some, their cross product, a dimension left out at bucket-1s, 50/s, 50 ms, with.
+--contracts sets N for every case (default: about 20 s of the quota, 150 s for a 60 s window, at least
+1,000). --tools picks from ours, naive, dlt, ours2 (two sync processes sharing SPOTDRAFT_RATE_LIMIT;
+default ours,naive,dlt; all four with --quick). --naive-cap-s stops the naive load after that many
+seconds (default 60; 0: no cap), keeping what it read: at 300 ms it would take many minutes.
 
 Sections 2, 4 and 5 share one local Prefect server, started once.
 """
@@ -124,19 +139,29 @@ PREFECT_SECTIONS = {"sync", "rate", "webhooks"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from tools import bench_rate, bench_webhooks
+    from tools import bench_rate, bench_webhooks, quota_shapes
+    from tools.quota_shapes import SHAPES
 
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help=f"sections to run, comma-separated, of {','.join(SECTIONS)} (default: all)")
     parser.add_argument("--quick", action="store_true",
-                        help="the rate section's one small case instead of its matrix: N=300 at 50 requests/s")
-    parser.add_argument("--limits", help="rate limits in requests/s, e.g. 20,50,200 (default: 20,50,200)")
-    parser.add_argument("--contracts", help="contracts seeded, e.g. 2000,20000 (default: 2000,20000)")
-    parser.add_argument("--tools", default=",".join(bench_rate.TOOLS),
-                        help="rate-section tools: ours, naive, dlt, ours2 (two sync processes sharing "
-                             "SPOTDRAFT_RATE_LIMIT) (default: all four)")
+                        help="the rate section's one small case instead of its matrix: N=300 on bucket-1s at 50/s")
+    parser.add_argument("--shapes", help=f"rate-section quota shapes, comma-separated, of {','.join(SHAPES)} or all")
+    parser.add_argument("--limits", help="rate limits in requests/s, e.g. 20,50,200")
+    parser.add_argument("--latency-ms", help="the sandbox's latency per answer, e.g. 50,300")
+    parser.add_argument("--retry-after", choices=("with", "without", "both"),
+                        help="429s with Retry-After, without it, or a case of each")
+    parser.add_argument("--no-retry-after", dest="retry_after", action="store_const", const="without",
+                        help="429s without Retry-After (the same as --retry-after without)")
+    parser.add_argument("--contracts", help="contracts seeded, e.g. 2000,20000 (default: sized per case)")
+    parser.add_argument("--tools", help=f"rate-section tools, of {','.join(bench_rate.TOOLS)}: ours2 is two sync "
+                                        f"processes sharing SPOTDRAFT_RATE_LIMIT (default: "
+                                        f"{','.join(bench_rate.DEFAULT_TOOLS)}; all four with --quick)")
+    parser.add_argument("--naive-cap-s", type=float, default=bench_rate.NAIVE_CAP_S,
+                        help=f"stop a naive load after this many seconds, 0 for no cap (default: "
+                             f"{bench_rate.NAIVE_CAP_S:g})")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the rate table as JSON here")
     parser.add_argument("--deliveries", type=int, default=bench_webhooks.DELIVERIES,
                         help=f"webhooks section: changes in the steady stream, at most {bench_webhooks.IN_FLIGHT} "
@@ -145,20 +170,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     if unknown := set(args.sections) - set(SECTIONS):
         parser.error(f"--only: unknown section(s) {sorted(unknown)}; choose from {','.join(SECTIONS)}")
-    args.tool_list = [t.strip() for t in args.tools.split(",") if t.strip()]
+    default_tools = bench_rate.TOOLS if args.quick else bench_rate.DEFAULT_TOOLS
+    args.tool_list = [t.strip() for t in args.tools.split(",") if t.strip()] if args.tools else list(default_tools)
     if unknown := set(args.tool_list) - set(bench_rate.TOOLS):
         parser.error(f"--tools: unknown tool(s) {sorted(unknown)}; choose from {','.join(bench_rate.TOOLS)}")
     try:
-        contracts = bench_rate.parse_list(args.contracts, int) if args.contracts else None
-        limits = bench_rate.parse_list(args.limits, float) if args.limits else None
+        shapes = quota_shapes.parse_shapes(args.shapes) if args.shapes else None
+        limits = quota_shapes.parse_list(args.limits, float) if args.limits else None
+        latencies = quota_shapes.parse_list(args.latency_ms, float) if args.latency_ms else None
+        contracts = quota_shapes.parse_list(args.contracts, int) if args.contracts else None
     except ValueError as error:
-        parser.error(f"--contracts / --limits: {error}")
-    if args.quick:
-        contracts = contracts or bench_rate.QUICK["contracts"]
-        limits = limits or bench_rate.QUICK["limits"]
-    if any(n < 1 for n in contracts or ()) or any(v <= 0 for v in limits or ()) or args.deliveries < 1:
-        parser.error("--contracts, --limits and --deliveries must be positive")
-    args.cases = bench_rate.cases_for(contracts or bench_rate.DEFAULT_CONTRACTS, limits or bench_rate.DEFAULT_LIMITS)
+        parser.error(f"--shapes / --limits / --latency-ms / --contracts: {error}")
+    retry_after = {None: None, "with": (True,), "without": (False,), "both": (True, False)}[args.retry_after]
+    if any(n < 1 for n in contracts or ()) or any(v <= 0 for v in limits or ()) \
+            or any(v < 0 for v in latencies or ()) or args.deliveries < 1 or args.naive_cap_s < 0:
+        parser.error("--contracts, --limits and --deliveries must be positive, --latency-ms and --naive-cap-s not "
+                     "negative")
+    args.naive_cap = args.naive_cap_s or None
+    if args.quick:  # the quick case, or the dimensions given, at its size
+        shapes, contracts = shapes or (quota_shapes.QUICK.shape,), contracts or (quota_shapes.QUICK.n,)
+    args.cases = quota_shapes.cases_for(shapes, limits, latencies, retry_after, contracts)
     return args
 
 
@@ -173,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     if "rate" in args.sections:
         from tools import bench_rate
 
-        print(bench_rate.describe_plan(args.cases, args.tool_list), flush=True)
+        print(bench_rate.describe_plan(args.cases, args.tool_list, args.naive_cap), flush=True)
     from sandbox import Faults, SandboxProcess
     from tools.prefect_server import local_prefect_server
 
@@ -196,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         if "rate" in args.sections:
             from tools import bench_rate
 
-            ok = bench_rate.run(args.cases, args.tool_list, prefect_env, home / "rate", args.json)
+            ok = bench_rate.run(args.cases, args.tool_list, prefect_env, home / "rate", args.json, args.naive_cap)
         if "webhooks" in args.sections:
             from tools import bench_webhooks
 

@@ -6,8 +6,9 @@ checks the rows. Nothing here is told the sandbox's rate limit.
 
 - `ours`: `flows.sync_contracts` with default parameters (bar `reference_data=False`), reporting to
   the Prefect server named by PREFECT_API_URL.
-- `naive`: a plain httpx loop, one request at a time, sleeping `Retry-After` on a 429 and sending the
-  same request again: how SpotDraft's own examples call the API.
+- `naive`: a plain httpx loop, one request at a time, sleeping `Retry-After` on a 429 (1 s without
+  one) and sending the same request again: how SpotDraft's own examples call the API. With
+  --max-seconds it stops before the first request past that time, keeping what it read (`capped`).
 - `dlt`: dlt's `rest_api` source (a page-number paginated `contracts` resource, and `key_pointers`
   as a dependent resource with `parallelized: True`) into SQLite through dlt's sqlalchemy destination.
 
@@ -86,14 +87,15 @@ def load_ours(base_url: str, client_id: str, secret: str, db: Path, work: Path, 
 # ---------------------------------------------------------------------------- naive
 
 
-def load_naive(base_url: str, client_id: str, secret: str, db: Path, work: Path, clock: Clock) -> dict[str, Any]:
+def load_naive(base_url: str, client_id: str, secret: str, db: Path, work: Path, clock: Clock,
+               max_seconds: float | None = None) -> dict[str, Any]:  # fmt: skip
     import httpx
 
     conn = sqlite3.connect(db)
     conn.execute("CREATE TABLE contracts (id TEXT PRIMARY KEY, composite_id TEXT, record TEXT NOT NULL, "
                  "key_pointers TEXT)")
     headers = {"client-id": client_id, "client-secret": secret}
-    sleeps = 0
+    sleeps, capped = 0, False
 
     def get(client: httpx.Client, path: str, params: dict[str, Any] | None = None) -> Any:
         nonlocal sleeps
@@ -107,6 +109,7 @@ def load_naive(base_url: str, client_id: str, secret: str, db: Path, work: Path,
             return response.json()
 
     clock.start()
+    started = time.perf_counter()
     with httpx.Client(base_url=base_url, headers=headers, timeout=60, follow_redirects=False) as client:
         page = 1
         while True:
@@ -114,17 +117,20 @@ def load_naive(base_url: str, client_id: str, secret: str, db: Path, work: Path,
             records = answer["results"]
             rows = []
             for record in records:
+                if max_seconds is not None and time.perf_counter() - started >= max_seconds:
+                    capped = True
+                    break
                 cid = composite_id(record)
                 key_pointers = get(client, KEY_POINTERS_PATH.format(composite_id=cid))
                 rows.append((str(record["id"]), cid, json.dumps(record), json.dumps(key_pointers)))
             with conn:
                 conn.executemany("INSERT OR REPLACE INTO contracts VALUES (?, ?, ?, ?)", rows)
-            if not records or page * PAGE_SIZE >= int(answer["total_results"]):
+            if capped or not records or page * PAGE_SIZE >= int(answer["total_results"]):
                 break
             page += 1
     clock.stop()
     conn.close()
-    return {"client_429_sleeps": sleeps}
+    return {"client_429_sleeps": sleeps, "capped": capped}
 
 
 # ---------------------------------------------------------------------------- dlt
@@ -202,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True, type=Path, help="a SQLite file that does not exist yet")
     parser.add_argument("--work", required=True, type=Path, help="a folder of this load's own")
     parser.add_argument("--result", required=True, type=Path, help="where to write the JSON result")
+    parser.add_argument("--max-seconds", type=float,
+                        help="naive only: stop before the first request past this many seconds")
     args = parser.parse_args(argv)
     secret = os.environ.get(SECRET_ENV)
     if not secret:
@@ -212,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"tool": args.tool, "pid": os.getpid()}
     clock = Clock()
     try:
-        result.update(LOADS[args.tool](args.base_url, args.client_id, secret, args.db, args.work, clock))
+        extra = {"max_seconds": args.max_seconds} if args.tool == "naive" else {}
+        result.update(LOADS[args.tool](args.base_url, args.client_id, secret, args.db, args.work, clock, **extra))
     except BaseException as error:  # the parent reports it; the wall time until the failure still counts
         clock.stop()
         result["error"] = "".join(traceback.format_exception_only(error)).strip()[:2000]

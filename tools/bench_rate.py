@@ -1,12 +1,13 @@
-"""The sync at a rate limit: ours against a naive sequential client and dlt's rest_api.
+"""The sync at a quota it is not told: ours against a naive sequential client and dlt's rest_api.
 
-For every case (N contracts, a limit of L requests/s) and every tool, a fresh sandbox process
-(`Faults(rate_limit=L, p_latency=1.0, latency_ms=50)`, seed 1) is started, so each load begins with a
-full token bucket and sees no other load's traffic; the load runs in a child process of its own
-(`tools/bench_load.py`) into a fresh SQLite file; then the sandbox's request log gives the requests
-and 429s, the Prefect API the task runs of our flow run, and the SQLite file what was stored.
-No tool is told the limit, except the two-process row (`ours x2`), whose two sync processes share
-the sandbox and its credentials with SPOTDRAFT_RATE_LIMIT=L.
+For every case (a quota shape of tools/quota_shapes.py at a limit of L requests/s, a latency, with or
+without Retry-After, N contracts) and every tool, a fresh sandbox process (`Case.faults()`, seed 1) is
+started, so each load begins with a full quota and sees no other load's traffic; the load runs in a
+child process of its own (`tools/bench_load.py`) into a fresh SQLite file; then the sandbox's request
+log gives the requests, the 429s and the time from the first request to the last, the Prefect API the
+task runs of our flow run, and the SQLite file what was stored. No tool is told the limit or the shape,
+except the two-process row (`ours x2`), whose two sync processes share the sandbox and its credentials
+with SPOTDRAFT_RATE_LIMIT=L. The naive client is capped (`naive_cap_s`): it stops, keeping what it read.
 
 `run()` prints one table (one row per case and tool, then footnotes), writes it as JSON when asked,
 and returns False when any load failed or stored fewer contracts (with key pointers) than seeded.
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import sqlite3
 import subprocess
@@ -24,82 +24,39 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from sandbox import Faults, SandboxProcess
-from tools.bench_load import PAGE_SIZE, SECRET_ENV
+from sandbox import SandboxProcess
+from tools.bench_load import SECRET_ENV
+from tools.bench_rate_table import COLUMNS, Row, footnotes, render
 from tools.prefect_server import stop_process_group
+from tools.quota_shapes import Case, ideal_span_s, requests_needed
 
 REPO = Path(__file__).resolve().parents[1]
-LATENCY_MS = 50
 SEED = 1
 TOOLS = ("ours", "naive", "dlt", "ours2")
+DEFAULT_TOOLS = ("ours", "naive", "dlt")
 LABELS = {"ours": "ours", "naive": "naive", "dlt": "dlt rest_api", "ours2": "ours x2 (shared limit)"}
-DEFAULT_LIMITS = (20, 50, 200)
-DEFAULT_CONTRACTS = (2_000, 20_000)
-QUICK = {"contracts": (300,), "limits": (50,)}
-TWO_PROCESS_TARGET = 0.01  # two sync processes with SPOTDRAFT_RATE_LIMIT, 429 share at most 1%
+NAIVE_CAP_S = 60.0  # a naive load stops after this: at 300 ms it would take many minutes
 
-# Rough throughput ceilings for the time estimate only (requests/s at 50 ms per answer).
-_CEILING = {"ours": 140.0, "naive": 1000 / (LATENCY_MS + 3), "dlt": 90.0, "ours2": 280.0}
+# For the time estimate only: requests in flight (the sync's default concurrency, dlt's parallelized
+# pool), a ceiling the loads reached on 2 cores, and the start-up of each load.
+_IN_FLIGHT = {"ours": 64, "naive": 1, "dlt": 5, "ours2": 128}
+_CPU_CEILING = {"ours": 140.0, "naive": 1000.0, "dlt": 90.0, "ours2": 280.0}
 _START_S = {"ours": 12.0, "naive": 2.0, "dlt": 5.0, "ours2": 14.0}
 
 
-@dataclass(frozen=True)
-class Case:
-    contracts: int
-    limit: float
-
-    @property
-    def name(self) -> str:
-        return f"N={self.contracts:,} L={self.limit:g}/s"
-
-
-@dataclass
-class Row:
-    contracts: int
-    limit: float
-    tool: str
-    label: str
-    ok: bool = False
-    wall_s: float | None = None
-    requests: int | None = None
-    answered: int | None = None  # answered with anything but 429
-    throttled: int | None = None  # 429s
-    throttled_exact: bool = True  # False when the sandbox's bounded log dropped records
-    share_429: float | None = None
-    efficiency: float | None = None
-    task_runs: int | None = None
-    peak_rss_mb: float | None = None
-    stored: int | None = None  # distinct seeded contracts in the database
-    with_key_pointers: int | None = None  # of them, with their key pointers
-    problems: list[str] = field(default_factory=list)
-    processes: list[dict[str, Any]] = field(default_factory=list)
-
-
-def parse_list(text: str, kind=float) -> tuple:
-    values = tuple(kind(v.replace("_", "").replace(",", "")) for v in text.split(",") if v.strip())
-    if not values:
-        raise ValueError("empty list")
-    return values
-
-
-def cases_for(contracts: tuple[int, ...], limits: tuple[float, ...]) -> list[Case]:
-    return [Case(n, float(limit)) for n in contracts for limit in limits]
-
-
-def requests_needed(contracts: int) -> int:
-    """One list request per page, one more that comes back empty or short, one per contract."""
-    return contracts + math.ceil(contracts / PAGE_SIZE) + 1
-
-
-def estimate_s(case: Case, tool: str) -> float:
-    needed = requests_needed(case.contracts) * (2 if tool == "ours2" else 1)
-    return needed / min(case.limit, _CEILING[tool]) + _START_S[tool]
+def estimate_s(case: Case, tool: str, naive_cap_s: float | None = NAIVE_CAP_S) -> float:
+    needed = requests_needed(case.n) * (2 if tool == "ours2" else 1)
+    ceiling = min(_CPU_CEILING[tool], _IN_FLIGHT[tool] / (case.latency_ms / 1000 + 0.003))
+    seconds = needed / min(case.limit, ceiling)
+    if tool == "naive" and naive_cap_s is not None:
+        seconds = min(seconds, naive_cap_s)
+    return seconds + _START_S[tool]
 
 
 # ---------------------------------------------------------------------------- children
@@ -148,13 +105,27 @@ def _tail(path: Path, lines: int = 10) -> str:
 # ---------------------------------------------------------------------------- evidence
 
 
-def _server_counts(sb: SandboxProcess) -> tuple[int, int, bool]:
-    """(requests, 429s, exact) from the sandbox's request log: `total` counts every request, the
-    records (bounded, oldest dropped) give the statuses."""
-    log = sb.admin("GET", "requests")
+@dataclass(frozen=True)
+class ServerLog:
+    """What the sandbox saw: `total` requests; of the records its bounded log kept (all of them when
+    `complete`), the 429s, the rest, the time of the first (epoch seconds) and the time to the last."""
+
+    total: int
+    throttled: int
+    answered: int
+    first_at: float | None
+    span_s: float | None
+    complete: bool
+
+
+def server_log(log: dict[str, Any]) -> ServerLog:
+    """The sandbox's request log (its admin `GET requests` answer) summed up."""
     records = log["requests"]
+    times = [float(r["time"]) for r in records]
     throttled = sum(1 for r in records if r.get("status") == 429)
-    return int(log["total"]), throttled, len(records) == int(log["total"])
+    span = max(times) - min(times) if len(times) > 1 else None
+    return ServerLog(int(log["total"]), throttled, len(records) - throttled, min(times, default=None), span,
+                     len(records) == int(log["total"]))
 
 
 def _task_runs(api_url: str, flow_run_id: str, settle_s: float = 30.0) -> int | None:
@@ -205,12 +176,13 @@ def stored_rows(tool: str, db: Path, expected: set[str]) -> tuple[int, int]:
 # ---------------------------------------------------------------------------- one load
 
 
-def run_one(case: Case, tool: str, prefect_env: dict[str, str], root: Path, timeout_s: float) -> Row:
-    row = Row(case.contracts, case.limit, tool, LABELS[tool])
-    work = root / f"n{case.contracts}-l{case.limit:g}-{tool}"
+def run_one(case: Case, tool: str, prefect_env: dict[str, str], root: Path, timeout_s: float,
+            naive_cap_s: float | None = NAIVE_CAP_S) -> Row:  # fmt: skip
+    row = Row(case, tool, LABELS[tool])
+    work = root / f"{case.shape}-l{case.limit:g}-{case.latency_ms:g}ms-{'ra' if case.retry_after else 'nora'}" \
+                  f"-n{case.n}-{tool}"
     work.mkdir(parents=True, exist_ok=True)
-    faults = Faults(rate_limit=case.limit, p_latency=1.0, latency_ms=LATENCY_MS)
-    with SandboxProcess(contracts=case.contracts, seed=SEED, faults=faults) as sb:
+    with SandboxProcess(contracts=case.n, seed=SEED, faults=case.faults()) as sb:
         expected = {c["composite_id"] for c in sb.snapshot()}
         assert sb.base_url is not None
         kind = "ours" if tool == "ours2" else tool
@@ -222,6 +194,8 @@ def run_one(case: Case, tool: str, prefect_env: dict[str, str], root: Path, time
             argv = [sys.executable, "-m", "tools.bench_load", kind, "--base-url", sb.base_url,
                     "--client-id", sb.client_id, "--db", str(pwork / "load.db"), "--work", str(pwork),
                     "--result", str(pwork / "result.json")]  # fmt: skip
+            if tool == "naive" and naive_cap_s is not None:
+                argv += ["--max-seconds", f"{naive_cap_s:g}"]
             specs.append((f"{tool}-{i + 1}", pwork / "load.log", env, argv))
         deadline = time.monotonic() + timeout_s
         codes: list[int | None] = []
@@ -232,8 +206,10 @@ def run_one(case: Case, tool: str, prefect_env: dict[str, str], root: Path, time
                 except subprocess.TimeoutExpired:
                     codes.append(None)
         try:
-            row.requests, row.throttled, row.throttled_exact = _server_counts(sb)
+            seen = server_log(sb.admin("GET", "requests"))
+            monotonic_lag = time.time() - time.monotonic()  # the log's clock less the quota's (one machine)
         except (httpx.HTTPError, ValueError, KeyError) as error:
+            seen = None
             row.problems.append(f"the sandbox's request log could not be read: {error!r}")
 
     results = []
@@ -253,16 +229,20 @@ def run_one(case: Case, tool: str, prefect_env: dict[str, str], root: Path, time
         if result.get("wall_s") is not None:
             results.append(result)
     row.processes = results
+    row.capped = any(r.get("capped") for r in results)
 
     if len(results) == len(specs):
         row.wall_s = max(r["ended_at"] for r in results) - min(r["started_at"] for r in results) \
             if len(results) > 1 else results[0]["wall_s"]
         row.peak_rss_mb = max(r["peak_rss_kib"] for r in results) / 1024
-    if row.requests is not None and row.throttled is not None:
-        row.answered = row.requests - row.throttled
-        row.share_429 = row.throttled / row.requests if row.requests else 0.0
-        if row.wall_s:
-            row.efficiency = row.answered / case.limit / row.wall_s
+    if seen is not None:
+        row.requests, row.throttled, row.answered = seen.total, seen.throttled, seen.answered
+        row.span_s, row.log_complete = seen.span_s, seen.complete
+        row.share_429 = seen.throttled / (seen.throttled + seen.answered) if seen.total else 0.0
+        if seen.span_s:
+            row.efficiency = seen.answered / case.limit / seen.span_s
+        if seen.first_at is not None and seen.complete:
+            row.ideal_span_s = ideal_span_s(case, seen.answered, seen.first_at - monotonic_lag)
     if kind == "ours":
         counts = [_task_runs(prefect_env["PREFECT_API_URL"], r["flow_run_id"]) for r in results if r.get("flow_run_id")]
         row.task_runs = sum(counts) if counts and None not in counts else None
@@ -272,83 +252,12 @@ def run_one(case: Case, tool: str, prefect_env: dict[str, str], root: Path, time
     row.with_key_pointers = min((s[1] for s in stored), default=0)
     for i, (count, with_kp) in enumerate(stored):
         who = f"{tool}-{i + 1}" if len(stored) > 1 else tool
-        if count < case.contracts:
-            row.problems.append(f"{who} stored {count} of {case.contracts} contracts")
-        elif with_kp < case.contracts:
-            row.problems.append(f"{who} stored key pointers of {with_kp} of {case.contracts} contracts")
+        if count < case.n and not row.capped:
+            row.problems.append(f"{who} stored {count} of {case.n} contracts")
+        elif with_kp < count:
+            row.problems.append(f"{who} stored key pointers of {with_kp} of {count} contracts")
     row.ok = not row.problems
     return row
-
-
-# ---------------------------------------------------------------------------- output
-
-
-COLUMNS = ("contracts", "limit/s", "tool", "wall s", "requests", "429s", "429 %", "efficiency", "task runs",
-           "peak RSS MB", "stored / with key pointers", "status")
-
-
-def _cells(row: Row) -> list[str]:
-    def num(value: float | None, fmt: str) -> str:
-        return "-" if value is None else format(value, fmt)
-
-    throttled = "-" if row.throttled is None else f"{'' if row.throttled_exact else '>='}{row.throttled:,}"
-    share = "-" if row.share_429 is None else f"{100 * row.share_429:.1f}"
-    stored = "-" if row.stored is None else f"{row.stored:,} / {row.with_key_pointers:,}"
-    return [f"{row.contracts:,}", f"{row.limit:g}", row.label, num(row.wall_s, ".1f"),
-            num(row.requests, ","), throttled, share, num(row.efficiency, ".2f"),
-            "-" if row.task_runs is None else str(row.task_runs), num(row.peak_rss_mb, ".0f"),
-            stored, "ok" if row.ok else "FAILED"]  # fmt: skip
-
-
-def footnotes(rows: list[Row]) -> list[str]:
-    notes = [
-        f"Sandbox: a token bucket of L requests/s per credential pair (burst L, so every load starts with L "
-        f"requests in hand; 429 with Retry-After in whole seconds), {LATENCY_MS} ms added to every answer that "
-        f"is not a 429, seed {SEED}; a fresh sandbox process for every row. No tool is told L, except "
-        "'ours x2': two sync processes at once on the same sandbox and credentials, each into its own SQLite "
-        "file, with SPOTDRAFT_RATE_LIMIT=L.",
-        "Requests and 429s are counted by the sandbox (its request log), not by the clients; '>=' where its "
-        "bounded log dropped records.",
-        "Wall s: the load alone, measured inside its process from just before the flow / pipeline / loop "
-        "starts to its return (interpreter start and imports excluded); 'ours x2': first start to last end.",
-        "Efficiency = (requests answered other than 429 / L) / wall s: 1.00 uses the limit fully "
-        "(a short load can pass 1 on its initial burst).",
-        "Task runs: Prefect task runs of the flow run (both flow runs for 'ours x2'), read from the Prefect "
-        "API; '-' where there is no Prefect. Peak RSS: the load process's ru_maxrss (the larger of the two "
-        "for 'ours x2').",
-        "Stored: the seeded contracts found in the load's SQLite file / of them with their key pointers "
-        "(the lower of the two files for 'ours x2'); each must equal N.",
-        "ours = flows.sync_contracts(credentials, database_url=..., reference_data=False), defaults otherwise; "
-        "naive = one httpx request at a time, sleeping Retry-After on a 429; dlt = rest_api with key_pointers "
-        "a dependent resource, parallelized: True, into SQLite through dlt's sqlalchemy destination.",
-    ]
-    pairs = [r for r in rows if r.tool == "ours2" and r.share_429 is not None]
-    if pairs:
-        verdicts = ", ".join(f"{r.contracts:,}@{r.limit:g}/s {100 * r.share_429:.1f}% "
-                             f"({'met' if r.share_429 <= TWO_PROCESS_TARGET else 'missed'})" for r in pairs)
-        notes.append(f"Target (printed, not asserted): 'ours x2' 429 share <= "
-                     f"{100 * TWO_PROCESS_TARGET:.0f}%: {verdicts}.")
-    return notes
-
-
-def render(rows: list[Row]) -> str:
-    table = [list(COLUMNS)] + [_cells(r) for r in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
-    left = {2, 11}
-    lines = []
-    for n, line in enumerate(table):
-        lines.append("  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths,
-                                                                                                      strict=True))))
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    out = "\n".join(line.rstrip() for line in lines)
-    notes = footnotes(rows)
-    problems = [f"  {r.label} at N={r.contracts:,} L={r.limit:g}/s: {p}" for r in rows for p in r.problems]
-    out += "\n\n" + "\n".join(textwrap.fill(note, width=110, initial_indent=f"{i}. ", subsequent_indent="   ")
-                               for i, note in enumerate(notes, 1))
-    if problems:
-        out += "\n\nProblems:\n" + "\n".join(problems)
-    return out
 
 
 # ---------------------------------------------------------------------------- entry
@@ -369,38 +278,38 @@ def _commit() -> str | None:
         return None
 
 
-def describe_plan(cases: list[Case], tools: list[str]) -> str:
+def describe_plan(cases: list[Case], tools: list[str], naive_cap_s: float | None = NAIVE_CAP_S) -> str:
     """What the section will run and about how long it will take (printed before anything starts)."""
-    total = sum(estimate_s(case, tool) for case in cases for tool in tools)
-    longest = max(((estimate_s(c, t), c, t) for c in cases for t in tools), key=lambda x: x[0])
-    return (f"rate-limit section: {len(cases)} case(s) ({', '.join(c.name for c in cases)}) x {len(tools)} "
-            f"tool(s) ({', '.join(LABELS[t] for t in tools)}), latency {LATENCY_MS} ms: estimated "
-            f"{_duration(total)} (the longest row, {LABELS[longest[2]]} at {longest[1].name}, about "
-            f"{_duration(longest[0])})")
+    total = sum(estimate_s(case, tool, naive_cap_s) for case in cases for tool in tools)
+    longest = max(((estimate_s(c, t, naive_cap_s), c, t) for c in cases for t in tools), key=lambda x: x[0])
+    cap = "" if naive_cap_s is None or "naive" not in tools else f", naive capped at {naive_cap_s:g} s"
+    return (f"rate-limit section: {len(cases)} case(s) x {len(tools)} tool(s) "
+            f"({', '.join(LABELS[t] for t in tools)}{cap}): estimated {_duration(total)} (the longest row, "
+            f"{LABELS[longest[2]]} at {longest[1].name}, about {_duration(longest[0])})\n"
+            + "\n".join(f"  {case.name}" for case in cases))
 
 
 def run(cases: list[Case], tools: list[str], prefect_env: dict[str, str], root: Path,
-        json_path: Path | None = None) -> bool:  # fmt: skip
+        json_path: Path | None = None, naive_cap_s: float | None = NAIVE_CAP_S) -> bool:  # fmt: skip
     plan = [(case, tool) for case in cases for tool in tools]
     rows: list[Row] = []
     started = time.monotonic()
     for case, tool in plan:
-        guess = estimate_s(case, tool)
-        print(f"  {case.name:<22} {LABELS[tool]:<24} (about {guess:.0f} s) ...", end=" ", flush=True)
-        timeout = max(300.0, 6 * guess)
-        row = run_one(case, tool, prefect_env, root, timeout)
+        guess = estimate_s(case, tool, naive_cap_s)
+        print(f"  {case.name:<48} {LABELS[tool]:<22} (about {guess:.0f} s) ...", end=" ", flush=True)
+        row = run_one(case, tool, prefect_env, root, max(300.0, 6 * guess), naive_cap_s)
         rows.append(row)
-        print(f"{'ok' if row.ok else 'FAILED'} in {row.wall_s or 0:.1f} s", flush=True)
+        status = "FAILED" if not row.ok else "capped" if row.capped else "ok"
+        print(f"{status} in {row.wall_s or 0:.1f} s", flush=True)
     print(f"(the section took {time.monotonic() - started:.0f} s)\n")
-    print(render(rows), flush=True)
+    print(render(rows, SEED, naive_cap_s), flush=True)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps({
             "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": _commit(),
             "command": ["python", "-m", "tools.bench", *sys.argv[1:]], "cpus": os.cpu_count(),
-            "latency_ms": LATENCY_MS, "seed": SEED, "columns": list(COLUMNS),
-            "rows": [{k: v for k, v in asdict(r).items() if k != "processes"} | {"cells": _cells(r)} for r in rows],
-            "footnotes": footnotes(rows),
-        }, indent=2))
+            "seed": SEED, "naive_cap_s": naive_cap_s, "columns": list(COLUMNS),
+            "rows": [r.as_json() for r in rows], "footnotes": footnotes(rows, SEED, naive_cap_s),
+        }, indent=2, default=str))
         print(f"\ntable written to {json_path}")
     return all(r.ok for r in rows)

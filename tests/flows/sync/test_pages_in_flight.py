@@ -56,6 +56,16 @@ def list_calls(sb) -> list:
     return [r for r in sb.request_log("GET") if r.path.endswith("/public/contracts/")]
 
 
+def test_the_clients_pool_has_a_connection_for_every_request_a_sync_can_have_in_flight(credentials):
+    """At the most concurrency a sync accepts, each key-pointer call and each page's list call gets a
+    connection at once: a request that took its turn at the rate limiter never queues for one (it would
+    leave late, then bunch up with the next)."""
+    from flows.sync import MAX_CONCURRENCY, PAGES_IN_FLIGHT
+
+    pool = credentials.get_client()._http._transport._pool  # httpcore's ConnectionPool
+    assert pool._max_connections >= MAX_CONCURRENCY + PAGES_IN_FLIGHT
+
+
 # == Nothing lost, nothing duplicated, with pages in flight =====================================================
 
 @pytest.mark.timeout(120)

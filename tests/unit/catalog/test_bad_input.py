@@ -434,7 +434,7 @@ BAD_CREATE_PARAMETERS = st.one_of(
 )
 BAD_SYNC_PARAMETERS = st.one_of(
     st.tuples(st.just("page_size"), st.one_of(st.integers(max_value=0), st.integers(min_value=101), NOT_A_NUMBER)),
-    st.tuples(st.just("concurrency"), st.one_of(st.integers(max_value=0), st.integers(min_value=33))),
+    st.tuples(st.just("concurrency"), st.one_of(st.integers(max_value=0), st.integers(min_value=129))),
     st.tuples(st.just("overlap_minutes"), st.one_of(st.floats(max_value=-1e-6, allow_infinity=False),
                                                     st.just(math.nan), NOT_A_NUMBER)),
 )

@@ -384,6 +384,22 @@ def test_rate_limit_answers_429_with_retry_after():
         assert c.get(f"{V21}/templates/").status_code == 200
 
 
+def test_every_fault_setting_reaches_a_sandbox_process_command_line():
+    """SandboxProcess passes its Faults as flags: each non-default value (a switch turned off included)
+    must parse back to itself, or the child refuses to start (--rate-retry-after False did)."""
+    from dataclasses import fields
+
+    from sandbox.__main__ import parse_args
+    from sandbox.process import fault_args
+
+    changed = {"rate_limit": 7.0, "rate_burst": 2.0, "rate_shape": "sliding", "rate_window_s": 60.0,
+               "rate_retry_after": False, "p_latency": 1.0, "latency_ms": 300.0, "ambiguous_mode": "drop",
+               "seed": 3}
+    args = parse_args(fault_args(Faults(**changed)))
+    for f in fields(Faults):
+        assert getattr(args, f"fault_{f.name}") == changed.get(f.name, f.default), f.name
+
+
 def test_random_faults_each_kind_is_observable():
     path = f"{V21}/contracts/T-1000/status"
     with Sandbox(contracts=3, seed=1, faults=Faults(p_5xx=1.0)) as sb, _client(sb) as c:
