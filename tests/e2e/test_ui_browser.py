@@ -202,7 +202,7 @@ def _operate(you: Operator, env: dict, sb, stack: dict, database_url: str) -> No
     you.step = "review-pending"
     you.open(f"/artifacts/artifact/{artifact_id(env, 'dead-letters-pending', review.id)}", "table")
     table = page.locator("table").first
-    table.wait_for()
+    table.locator("tbody td", has_text=re.compile(r"\S")).first.wait_for()  # rows are drawn before their text
     assert REFUSAL_TEXT in table.inner_text()
     fits = table.evaluate("t => t.getBoundingClientRect().right <= document.documentElement.clientWidth")
     assert fits, "the pending table is wider than the window"
