@@ -23,7 +23,6 @@ from flows.common import (
     data_flow,
     emit_dead_letters,
     finished,
-    run_name_from,
     shown_database_url,
 )
 from flows.deletions import confirm_deleted, list_contract_ids
@@ -181,7 +180,7 @@ def _run_name(parameters: dict[str, Any]) -> str:
     return f"sync-contracts{' full refresh' if parameters.get('full_refresh') else ''} {utcnow():%Y-%m-%d %H:%M}"
 
 
-@data_flow(name="sync-contracts", flow_run_name=run_name_from(_run_name), log_prints=False)
+@data_flow("sync-contracts", run_name=_run_name)
 def sync_contracts(
     credentials: SpotDraftCredentials = credentials_form(),
     database_url: str = database_url_form(
