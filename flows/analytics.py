@@ -1,7 +1,7 @@
 """sync_analytics: SpotDraft's analytics tables (the analytics query API) into analytics_<table>, a snapshot each.
 
 Each table is read whole and swapped in at once (flows/analytics_table.py: reading in
-flows/analytics_reading.py, staging and swap in store/analytics_snapshots.py), one after the other;
+client/analytics_reading.py, staging and swap in store/analytics_swap.py), one after the other;
 a table that fails is its own dead letter and the others go on. A 501 (the workspace does not have
 the feature) ends the run at once: Failed, with one dead letter and what to ask SpotDraft. After the
 tables, two artifacts: the headline of how long contracts take (flows/analytics_report.py) and the run's summary.
@@ -20,7 +20,7 @@ from pydantic import Field
 from blocks import SpotDraftCredentials
 from client.analytics import FEATURE_FLAG, MAX_ROWS, NOT_ENABLED
 from client.analytics_catalog import ALLOWLISTED, TABLES
-from flows.analytics_reading import OPERATION
+from client.analytics_reading import OPERATION
 from flows.analytics_report import headline, summary_rows
 from flows.analytics_table import TableOutcome, sync_analytics_table
 from flows.common import (

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from store import ANALYTICS_TABLES, utcnow
-from store.analytics_snapshots import snapshot_of
+from store.analytics_swap import snapshot_of
 
 WINDOW_DAYS = 90
 ALL_TYPES = "All contract types"

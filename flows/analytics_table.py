@@ -20,9 +20,9 @@ from blocks import SpotDraftCredentials
 from client import SpotDraftError
 from client.analytics import NOT_ENABLED, error_code
 from client.analytics_catalog import TABLES
-from flows.analytics_reading import OPERATION, SourceChanged, TableReader
+from client.analytics_reading import OPERATION, SourceChanged, TableReader
 from store import ANALYTICS_TABLES, database_now, dead_lettering, engine_for
-from store.analytics_snapshots import loading
+from store.analytics_swap import loading
 from store.analytics_values import typed_rows
 from store.dead_lettering import current_flow_run
 

@@ -2,7 +2,7 @@
 
 It imports no flow. The names most code needs are here; each module holds one job (tables, engine, writes,
 contract_reads, sync_state, dead_letters, leases, migrations, migrate, database_url; analytics_tables, generated
-from the spec, and analytics_snapshots, which loads and swaps them).
+from the spec, and analytics_swap, which loads and swaps them).
 """
 
 from store.analytics_tables import ANALYTICS_TABLES

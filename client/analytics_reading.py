@@ -121,8 +121,10 @@ class TableReader:
     def pages(self) -> Iterator[list[dict[str, Any]]]:
         """Each page's rows as the API answered them; raises SourceChanged or IncompleteRead at the end
         (before the caller stores anything as the table) when the read cannot be shown whole."""
-        before = self.count()
         key = self.table.key
+        # Its page query is built first: a table whose query would be too long is refused before any request.
+        page_query(self.table, self.page_rows, **({"after": None} if key else {"offset": 0}))
+        before = self.count()
         keyset = bool(key) and self.table.type_of(key or "") in KEYSET_TYPES and before.distinct_keys == before.rows
         self.paging = f"keyset on {key}" if keyset else "ordered by every column"
         after, offset = None, 0
