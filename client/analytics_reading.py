@@ -14,6 +14,7 @@ not advance) is IncompleteRead: the table fails loudly, never stored in part.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -132,24 +133,29 @@ class TableReader:
             sql = page_query(self.table, self.page_rows, after=after) if keyset else \
                 page_query(self.table, self.page_rows, offset=offset)
             answer = self.ask(sql)
-            rows = answer["rows"]
+            rows, truncated = answer.pop("rows"), answer["truncated"]
             self.pages_read += 1
             self.rows_read += len(rows)
+            count, last = len(rows), rows[-1].get(key or "") if rows else None
             if rows:
                 yield rows
-            if not (answer["truncated"] or len(rows) >= self.page_rows):
+            # Only one page is held at a time, so memory stays flat in the table's size. The retry machinery
+            # keeps each call's answer and response in a reference cycle, which only a full collection frees
+            # (it outlives the young ones): without this, every page of a table stays until Python gets to it.
+            del rows
+            gc.collect()
+            if not (truncated or count >= self.page_rows):
                 break
-            if not rows:
+            if not count:
                 raise IncompleteRead(f"{self.table.name}: an answer said more rows matched but held none; the "
                                      "table cannot be paged further")
             if keyset:
-                last = rows[-1].get(key or "")
                 if last is None or (after is not None and not _after(last, after, self.table.type_of(key or ""))):
                     raise IncompleteRead(f"{self.table.name}: the page after {key} {after!r} ended at {last!r}, "
                                          "which does not advance; the table cannot be paged further")
                 after = last
             else:
-                offset += len(rows)
+                offset += count
         after_count = self.count()
         if not before.rows == after_count.rows == self.rows_read:
             raise SourceChanged(f"{self.table.name}: counted {before.rows:,} rows before the read and "

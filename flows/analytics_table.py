@@ -96,6 +96,7 @@ def _read_and_swap(client, engine, table: str, user_scoped: bool | None, page_ro
                 logger.warning("Analytics table %s: %d value(s) stored fitted to their columns, e.g. %s", table,
                                len(changes), changes[0])
             load.add(rows)
+            del page, rows  # not held while the next page is read: one page in memory at a time
         stored = load.swap(taken_at=taken_at, pages=reader.pages_read, paging=reader.paging, user_scoped=user_scoped,
                            flow_run_id=current_flow_run()[1])
     logger.info("Analytics table %s: %d rows in %d page(s), %s", table, stored, reader.pages_read, reader.paging)

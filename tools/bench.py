@@ -9,6 +9,9 @@
 4. The sync at a rate limit (tools/bench_rate.py): ours, a naive sequential client and dlt's rest_api
    against a sandbox with a limit and latency they are not told, one table. The exit status is
    non-zero when a load failed or stored fewer contracts than seeded; the speeds are printed only.
+6. Analytics (tools/bench_analytics.py): sync_analytics at 50 requests/s, rows per second and requests for
+   10,000 and 100,000 contracts, and peak memory at each (flat in the table's size: at most 1.2x). The exit
+   status is non-zero when a load failed, stored fewer contracts than seeded, or memory was not flat.
 5. Webhooks (tools/bench_webhooks.py): a change in SpotDraft to its row in SQLite through the receiver,
    a Prefect event, the deployment's trigger, a process worker and sync_contract: median, p95, max and
    where the time goes, for a steady stream of changes and for a burst. The exit status is non-zero
@@ -19,8 +22,9 @@
     python -m tools.bench --only rate --limits 50 --contracts 2000 --tools ours,dlt --json out.json
     python -m tools.bench --only webhooks          100 changes, 3 in flight, then a burst of 20 (12-18 minutes)
     python -m tools.bench --only webhooks --deliveries 20
+    python -m tools.bench --only analytics --analytics-rows 10000,100000     (3-6 minutes)
 
-Sections 2, 4 and 5 share one local Prefect server, started once.
+Sections 2, 4, 5 and 6 share one local Prefect server, started once.
 """
 
 from __future__ import annotations
@@ -119,8 +123,8 @@ def file_transfer(sb, home: Path) -> None:
     assert (home / "back.pdf").stat().st_size == size
 
 
-SECTIONS = ("overhead", "files", "sync", "rate", "webhooks")
-PREFECT_SECTIONS = {"sync", "rate", "webhooks"}
+SECTIONS = ("overhead", "files", "sync", "rate", "webhooks", "analytics")
+PREFECT_SECTIONS = {"sync", "rate", "webhooks", "analytics"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -141,6 +145,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--deliveries", type=int, default=bench_webhooks.DELIVERIES,
                         help=f"webhooks section: changes in the steady stream, at most {bench_webhooks.IN_FLIGHT} "
                              f"in flight (default: {bench_webhooks.DELIVERIES})")
+    parser.add_argument("--analytics-rows", default="10000,100000",
+                        help="analytics section: contracts seeded, one load each (default: 10000,100000)")
+    parser.add_argument("--analytics-limit", type=float, default=50.0,
+                        help="analytics section: the sandbox's rate limit, requests/s (default: 50)")
     args = parser.parse_args(argv)
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     if unknown := set(args.sections) - set(SECTIONS):
@@ -156,6 +164,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         contracts = contracts or bench_rate.QUICK["contracts"]
         limits = limits or bench_rate.QUICK["limits"]
+    try:
+        args.analytics_sizes = bench_rate.parse_list(args.analytics_rows, int)
+    except ValueError as error:
+        parser.error(f"--analytics-rows: {error}")
+    if min(args.analytics_sizes, default=0) < 1 or args.analytics_limit <= 0:
+        parser.error("--analytics-rows and --analytics-limit must be positive")
     if any(n < 1 for n in contracts or ()) or any(v <= 0 for v in limits or ()) or args.deliveries < 1:
         parser.error("--contracts, --limits and --deliveries must be positive")
     args.cases = bench_rate.cases_for(contracts or bench_rate.DEFAULT_CONTRACTS, limits or bench_rate.DEFAULT_LIMITS)
@@ -201,9 +215,14 @@ def main(argv: list[str] | None = None) -> int:
             from tools import bench_webhooks
 
             ok = bench_webhooks.run(prefect_env, home / "webhooks", args.deliveries) and ok
+        if "analytics" in args.sections:
+            from tools import bench_analytics
+
+            ok = bench_analytics.run(prefect_env, home / "analytics", args.analytics_sizes, args.analytics_limit) and ok
     if not ok:
-        print("\nbench: a load failed or stored fewer contracts than seeded (see Problems above), or a webhook "
-              "change never reached its row (see LOST above)", file=sys.stderr)
+        print("\nbench: a load failed or stored fewer contracts than seeded (see Problems above), a webhook "
+              "change never reached its row (see LOST above), or an analytics load failed or grew in memory",
+              file=sys.stderr)
     return 0 if ok else 1
 
 

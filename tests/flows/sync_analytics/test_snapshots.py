@@ -86,7 +86,7 @@ import os, sys
 from client import SpotDraftClient
 from client.analytics_catalog import TABLES
 from client.analytics_reading import TableReader
-from store import ANALYTICS_TABLES, engine_for
+from store import ANALYTICS_TABLES, engine_for, utcnow
 from store.analytics_swap import loading
 from store.analytics_values import typed_rows
 
@@ -97,7 +97,7 @@ print("ready", flush=True)
 with loading(engine, ANALYTICS_TABLES["contracts"]) as load:
     for page in reader.pages():
         load.add(typed_rows(TABLES["contracts"], page)[0])
-    load.swap(taken_at=None, pages=reader.pages_read, paging=reader.paging, user_scoped=None, flow_run_id=None)
+    load.swap(taken_at=utcnow(), pages=reader.pages_read, paging=reader.paging, user_scoped=None, flow_run_id=None)
 print("swapped", flush=True)
 """
 
