@@ -24,7 +24,7 @@ import sqlglot
 from sqlglot import exp
 
 from .analytics_rows import contract_row, setup_rows, user_rows
-from .wire import JSON, Reply, field_errors
+from .wire import JSON, Reply, dumps, field_errors
 
 if TYPE_CHECKING:
     from .data import SandboxState
@@ -58,8 +58,12 @@ def public_error(status: int, code: str, message: str) -> Reply:
 
 
 def encoded(answer: dict[str, Any]) -> bytes:
-    """JSON with every character outside ASCII escaped: a lone surrogate is valid JSON only as `\\udXXX`."""
-    return json.dumps(answer, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode()
+    """The answer as JSON: wire.dumps (orjson when present) or, for text UTF-8 cannot carry (a lone surrogate,
+    valid JSON only as `\\udXXX`), the standard library with every character outside ASCII escaped."""
+    try:
+        return dumps(answer)
+    except UnicodeEncodeError:
+        return json.dumps(answer, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode()
 
 
 class AnalyticsQueries:

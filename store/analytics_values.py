@@ -19,9 +19,12 @@ from client.text import NOT_UTF8_OR_NUL, replace_unfit
 
 _INT64 = (-(2**63), 2**63 - 1)
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+_UNFIT = NOT_UTF8_OR_NUL.search
 
 
 def _int64(value: Any) -> int | None:
+    if type(value) is int and _INT64[0] <= value <= _INT64[1]:  # the common case, first
+        return value
     digits = isinstance(value, str) and value.strip().lstrip("-").isdigit()
     if digits or (isinstance(value, float) and value.is_integer()):
         value = int(value)
@@ -30,6 +33,8 @@ def _int64(value: Any) -> int | None:
 
 
 def _float64(value: Any) -> float | None:
+    if type(value) is float:
+        return value if math.isfinite(value) else None  # SQLite keeps no NaN
     if isinstance(value, bool):
         return None
     try:
@@ -40,6 +45,8 @@ def _float64(value: Any) -> float | None:
 
 
 def _string(value: Any) -> str:
+    if type(value) is str and not _UNFIT(value):
+        return value
     text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
     return replace_unfit(text, NOT_UTF8_OR_NUL)
 
@@ -95,8 +102,10 @@ def typed_rows(table: AnalyticsTable, rows: Iterable[dict[str, Any]]) -> tuple[l
         out = every_column.copy()
         for name, convert in converters:
             value = row.get(name)
-            out[name] = new = None if value is None else convert(value)
-            if value is not None and new != value and not _same(value, new):
+            if value is None:
+                continue
+            out[name] = new = convert(value)
+            if new is not value and not _same(value, new) and new != value:
                 fitted.append(f"{name}: {_preview(value)} stored as {_preview(new)}")
         typed.append(out)
     return typed, fitted
