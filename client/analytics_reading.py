@@ -25,6 +25,7 @@ from client.errors import ErrorContext, InvalidRequestError, MalformedResponseEr
 
 OPERATION = "run_analytics_query"
 KEYSET_TYPES = ("INT64", "STRING")  # keys a literal can be written for exactly
+COLLECT_AFTER_ROWS = 1000  # a page this large is freed by a full collection before the next is read
 
 
 class IncompleteRead(SpotDraftError):
@@ -141,9 +142,10 @@ class TableReader:
                 yield rows
             # Only one page is held at a time, so memory stays flat in the table's size. The retry machinery
             # keeps each call's answer and response in a reference cycle, which only a full collection frees
-            # (it outlives the young ones): without this, every page of a table stays until Python gets to it.
+            # (it outlives the young ones): without this, every large page stays until Python gets to it.
             del rows
-            gc.collect()
+            if count >= COLLECT_AFTER_ROWS:
+                gc.collect()
             if not (truncated or count >= self.page_rows):
                 break
             if not count:

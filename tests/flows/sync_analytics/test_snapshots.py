@@ -138,14 +138,14 @@ def _canonical(rows: list[dict]) -> Counter:
 
 
 def test_small_pages_keyset_and_ordered_hold_exactly_what_the_api_answers(database_url):
-    with Sandbox(contracts=60, seed=9) as sb:
+    with Sandbox(contracts=30, seed=9) as sb:
         credentials = credentials_for(sb)
-        state = sync_analytics(credentials, database_url=database_url, page_rows=4, return_state=True)
+        state = sync_analytics(credentials, database_url=database_url, page_rows=8, return_state=True)
         summary = state.result()
         assert state.name == "Completed"
         assert summary["tables"]["workflows_setup"]["paging"] == "ordered by every column"
-        assert summary["tables"]["workflows_setup"]["pages"] == 4  # 14 rows, 4 a page
-        assert summary["tables"]["contracts"]["pages"] == 16  # 60 rows: 15 full pages, then an empty one
+        assert summary["tables"]["workflows_setup"]["pages"] == 2  # 14 rows, 8 a page
+        assert summary["tables"]["contracts"]["pages"] == 4  # 30 rows: 3 full pages, then one of 6
         client = credentials.get_client()
         with engine_for(database_url).connect() as conn:
             for table in ALLOWLISTED:

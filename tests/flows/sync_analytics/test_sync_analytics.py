@@ -1,6 +1,7 @@
 """sync_analytics against the sandbox over real HTTP, into real SQLite and PostgreSQL: every allowlisted table copied
 whole (12,345 contracts: more than two answers' worth), row counts equal to what the API counts, the headline
-artifact, and what happens to each kind of failure."""
+artifact, and what happens to each kind of failure (the 403 and the 501, which do not reach the database's
+writes, on SQLite only)."""
 
 from __future__ import annotations
 
@@ -95,51 +96,51 @@ def test_refusals_are_each_tables_own_and_a_502_is_retried(database_url):
         assert name == "Acme\ufffd \ufffdLtd"
 
 
-def test_workspace_wide_contracts_without_the_admin_role_is_that_tables_403(database_url):
+def test_workspace_wide_contracts_without_the_admin_role_is_that_tables_403(sqlite_url):
     with Sandbox(contracts=40, seed=2) as sb:
         legal = SpotDraftCredentials(client_id=sb.client_id, client_secret=sb.client_secret, base_url=sb.base_url,
                                      user_email="legal@sandbox.example")
-        state = sync_analytics(legal, database_url=database_url, user_scoped=False, return_state=True)
+        state = sync_analytics(legal, database_url=sqlite_url, user_scoped=False, return_state=True)
         assert state.name == "Dead-lettered"
         summary = state.result()
         assert summary["tables"]["contracts"]["error"].startswith("SD_PUBLIC_00044: ")
         assert all(summary["tables"][t]["error"] is None for t in ALLOWLISTED if t != "contracts")
-        [letter] = letters(database_url)
+        [letter] = letters(sqlite_url)
         assert letter["target"] == "analytics table contracts" and letter["context"]["status"] == 403
-        assert stored_count(database_url, "contracts") == 0 and stored_count(database_url, "users") == 5
+        assert stored_count(sqlite_url, "contracts") == 0 and stored_count(sqlite_url, "users") == 5
 
         # Scoped (the API's default), the same user gets the contracts it may see.
-        state = sync_analytics(legal, database_url=database_url, tables=["contracts"], return_state=True)
+        state = sync_analytics(legal, database_url=sqlite_url, tables=["contracts"], return_state=True)
         assert state.name == "Completed"
         mine = sum(c["created_by"] == "legal@sandbox.example" for c in sb.snapshot())
-        assert stored_count(database_url, "contracts") == mine == api_count(legal, "contracts")
-        assert letters(database_url)[0]["status"] == "replayed"  # settled by the later success
+        assert stored_count(sqlite_url, "contracts") == mine == api_count(legal, "contracts")
+        assert letters(sqlite_url)[0]["status"] == "replayed"  # settled by the later success
 
 
-def test_a_501_ends_the_run_at_once_with_one_dead_letter(database_url):
+def test_a_501_ends_the_run_at_once_with_one_dead_letter(sqlite_url):
     with Sandbox(contracts=40, seed=2) as sb:
         credentials = credentials_for(sb)
-        sync_analytics(credentials, database_url=database_url, tables=["users"])
-        before = snapshots(database_url)
+        sync_analytics(credentials, database_url=sqlite_url, tables=["users"])
+        before = snapshots(sqlite_url)
         sb.analytics_enabled = False
         sb.reset_log()
-        state = sync_analytics(credentials, database_url=database_url, return_state=True)
+        state = sync_analytics(credentials, database_url=sqlite_url, return_state=True)
 
         assert state.is_failed()
         assert state.message.startswith("analytics not enabled for this workspace: ask SpotDraft support to enable "
                                         "PUBLIC_ANALYTICS_QUERY_API")
         assert [r.status for r in analytics_requests(sb)] == [501]  # not retried, no other table tried
-        [letter] = letters(database_url)
+        [letter] = letters(sqlite_url)
         assert (letter["target"], letter["status"]) == ("analytics query API", "pending")
         assert letter["inputs"]["tables"] == list(ALLOWLISTED)
         assert letter["context"]["body"]["code"] == "SD_PUBLIC_00045"
-        assert snapshots(database_url) == before and stored_count(database_url, "users") == 5
+        assert snapshots(sqlite_url) == before and stored_count(sqlite_url, "users") == 5
 
         # Once SpotDraft has turned the feature on, the review's retry of that one letter syncs every table.
         sb.analytics_enabled = True
-        done = replay_for("run_analytics_query")(credentials, database_url, letter["inputs"], None)
+        done = replay_for("run_analytics_query")(credentials, sqlite_url, letter["inputs"], None)
         assert done["tables"]["contracts"] == 40 and set(done["tables"]) == set(ALLOWLISTED)
-        assert letters(database_url)[0]["status"] == "replayed"  # settled by the run the replay started
+        assert letters(sqlite_url)[0]["status"] == "replayed"  # settled by the run the replay started
 
 
 def test_an_unknown_table_is_refused_before_any_request(sqlite_url):
