@@ -32,7 +32,7 @@ from flows.common import (
     run_name_from,
     shown_database_url,
 )
-from flows.params import credentials_form, database_url_form, form
+from flows.params import SYNCED_DATABASE, credentials_form, database_url_form, form
 from flows.replays import exact_inputs, replays
 from store import dead_lettering, engine_for, utcnow
 
@@ -58,10 +58,7 @@ def _run_name(parameters: dict[str, Any]) -> str:
 @data_flow(name="sync-analytics", flow_run_name=run_name_from(_run_name), log_prints=False)
 def sync_analytics(
     credentials: SpotDraftCredentials = credentials_form(),
-    database_url: str = database_url_form(
-        "SQLAlchemy URL of the database to write, e.g. sqlite:///spotdraft.db or postgresql+psycopg://user@host/db.",
-        DEFAULT_DATABASE_URL,
-    ),
+    database_url: str = database_url_form(SYNCED_DATABASE, DEFAULT_DATABASE_URL),
     tables: list[str] = form(
         "Tables", "Analytics catalog tables to copy, each into analytics_<table> (default: the eight the API "
         "allowlists).", list(ALLOWLISTED)),
