@@ -143,9 +143,13 @@ def test_a_501_ends_the_run_at_once_with_one_dead_letter(sqlite_url):
         assert letters(sqlite_url)[0]["status"] == "replayed"  # settled by the run the replay started
 
 
-def test_an_unknown_table_is_refused_before_any_request(sqlite_url):
+def test_an_unknown_table_or_a_bad_parameter_is_refused_before_any_request(sqlite_url):
     with Sandbox(contracts=5, seed=2) as sb:
         state = sync_analytics(credentials_for(sb), database_url=sqlite_url, tables=["contracts", "secrets"],
                                return_state=True)
         assert state.is_failed() and "'secrets'; choose from the analytics catalog" in state.message
+        for bad in ({"page_rows": 0}, {"page_rows": 5001}, {"tables": "contracts"}, {"tables": []},
+                    {"user_scoped": "sometimes"}):
+            state = sync_analytics(credentials_for(sb), database_url=sqlite_url, return_state=True, **bad)
+            assert state.is_failed(), bad
         assert analytics_requests(sb) == []
