@@ -46,9 +46,12 @@ def quoted(identifier: str) -> str:
 def literal(value: Any, kind: str) -> str:
     """A GoogleSQL literal for a key value read from an answer (INT64 or STRING)."""
     if kind == "INT64":
-        number = int(value)
-        if isinstance(value, bool) or str(number) != str(value).strip():
-            raise IncompleteRead(f"key value {value!r} is not an INT64")
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or isinstance(value, bool) or str(number) != str(value).strip():
+            raise IncompleteRead(f"key value {value!r} is not an INT64; the table cannot be paged past it")
         return str(number)
     # A JSON string literal is a valid GoogleSQL double-quoted string: the same escapes (\", \\, \n, \uXXXX).
     return json.dumps(str(value), ensure_ascii=True)
@@ -165,4 +168,6 @@ class TableReader:
 
 
 def _after(value: Any, previous: Any, kind: str) -> bool:
-    return int(value) > int(previous) if kind == "INT64" else str(value) > str(previous)
+    if kind == "INT64":
+        return int(literal(value, kind)) > int(previous)  # a key that is no INT64 is IncompleteRead
+    return str(value) > str(previous)

@@ -107,6 +107,8 @@ def test_a_change_between_the_counts_is_source_changed_and_nothing_is_claimed_wh
      "said more rows matched but held none"),
     (lambda a, sql: {**a, "rows": [{"contract_id": 5}] * 10, "row_count": 10} if "LIMIT" in sql else a,
      "does not advance"),
+    (lambda a, sql: {**a, "rows": [{"contract_id": n} for n in (*range(1, 10), "ten")], "row_count": 10}
+     if "LIMIT" in sql else a, "'ten' is not an INT64"),
 ])
 def test_an_answer_that_cannot_be_paged_past_fails_loudly(state, shape, says):
     with pytest.raises(IncompleteRead, match=says):
