@@ -7,6 +7,7 @@ with the same arguments an in-process `Sandbox` method takes, and returns the an
 from __future__ import annotations
 
 import inspect
+import json as json_text
 import os
 import queue
 import subprocess
@@ -151,7 +152,10 @@ class SandboxProcess:
         assert self.base_url is not None, "not started"
         if self._http is None:
             self._http = httpx.Client()
-        response = self._http.request(method, f"{self.base_url}/_sandbox/{path.lstrip('/')}", json=json,
+        # ASCII-escaped JSON: a control's value may hold a lone surrogate, valid JSON only as \udXXX.
+        body = None if json is None else json_text.dumps(json, ensure_ascii=True).encode()
+        response = self._http.request(method, f"{self.base_url}/_sandbox/{path.lstrip('/')}", content=body,
+                                      headers={"content-type": "application/json"} if body is not None else None,
                                       params=params, timeout=request_timeout)  # fmt: skip
         response.raise_for_status()
         return response.json()

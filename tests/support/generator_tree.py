@@ -29,7 +29,7 @@ def git(tree: Path, *args: str) -> str:
 def clean_tree(tmp_path: Path) -> Path:
     """A committed copy of what the generator reads and writes, so it can be run (and broken) out of the way."""
     tree = tmp_path / "repo"
-    for name in ("tools", "client", "tasks", "docs"):
+    for name in ("tools", "client", "tasks", "docs", "store", "sandbox"):
         shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for name in ("README.md", "pyproject.toml", ".gitignore"):
         shutil.copy2(ROOT / name, tree / name)

@@ -92,7 +92,9 @@ def test_every_operation_answers_its_documented_status_and_schema(spec):
                 if op["request_body"] is not None:
                     fresh = f"crm-new-{method}-{path}"
                     body = {("POST", LIST): create_body(fresh), ("POST", UPLOADS): new_file,
-                            ("POST", f"{V21}/webhooks/"): HOOK}.get((method, path), {})
+                            ("POST", f"{V21}/webhooks/"): HOOK,
+                            ("POST", f"{V21}/analytics/query/"): {"query": "SELECT * FROM contracts"},
+                            }.get((method, path), {})
                 url = _concrete(path, external_id, slot["file_id"])
                 response = client.request(method, url, json=body, headers=_auth_for(op, sb))
                 assert response.status_code == op["status"], (method, url, response.text[:300])
