@@ -20,17 +20,16 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
-from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from client import errors as E
-from client import files, pages, ratelimit, request_builder, responses, transport
+from client import pages, ratelimit, request_builder, responses, transport
 from client.catalog import OPERATIONS_BY_NAME
-from client.files import FileInput
 from client.operation import Operation
 from client.redaction import install_log_filter, register_secret, secret_answer_fields, without_query
-from client.regions import Region, check_base_url, check_signed_url
-from client.retry import AttemptBudget, BackoffWait, is_retryable, may_wait, parse_retry_after
+from client.regions import Region, check_base_url
+from client.retry import AttemptBudget, parse_retry_after, run_with_retries
 from client.settings import RateLimitSettings, RetrySettings, TimeoutSettings
+from client.signed_urls import STORAGE, SignedUrlTransfers
 
 log = logging.getLogger("spotdraft.client")
 install_log_filter()  # httpx's INFO line "HTTP Request: GET <url>" never shows a signed URL's key
@@ -44,7 +43,7 @@ AnswerCheck = Callable[[Any], Any]
 MAX_CONNECTIONS = 136
 
 
-class SpotDraftClient:
+class SpotDraftClient(SignedUrlTransfers):
     """Talks to one SpotDraft workspace in one region. Thread-safe; reuse it (it holds a connection pool)."""
 
     def __init__(
@@ -303,61 +302,6 @@ class SpotDraftClient:
         else:
             self.limiter.answered(sent_at)
 
-    # -- signed storage URLs (workspace files) -------------------------------------------------------
-    def upload_to_signed_url(
-        self,
-        url: str,
-        file: FileInput,
-        *,
-        content_type: str,
-        budget: AttemptBudget | None = None,
-        logger: logging.Logger | logging.LoggerAdapter | None = None,
-    ) -> int:
-        """PUT a file's bytes to a signed upload URL, streamed from disk; returns the byte count.
-
-        Repeating the PUT of the same bytes to the same object changes nothing, so every transient
-        failure is retried under the usual policy; each attempt reopens the file from the start.
-        """
-        url = _checked_signed_url(url, SIGNED_UPLOAD)
-        budget = budget or self.new_budget()
-
-        def attempt() -> int:
-            with files.upload_stream(file) as (content, size):
-                headers = {"content-type": content_type, "content-length": str(size)}
-                request = self._storage.build_request("PUT", url, content=content, headers=headers)
-                self.send(SIGNED_UPLOAD, request, budget).close()
-            return size
-
-        return self._run_with_retries(SIGNED_UPLOAD, attempt, budget, logger, safe=True)
-
-    def download_from_signed_url(
-        self,
-        url: str,
-        destination: str | os.PathLike[str],
-        *,
-        budget: AttemptBudget | None = None,
-        logger: logging.Logger | logging.LoggerAdapter | None = None,
-    ) -> dict[str, Any]:
-        """GET a signed download URL and stream the file to `destination` (see `client.files.download_to`)."""
-        url = _checked_signed_url(url, SIGNED_DOWNLOAD)
-        budget = budget or self.new_budget()
-
-        def attempt() -> dict[str, Any]:
-            request = self._storage.build_request("GET", url)
-            response = self.send(SIGNED_DOWNLOAD, request, budget)
-            return self._stream(SIGNED_DOWNLOAD, request, response, budget, destination)
-
-        return self._run_with_retries(SIGNED_DOWNLOAD, attempt, budget, logger, safe=True)
-
-    def _stream(self, op: Operation, request: httpx.Request, response: httpx.Response, budget: AttemptBudget,
-                destination: str | os.PathLike[str]) -> dict[str, Any]:
-        """Write a streamed file answer to disk; a body broken off midway is a dropped connection."""
-        try:
-            return files.download_to(response, destination)
-        except transport.HTTPX_EXCEPTIONS as exc:  # nothing was left under the final name (download_to's temp file)
-            context = self._context(op, request, budget, response=response)
-            raise E.ConnectionDropped(f"the file broke off midway ({type(exc).__name__})", context) from None
-
     def _context(self, op: Operation, request: httpx.Request, budget: AttemptBudget,
                  external_ids: tuple[str, ...] = (), response: httpx.Response | None = None) -> E.ErrorContext:
         """What an error of this request carries: where it went, which attempt, and what came back."""
@@ -407,56 +351,5 @@ class SpotDraftClient:
                     register_secret(answer[name])
 
     def _run_with_retries(self, op: Operation, attempt, budget: AttemptBudget, logger, safe: bool) -> Any:
-        logger = logger or log
-        settings = self.retry_settings
-
-        def may_retry(error: BaseException) -> bool:
-            return is_retryable(error, safe)
-
-        def stop(state: RetryCallState) -> bool:
-            # max_delay caps our own backoff (BackoffWait); a server's Retry-After is honoured as
-            # given, so only the window and the attempt budget decide whether we can wait for it.
-            return not may_wait(budget, state.upcoming_sleep)
-
-        def before_sleep(state: RetryCallState) -> None:
-            self._count("retries")
-            error = state.outcome.exception()
-            c = error.context
-            logger.warning(
-                "Retrying %s after %s (attempt %d/%d, waiting %.2fs): %s %s%s -> %s, request id %s",
-                op.name, type(error).__name__, c.attempts, budget.max_attempts, state.upcoming_sleep,
-                c.method, c.host, c.path, c.status or "no answer", c.request_id or "none",
-            )
-
-        retrying = Retrying(
-            retry=retry_if_exception(may_retry), wait=BackoffWait(settings), stop=stop,
-            before_sleep=before_sleep, reraise=True,
-        )
-        try:
-            return retrying(attempt)
-        except E.SpotDraftError as error:
-            # Whether an outer layer (Prefect's task retries) may still try: same rules, same budget.
-            # Only the client can honour a Retry-After, so an error carrying one is never left to Prefect.
-            retryable = (
-                may_retry(error) and error.context.retry_after is None and budget.can_wait(settings.base_delay)
-            )
-            raise error.with_context(
-                attempts=budget.used, max_attempts=budget.max_attempts,
-                extra={**error.context.extra, "retryable": retryable},
-            ) from None
-
-
-# Not catalog operations: the object-store side of workspace files, named for logs and errors.
-STORAGE = "storage"  # the `version` of these two, which are not SpotDraft's
-SIGNED_UPLOAD = Operation(name="put_to_signed_upload_url", method="PUT", path="{upload_url}", version=STORAGE,
-                          family="workspace", operation_id="", safe_to_retry=True)
-SIGNED_DOWNLOAD = Operation(name="get_from_signed_download_url", method="GET", path="{signed_url}",
-                            version=STORAGE, family="workspace", operation_id="", safe_to_retry=True,
-                            response_kind="binary")
-
-
-def _checked_signed_url(url: str, op: Operation) -> str:
-    try:
-        return check_signed_url(url)
-    except ValueError as exc:
-        raise E.InvalidRequestError(str(exc), E.ErrorContext(operation=op.name, method=op.method)) from None
+        return run_with_retries(op.name, attempt, budget, self.retry_settings, logger or log, safe,
+                                on_retry=lambda: self._count("retries"))

@@ -17,13 +17,16 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from tenacity import RetryCallState, wait_random_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_exponential
 
 from client.errors import (
     RETRYABLE_5XX,
@@ -123,3 +126,43 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except (TypeError, ValueError):
         return None
     return max(0.0, when - (now if now is not None else time.time()))
+
+
+def run_with_retries(operation: str, attempt: Callable[[], Any], budget: AttemptBudget, settings: RetrySettings,
+                     logger: logging.Logger | logging.LoggerAdapter, safe: bool,
+                     on_retry: Callable[[], None] = lambda: None) -> Any:  # fmt: skip
+    """Run `attempt` under the policy (tenacity), each retry logged with its context; the last error is
+    raised with the attempts counted and whether an outer layer may still retry it (`extra["retryable"]`)."""
+
+    def may_retry(error: BaseException) -> bool:
+        return is_retryable(error, safe)
+
+    def stop(state: RetryCallState) -> bool:
+        # max_delay caps our own backoff (BackoffWait); a server's Retry-After is honoured as
+        # given, so only the window and the attempt budget decide whether we can wait for it.
+        return not may_wait(budget, state.upcoming_sleep)
+
+    def before_sleep(state: RetryCallState) -> None:
+        on_retry()
+        error = state.outcome.exception()
+        c = error.context
+        logger.warning(
+            "Retrying %s after %s (attempt %d/%d, waiting %.2fs): %s %s%s -> %s, request id %s",
+            operation, type(error).__name__, c.attempts, budget.max_attempts, state.upcoming_sleep,
+            c.method, c.host, c.path, c.status or "no answer", c.request_id or "none",
+        )
+
+    retrying = Retrying(
+        retry=retry_if_exception(may_retry), wait=BackoffWait(settings), stop=stop,
+        before_sleep=before_sleep, reraise=True,
+    )
+    try:
+        return retrying(attempt)
+    except SpotDraftError as error:
+        # Whether an outer layer (Prefect's task retries) may still try: same rules, same budget.
+        # Only the client can honour a Retry-After, so an error carrying one is never left to Prefect.
+        retryable = may_retry(error) and error.context.retry_after is None and budget.can_wait(settings.base_delay)
+        raise error.with_context(
+            attempts=budget.used, max_attempts=budget.max_attempts,
+            extra={**error.context.extra, "retryable": retryable},
+        ) from None

@@ -1,6 +1,7 @@
 """The flows people deploy: the contract sync, contract creation from records, review of failures,
-the per-contract sync that webhook events trigger, and the webhook's registration."""
+the per-contract sync that webhook events trigger, the webhook's registration, and the analytics sync."""
 
+from flows.analytics import sync_analytics
 from flows.create import create_contracts
 from flows.review import review_failed_operations
 from flows.sync import sync_contracts
@@ -11,6 +12,7 @@ __all__ = [
     "create_contracts",
     "register_webhook",
     "review_failed_operations",
+    "sync_analytics",
     "sync_contract",
     "sync_contracts",
     "unregister_webhook",

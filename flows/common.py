@@ -70,9 +70,11 @@ def run_name_from(name_of: Callable[[dict[str, Any]], str]) -> Callable[[], str]
     return run_name
 
 
-def data_flow(**options: Any):
-    """`prefect.flow`, making a UrlSafeFlow."""
-    return lambda fn: UrlSafeFlow(fn, **options)
+def data_flow(name: str, run_name: str | Callable[[dict[str, Any]], str], **options: Any):
+    """`prefect.flow` for our flows: a UrlSafeFlow called `name`, each run named by `run_name` (Prefect's
+    template text, or a function of the run's parameters), its print() calls not logged."""
+    flow_run_name = run_name if isinstance(run_name, str) else run_name_from(run_name)
+    return lambda fn: UrlSafeFlow(fn, name=name, flow_run_name=flow_run_name, log_prints=False, **options)
 
 
 def emit_dead_letters(count: int) -> None:

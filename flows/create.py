@@ -34,7 +34,6 @@ from flows.common import (
     composite_id_of,
     data_flow,
     finished,
-    run_name_from,
 )
 from flows.params import JsonList, OptionalText, database_url_form, form
 from flows.records import RecordError, load_records, validate_record
@@ -194,7 +193,7 @@ def _run_name(params: dict[str, Any]) -> str:
     return f"create-contracts template {params.get('template_id')} from {source}"
 
 
-@data_flow(name="create-contracts", flow_run_name=run_name_from(_run_name), log_prints=False)
+@data_flow("create-contracts", run_name=_run_name)
 def create_contracts(
     credentials: SpotDraftCredentials = form(
         "SpotDraft credentials", "The credentials Block of the workspace to create contracts in."

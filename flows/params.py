@@ -13,7 +13,10 @@ from pydantic import Field, WithJsonSchema
 
 from blocks.credentials import OptionalText
 
-__all__ = ["JsonList", "OptionalText", "database_url_form", "form"]
+__all__ = ["SYNCED_DATABASE", "JsonList", "OptionalText", "database_url_form", "form"]
+
+# The database_url help of the flows that copy SpotDraft into SQL.
+SYNCED_DATABASE = "SQLAlchemy URL of the database to write, e.g. sqlite:///spotdraft.db or postgresql+psycopg://user@host/db."
 
 
 def form(title: str, description: str, default: Any = ..., shown_default: Any = ...) -> Any:

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from blocks import SpotDraftCredentials
 from client.redaction import redact
-from flows.common import DEFAULT_DATABASE_URL, check_database_url, data_flow, run_name_from, shown_database_url
+from flows.common import DEFAULT_DATABASE_URL, check_database_url, data_flow, shown_database_url
 from flows.params import OptionalText, database_url_form, form
 from flows.replays import replay_for, replays
 from store import database_now, dead_lettering, engine_for, utcnow
@@ -245,7 +245,7 @@ def _run_name(parameters: dict[str, Any]) -> str:
     return f"review-failed-operations{' after ' + str(sender)[-8:] if sender else ''}"
 
 
-@data_flow(name="review-failed-operations", flow_run_name=run_name_from(_run_name), log_prints=False)
+@data_flow("review-failed-operations", run_name=_run_name)
 def review_failed_operations(
     credentials: SpotDraftCredentials = form(
         "SpotDraft credentials", "The credentials Block used to retry operations."

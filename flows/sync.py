@@ -23,11 +23,10 @@ from flows.common import (
     data_flow,
     emit_dead_letters,
     finished,
-    run_name_from,
     shown_database_url,
 )
 from flows.deletions import confirm_deleted, list_contract_ids
-from flows.params import credentials_form, database_url_form, form
+from flows.params import SYNCED_DATABASE, credentials_form, database_url_form, form
 from flows.reference_lists import REFERENCE_LISTS, sync_reference_list
 from flows.replays import replays
 from flows.sync_pages import advance, shared_key_pointer_pool, sync_contracts_page
@@ -181,13 +180,10 @@ def _run_name(parameters: dict[str, Any]) -> str:
     return f"sync-contracts{' full refresh' if parameters.get('full_refresh') else ''} {utcnow():%Y-%m-%d %H:%M}"
 
 
-@data_flow(name="sync-contracts", flow_run_name=run_name_from(_run_name), log_prints=False)
+@data_flow("sync-contracts", run_name=_run_name)
 def sync_contracts(
     credentials: SpotDraftCredentials = credentials_form(),
-    database_url: str = database_url_form(
-        "SQLAlchemy URL of the database to write, e.g. sqlite:///spotdraft.db or postgresql+psycopg://user@host/db.",
-        DEFAULT_DATABASE_URL,
-    ),
+    database_url: str = database_url_form(SYNCED_DATABASE, DEFAULT_DATABASE_URL),
     full_refresh: bool = form(
         "Full refresh",
         "Re-read every contract instead of those updated since the last pass, and mark contracts that no "

@@ -24,7 +24,6 @@ from flows.common import (
     data_flow,
     emit_dead_letters,
     finished,
-    run_name_from,
     shown_database_url,
 )
 from flows.params import credentials_form, database_url_form, form
@@ -147,7 +146,7 @@ def _run_name(parameters: dict[str, Any]) -> str:
     return f"sync-contract {shown}"
 
 
-@data_flow(name="sync-contract", flow_run_name=run_name_from(_run_name), log_prints=False)
+@data_flow("sync-contract", run_name=_run_name)
 def sync_contract(
     credentials: SpotDraftCredentials = credentials_form(),
     contract_id: ContractId = form(

@@ -53,7 +53,7 @@ ReceiverUrl = Annotated[str, AfterValidator(check_receiver_url)]
 Activities = Annotated[list[OnlyForActivitiesEnum], Field(min_length=1)]
 
 
-@data_flow(name="register-webhook", flow_run_name="register-webhook", log_prints=False)
+@data_flow("register-webhook", run_name="register-webhook")
 def register_webhook(
     credentials: SpotDraftCredentials = form(
         "SpotDraft credentials", "The credentials Block of the workspace whose deliveries to receive."
@@ -88,7 +88,7 @@ def register_webhook(
     return {"webhook_id": webhook_id, "url": url, "activities": list(activities), "key_block": key_block}
 
 
-@data_flow(name="unregister-webhook", flow_run_name="unregister-webhook {webhook_id}", log_prints=False)
+@data_flow("unregister-webhook", run_name="unregister-webhook {webhook_id}")
 def unregister_webhook(
     credentials: SpotDraftCredentials = form(
         "SpotDraft credentials", "The credentials Block of the workspace the subscription belongs to."

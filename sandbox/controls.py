@@ -201,6 +201,26 @@ class Controls:
     def duplicate_rule(self, value: bool) -> None:
         self.app.state.duplicate_rule = bool(value)
 
+    # ------------------------------------------------------------------ analytics
+
+    @property
+    @control("GET", "analytics", key="analytics_enabled", role="getter")
+    def analytics_enabled(self) -> bool:
+        """Whether the analytics query API answers; False: 501 SD_PUBLIC_00045 (the workspace lacks the feature)."""
+        return self.app.state.analytics_enabled
+
+    @analytics_enabled.setter
+    @control("PUT", "analytics", wire={"value": "analytics_enabled"}, role="setter",
+             reply=lambda c, _: {"analytics_enabled": c.app.state.analytics_enabled})  # fmt: skip
+    def analytics_enabled(self, value: bool) -> None:
+        self.app.state.analytics_enabled = bool(value)
+
+    @control("POST", "analytics/values", reply=lambda c, _: {"set": True})
+    def set_analytics_value(self, table: str, key: Any, column: str, value: Any) -> None:
+        """Analytics answers show `value` (any JSON value: text with NUL or a lone surrogate...) in `column` of
+        the row of `table` whose key is `key`; the contract list is left as it is."""
+        self.app.state.set_analytics_value(table, key, column, value)
+
     # ------------------------------------------------------------------ webhooks
 
     @control("PUT", "webhooks/key", reply=lambda c, _: {"hmac_key": "replaced"})

@@ -60,6 +60,7 @@ class SandboxState:
         self.lock = threading.RLock()
         self.on_activity: ActivityListener | None = None  # told of each change SpotDraft announces
         self._seeded_with = (contracts, seed, workspace_id, duplicate_rule)
+        self.changes = 0  # every change ever, across resets: what the analytics database was built from
         self._seed(contracts, seed, workspace_id, duplicate_rule)
 
     def _seed(self, contracts: int, seed: int, workspace_id: int, duplicate_rule: bool) -> None:
@@ -68,6 +69,8 @@ class SandboxState:
         # not promise); False: it creates another contract, and the look-up by that id finds them all.
         self.duplicate_rule = duplicate_rule
         self.workspace_id = workspace_id
+        self.analytics_enabled = True  # False: the analytics query API answers 501 (SD_PUBLIC_00045)
+        self.analytics_values: dict[tuple[str, Any, str], Any] = {}  # (table, key, column) -> value shown
         self.rng = random.Random(seed)
         self.users = [User(e, n) for e, n in USERS]
         self.user_emails = frozenset(u.email for u in self.users)
@@ -113,6 +116,7 @@ class SandboxState:
         self._changed()
 
     def _changed(self) -> None:
+        self.changes += 1
         self.version += 1
         self._ids_cache.clear()
         self._ordered = None
@@ -319,6 +323,19 @@ class SandboxState:
         """External ids held by more than one live contract, with their contract ids."""
         with self.lock:
             return {ext: self.external_id_taken(ext) for ext, n in self.external_id_counts().items() if n > 1}
+
+    def set_analytics_value(self, table: str, key: Any, column: str, value: Any) -> None:
+        """Show `value` in `column` of the analytics row of `table` whose key is `key` (see analytics.py)."""
+        from .analytics import catalog
+
+        spec = catalog()["tables"].get(table)
+        if spec is None or table not in catalog()["allowlisted"] or not spec["key"]:
+            raise ValueError(f"{table!r} is not an allowlisted analytics table with a key")
+        if column not in {name for name, _ in spec["columns"]}:
+            raise ValueError(f"{table} has no column {column!r}")
+        with self.lock:
+            self.analytics_values[(table, key, column)] = value
+            self._changed()
 
     def user(self, email: str | None) -> User:
         return next((u for u in self.users if u.email == email), self.users[0])

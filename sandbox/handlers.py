@@ -4,11 +4,11 @@ Everything else in the spec gets its synthesized answer (routes.py); these few b
 paging and filtering the contract list, per-contract status and key pointers, creating a
 contract keyed by its external id (409 on a duplicate while the state's duplicate_rule is on,
 a second contract when it is off), sending it to its counterparties, finding contracts by that
-id, the template, contract-type and counterparty lists, and the webhook subscriptions and key
-(subscriptions.py). Creating and sending are announced to webhook subscribers (outbox.py).
-Each handler is a plain synchronous function of (request, path params, route): nothing here
-awaits, so one request's read-check-write is atomic with respect to every other request the
-event loop serves.
+id, the template, contract-type and counterparty lists, the webhook subscriptions and key
+(subscriptions.py), and the analytics query API (analytics.py). Creating and sending are
+announced to webhook subscribers (outbox.py). Each handler is a plain synchronous function of
+(request, path params, route): nothing here awaits, so one request's read-check-write is atomic
+with respect to every other request the event loop serves.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .activity import party_from_request
+from .analytics import AnalyticsQueries
 from .data import COMPOSITE_PATTERN, STATUSES, Contract, SandboxState
 from .routes import Route
 from .storage import WorkspaceFiles
@@ -170,6 +171,7 @@ class Handlers:
         self.ws = state.workspace_id
         self.files = WorkspaceFiles(state.seed)
         self.webhooks = webhooks
+        self.analytics = AnalyticsQueries(state)
 
     def table(self) -> dict[tuple[str, str], Handler]:
         """(method, documented path) -> handler; the v2 and v1 twins share the v2.1 behaviour."""
@@ -199,6 +201,7 @@ class Handlers:
         table[("POST", "/api/v2.1/public/webhooks/")] = self.webhooks.create
         table[("DELETE", "/api/v2.1/public/webhooks/{webhook_id}")] = self.webhooks.destroy
         table[("GET", "/api/v2.1/public/webhooks/hmac_key/")] = self.webhooks.hmac_key
+        table[("POST", "/api/v2.1/public/analytics/query/")] = self.analytics.query
         return table
 
     def __call__(self, handler: Handler, req, params: dict[str, str], route: Route) -> Reply:

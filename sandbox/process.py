@@ -6,12 +6,15 @@ with the same arguments an in-process `Sandbox` method takes, and returns the an
 
 from __future__ import annotations
 
+import inspect
+import json as json_text
 import os
 import queue
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +24,7 @@ import httpx
 
 from .controls import CONTROLS, VIEWS, Control, Controls, to_wire
 from .faults import Faults
-from .server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SECRET_ENV, WEBHOOK_KEY_ENV
+from .server import SECRET_ENV, WEBHOOK_KEY_ENV, Sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,32 +53,27 @@ class SandboxProcess:
 
         def __getattr__(self, name: str) -> Any: ...
 
-    def __init__(
-        self,
-        contracts: int = 100,
-        seed: int = 0,
-        faults: Faults | None = None,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        http_port: bool | int = False,
-        client_id: str = DEFAULT_CLIENT_ID,
-        client_secret: str = DEFAULT_CLIENT_SECRET,
-        extra_args: list[str] | tuple[str, ...] = (),
-        startup_timeout: float = 30.0,
-        duplicate_rule: bool = True,
-        webhook_key: str | None = None,
-    ):
-        self.client_id, self.client_secret = client_id, client_secret
-        self.webhook_key = webhook_key
+    def __init__(self, *positional: Any, extra_args: Sequence[str] = (), startup_timeout: float = 30.0,
+                 **keywords: Any):
+        """`Sandbox`'s own arguments, bound to its signature (so the knobs and their defaults are declared once),
+        but for `log_limit` (no such flag) and `bearer_token` (a secret stays off the command line); and the
+        child's: `extra_args` for its command line, `startup_timeout` to wait for it to listen."""
+        if refused := sorted({"log_limit", "bearer_token"} & keywords.keys()):
+            raise TypeError(f"SandboxProcess does not take {', '.join(refused)}")
+        knobs = inspect.signature(Sandbox).bind(*positional, **keywords)
+        knobs.apply_defaults()
+        k = knobs.arguments
+        self.client_id, self.client_secret = k["client_id"], k["client_secret"]
+        self.webhook_key = k["webhook_key"]
         self.startup_timeout = startup_timeout
-        args = [sys.executable, "-m", "sandbox", "--host", host, "--port", str(port),
-                "--contracts", str(contracts), "--seed", str(seed), "--client-id", client_id]  # fmt: skip
-        if http_port is not False and http_port is not None:
-            args += ["--http-port", "0" if http_port is True else str(http_port)]
-        if not duplicate_rule:
-            args.append("--no-duplicate-rule")
-        self.args = args + fault_args(faults or Faults()) + list(extra_args)
+        command = [sys.executable, "-m", "sandbox", "--host", k["host"], "--port", str(k["port"]),
+                   "--contracts", str(k["contracts"]), "--seed", str(k["seed"]), "--client-id", k["client_id"],
+                   "--workspace-id", str(k["workspace_id"])]  # fmt: skip
+        if k["http_port"] is not False and k["http_port"] is not None:
+            command += ["--http-port", "0" if k["http_port"] is True else str(k["http_port"])]
+        if not k["duplicate_rule"]:
+            command.append("--no-duplicate-rule")
+        self.args = command + fault_args(k["faults"] or Faults()) + list(extra_args)
         self.proc: subprocess.Popen[str] | None = None
         self.base_url: str | None = None
         self.http_url: str | None = None
@@ -154,7 +152,10 @@ class SandboxProcess:
         assert self.base_url is not None, "not started"
         if self._http is None:
             self._http = httpx.Client()
-        response = self._http.request(method, f"{self.base_url}/_sandbox/{path.lstrip('/')}", json=json,
+        # ASCII-escaped JSON: a control's value may hold a lone surrogate, valid JSON only as \udXXX.
+        body = None if json is None else json_text.dumps(json, ensure_ascii=True).encode()
+        response = self._http.request(method, f"{self.base_url}/_sandbox/{path.lstrip('/')}", content=body,
+                                      headers={"content-type": "application/json"} if body is not None else None,
                                       params=params, timeout=request_timeout)  # fmt: skip
         response.raise_for_status()
         return response.json()

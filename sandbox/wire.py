@@ -83,7 +83,7 @@ class Request:
 
     KEPT = frozenset(
         {b"client-id", b"client-secret", b"user-email", b"authorization", b"content-type",
-         b"clickwrap-id", b"origin", b"host"}
+         b"clickwrap-id", b"origin", b"host", b"x-spotdraft-analytics-user-scoped"}
     )  # fmt: skip
 
     def __init__(self, method: str, path: str, query_string: str, headers: dict[str, str], body: bytes = b""):

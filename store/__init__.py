@@ -1,12 +1,15 @@
 """The storage layer the flows write: tables, engines, keyed writes, migrations, sync state, dead letters, leases.
 
 It imports no flow. The names most code needs are here; each module holds one job (tables, engine, writes,
-contract_reads, sync_state, dead_letters, leases, migrations, migrate, database_url).
+contract_reads, sync_state, dead_letters, leases, migrations, migrate, database_url; analytics_tables, generated
+from the spec, and analytics_swap, which loads and swaps them).
 """
 
+from store.analytics_tables import ANALYTICS_TABLES
 from store.contract_reads import mark_deleted, mark_seen
 from store.engine import database_now, dispose_engine, engine_for
 from store.tables import (
+    analytics_snapshots,
     contract_syncs,
     contracts,
     counterparties,
@@ -21,6 +24,8 @@ from store.tables import (
 from store.writes import fit_row, storable, upsert, upsert_each
 
 __all__ = [
+    "ANALYTICS_TABLES",
+    "analytics_snapshots",
     "contract_syncs",
     "contracts",
     "counterparties",

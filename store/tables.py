@@ -123,6 +123,20 @@ dead_letters = sa.Table(
 )
 
 
+analytics_snapshots = sa.Table(
+    "analytics_snapshots", metadata,
+    sa.Column("table_name", sa.Text, primary_key=True,
+              comment="the analytics catalog's table, stored in analytics_<table_name>"),
+    sa.Column("taken_at", sa.DateTime, nullable=False, comment="when the read of this snapshot began (UTC)"),
+    sa.Column("swapped_at", sa.DateTime, nullable=False, comment="when it replaced the previous snapshot (UTC)"),
+    sa.Column("row_count", sa.BigInteger, nullable=False, comment="rows in analytics_<table_name> now"),
+    sa.Column("pages", sa.Integer, nullable=False, comment="answers it was read in"),
+    sa.Column("paging", sa.Text, nullable=False, comment="how it was read whole: keyset on its key, or ordered"),
+    sa.Column("user_scoped", sa.Boolean, comment="as asked of the API; NULL: the API's default (scoped)"),
+    sa.Column("flow_run_id", sa.Text, comment="the sync_analytics run that took it"),
+)
+
+
 def utcnow() -> datetime:
     """Naive UTC: stored the same way in SQLite (no time zones) and PostgreSQL."""
     return datetime.now(UTC).replace(tzinfo=None)

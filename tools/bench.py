@@ -11,6 +11,9 @@
    shape, with a latency, one table: efficiency (answered / limit / the server's first-to-last span),
    429 share and wall time per row. The exit status is non-zero when a load failed or stored fewer
    contracts than seeded; the speeds are printed only.
+6. Analytics (tools/bench_analytics.py): sync_analytics at 50 requests/s, rows per second and requests for
+   10,000 and 100,000 contracts, and peak memory at each (flat in the table's size: at most 1.2x). The exit
+   status is non-zero when a load failed, stored fewer contracts than seeded, or memory was not flat.
 5. Webhooks (tools/bench_webhooks.py): a change in SpotDraft to its row in SQLite through the receiver,
    a Prefect event, the deployment's trigger, a process worker and sync_contract: median, p95, max and
    where the time goes, for a steady stream of changes and for a burst. The exit status is non-zero
@@ -24,6 +27,7 @@
     python -m tools.bench --only rate --shapes bucket-0.2s --no-retry-after --tools ours,dlt --json out.json
     python -m tools.bench --only webhooks          100 changes, 3 in flight, then a burst of 20 (12-18 minutes)
     python -m tools.bench --only webhooks --deliveries 20
+    python -m tools.bench --only analytics --analytics-rows 10000,100000     (3-6 minutes)
 
 The rate section's options: --shapes (bucket-1, bucket-0.2s, bucket-1s: token buckets of one request,
 0.2 s and 1 s of the rate; fixed-1s, fixed-60s: fixed windows; sliding-1s; or all), --limits (requests/s),
@@ -35,7 +39,7 @@ Retry-After); given some, their cross product, a dimension left out at bucket-1s
 default ours,naive,dlt; all four with --quick). --naive-cap-s stops the naive load after that many
 seconds (default 60; 0: no cap), keeping what it read: at 300 ms it would take many minutes.
 
-Sections 2, 4 and 5 share one local Prefect server, started once.
+Sections 2, 4, 5 and 6 share one local Prefect server, started once.
 """
 
 from __future__ import annotations
@@ -134,8 +138,8 @@ def file_transfer(sb, home: Path) -> None:
     assert (home / "back.pdf").stat().st_size == size
 
 
-SECTIONS = ("overhead", "files", "sync", "rate", "webhooks")
-PREFECT_SECTIONS = {"sync", "rate", "webhooks"}
+SECTIONS = ("overhead", "files", "sync", "rate", "webhooks", "analytics")
+PREFECT_SECTIONS = {"sync", "rate", "webhooks", "analytics"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -166,6 +170,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--deliveries", type=int, default=bench_webhooks.DELIVERIES,
                         help=f"webhooks section: changes in the steady stream, at most {bench_webhooks.IN_FLIGHT} "
                              f"in flight (default: {bench_webhooks.DELIVERIES})")
+    parser.add_argument("--analytics-rows", default="10000,100000",
+                        help="analytics section: contracts seeded, one load each (default: 10000,100000)")
+    parser.add_argument("--analytics-limit", type=float, default=50.0,
+                        help="analytics section: the sandbox's rate limit, requests/s (default: 50)")
     args = parser.parse_args(argv)
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     if unknown := set(args.sections) - set(SECTIONS):
@@ -190,6 +198,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:  # the quick case, or the dimensions given, at its size
         shapes, contracts = shapes or (quota_shapes.QUICK.shape,), contracts or (quota_shapes.QUICK.n,)
     args.cases = quota_shapes.cases_for(shapes, limits, latencies, retry_after, contracts)
+    try:
+        args.analytics_sizes = quota_shapes.parse_list(args.analytics_rows, int)
+    except ValueError as error:
+        parser.error(f"--analytics-rows: {error}")
+    if min(args.analytics_sizes, default=0) < 1 or args.analytics_limit <= 0:
+        parser.error("--analytics-rows and --analytics-limit must be positive")
     return args
 
 
@@ -232,9 +246,14 @@ def main(argv: list[str] | None = None) -> int:
             from tools import bench_webhooks
 
             ok = bench_webhooks.run(prefect_env, home / "webhooks", args.deliveries) and ok
+        if "analytics" in args.sections:
+            from tools import bench_analytics
+
+            ok = bench_analytics.run(prefect_env, home / "analytics", args.analytics_sizes, args.analytics_limit) and ok
     if not ok:
-        print("\nbench: a load failed or stored fewer contracts than seeded (see Problems above), or a webhook "
-              "change never reached its row (see LOST above)", file=sys.stderr)
+        print("\nbench: a load failed or stored fewer contracts than seeded (see Problems above), a webhook "
+              "change never reached its row (see LOST above), or an analytics load failed or grew in memory",
+              file=sys.stderr)
     return 0 if ok else 1
 
 

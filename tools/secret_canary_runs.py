@@ -1,4 +1,4 @@
-"""The in-process half of the secret canary (tests/test_secret_canary.py): `python -m tools.secret_canary_runs`.
+"""The in-process half of the secret canary (tests/e2e/test_secret_canary.py): `python -m tools.secret_canary_runs`.
 
 Runs, as a user composing the flows in their own process would, against the Prefect server that
 PREFECT_API_URL names (so every run, log, result and event lands on that server):

@@ -20,7 +20,7 @@ ESTIMATE_HORIZON = 30.0  # past this since the last cut, answers counted since i
 MEASUREMENTS = 3  # the quota is estimated as the best of this many last measurements
 IDLE_SHARE = 0.1  # turns unused for more than this share of the time between two cuts: requests were too few
 MEASURE_SPAN = 1.0  # seconds between two cuts over which what got through measures the quota
-FIRST_BLIND_PAUSE = 0.05  # seconds: a probe refused without Retry-After waits this, doubling each time...
+FIRST_BLIND_PAUSE = 0.1  # seconds: a probe refused without Retry-After waits this, doubling each time...
 MAX_BLIND_PAUSE = 5.0  # ...up to this
 CLOSED = 0.2  # seconds: refused probes held everyone longer than this since a cut: the quota was closed (a window)
 MIN_PROBE_HOLD = 0.02  # seconds: the least a probe is given to come back before the others follow it
@@ -142,7 +142,9 @@ class AdaptiveRate:
             estimate = max(let_through, BETA * paced)
         else:
             estimate = paced  # the requests kept to the pace and the quota held up to it: it is about there
-        estimate = max(MIN_RATE, min(paced, estimate))
+        # Never below half the pace just met at once: a measurement that low is more likely other traffic on
+        # these credentials (another process) than the quota, and the next cut can go lower still.
+        estimate = max(MIN_RATE, paced / 2, min(paced, estimate))
         self.estimates.append(estimate)
         return estimate, True
 

@@ -15,12 +15,13 @@ CLIMB = 0.005  # per second: past the target, the rate climbs by 0.5% of it each
 CLIMB_UNSURE = 0.03  # ...by 3% while the last two measurements of the quota disagree (or there is one)...
 CLIMB_ROUGH = 0.2  # ...by 20% when the cut had no measurement, only a pace known to be too high
 RECOVER = 3.0  # seconds from the cut back to the target
+CLIMB_FLOOR = 20.0  # requests/second: the climb is scaled as if the target were at least this, so a low one still grows
 
 
 @dataclass(frozen=True)
 class Climb:
     """The adaptive rate since a cut at `cut_at`: from `start` up to `target` in RECOVER seconds (fast
-    at first, slowing as it nears it), then beyond it by `climb` of it a second."""
+    at first, slowing as it nears it), then beyond it by `climb` of it a second (of CLIMB_FLOOR at least)."""
 
     estimate: float  # the quota, as the cut estimated it
     start: float
@@ -33,5 +34,5 @@ class Climb:
         if t < RECOVER and self.start < self.target:
             rate = self.target - (self.target - self.start) * (1 - t / RECOVER) ** 2
         else:
-            rate = self.target * (1 + self.climb * max(0.0, t - RECOVER))
+            rate = self.target + self.climb * max(self.target, CLIMB_FLOOR) * max(0.0, t - RECOVER)
         return max(MIN_RATE, rate)

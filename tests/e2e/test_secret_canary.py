@@ -30,214 +30,36 @@ exception texts of failed runs and refused calls, and the output of the server, 
 in-process runs and PostgreSQL.
 """
 
+
 from __future__ import annotations
 
 import contextlib
 import json
 import os
 import re
-import shutil
-import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-import pytest
-
 from sandbox import Sandbox
-from tests.support.databases import _as_postgres, postgres_bin
 from tests.support.paths import ROOT
-from tests.support.prefect_server import api, run_deployment
-from tools.prefect_server import free_port, local_prefect_server, stop_process_group
-
-TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-# Unique to this test (not conftest's CANARY_SECRET), so a hit can only come from this run.
-CLIENT_SECRET = "canaryClientSecret-91e4c7b2d0"
-DB_PASSWORD = "canaryDbPassword-3fa86b5e17"
-SIGNATURE = "canarySignature0c52d9e4"
-CANARIES = {"client secret": CLIENT_SECRET, "database password": DB_PASSWORD, "signed-URL signature": SIGNATURE}
-
-
-# ---------------------------------------------------------------------------- the stack
-
-
-@contextlib.contextmanager
-def postgres_with_password(password: str) -> Iterator[tuple[int, Path]]:
-    """A PostgreSQL cluster whose `postgres` role has a password and every connection must give it
-    (scram-sha-256, no trust). Yields its port and its server log; stopped and removed also on failure."""
-    bindir = postgres_bin()
-    if bindir is None:
-        pytest.fail("PostgreSQL is required for the secret canary but not installed (Debian package postgresql)")
-    root = Path(tempfile.mkdtemp(prefix="spotdraft-canary-pg-"))
-    data, pwfile, log = root / "data", root / "pwfile", root / "log"
-    pwfile.write_text(password + "\n")
-    pwfile.chmod(0o600)
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(pwfile, "postgres")
-    port = free_port()
-    try:
-        subprocess.run(_as_postgres([f"{bindir}/initdb", "-D", str(data), "-A", "scram-sha-256", "-U", "postgres",
-                                     f"--pwfile={pwfile}", "--no-sync"]), check=True, capture_output=True)
-        pwfile.unlink()
-        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        subprocess.run(_as_postgres([f"{bindir}/pg_ctl", "-D", str(data), "-o", options, "-l", str(log), "-w",
-                                     "start"]), check=True, capture_output=True)
-        yield port, log
-    finally:
-        subprocess.run(_as_postgres([f"{bindir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def pg_connect(port: int, dbname: str):
-    import psycopg
-
-    return psycopg.connect(host="127.0.0.1", port=port, user="postgres", password=DB_PASSWORD, dbname=dbname,
-                           autocommit=True)
-
-
-def canary_signatures(sandbox: Sandbox) -> None:
-    """Every signature the sandbox's store hands out (and checks) carries the canary."""
-    store = sandbox.app.storage
-    sign = store._signature
-    store._signature = lambda method, file_id, expires: SIGNATURE + sign(method, file_id, expires)
-
-
-def cli(env: dict, *args: str, timeout: float = 180) -> str:
-    done = subprocess.run([sys.executable, "-m", "prefect", "--no-prompt", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done.stdout + done.stderr
-
-
-def rest(env: dict, method: str, path: str, body: dict | None = None):
-    """A call to the server's REST API, answered as raw JSON. Retried on 503 and 429 as Prefect's
-    own client does: under load the server's SQLite database is sometimes locked for a moment."""
-    for attempt in range(20):
-        answer = httpx.request(method, env["PREFECT_API_URL"] + path, json=body, timeout=30)
-        if answer.status_code not in (429, 503) or attempt == 19:
-            break
-        time.sleep(min(0.25 * 2**attempt, 3))
-    answer.raise_for_status()
-    return answer.json() if answer.content else None
-
-
-def pause_schedules(env: dict) -> int:
-    """Turn the deployments' schedules off (their pending runs go too): a cron run falling due during
-    the test would sync the deployment's default database, sqlite:///spotdraft.db in the repository."""
-    paused = 0
-    for deployment in rest(env, "POST", "/deployments/filter", {}):
-        for schedule in deployment.get("schedules") or []:
-            rest(env, "PATCH", f"/deployments/{deployment['id']}/schedules/{schedule['id']}", {"active": False})
-            paused += 1
-    return paused
-
-
-def flow_run(env: dict, run_id) -> dict:
-    return rest(env, "GET", f"/flow_runs/{run_id}")
-
-
-def wait_for(env: dict, run_id, states: set[str], timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = flow_run(env, run_id)
-        kind = (run.get("state") or {}).get("type")
-        if kind in states | TERMINAL:
-            assert kind in states, f"{run['name']} ended {kind}: {run['state'].get('message')}"
-            return run
-        time.sleep(0.5)
-    raise AssertionError(f"flow run {run_id} did not reach {states} in {timeout}s")
-
-
-def runs_of(env: dict, deployment_name: str) -> list[dict]:
-    deployment = rest(env, "GET", f"/deployments/name/{deployment_name}")
-    return rest(env, "POST", "/flow_runs/filter",
-                {"deployments": {"id": {"any_": [deployment["id"]]}}, "limit": 200})
-
-
-def paged(env: dict, path: str, body: dict | None = None, limit: int = 200) -> list[dict]:
-    found: list[dict] = []
-    while True:
-        page = rest(env, "POST", path, {**(body or {}), "limit": limit, "offset": len(found)})
-        found.extend(page)
-        if len(page) < limit:
-            return found
-
-
-def read_events(env: dict) -> list[dict]:
-    page = rest(env, "POST", "/events/filter", {"limit": 50})
-    events = list(page["events"])
-    while page.get("next_page"):
-        page = rest(env, "GET", page["next_page"].removeprefix(env["PREFECT_API_URL"]))
-        events.extend(page["events"])
-    return events
-
-
-# ---------------------------------------------------------------------------- the scan
-
-
-@dataclass
-class Place:
-    name: str
-    items: int = 0
-    size: int = 0
-    hits: list[str] = field(default_factory=list)
-
-    def scan(self, what: str, content: str | bytes, count: int = 1) -> None:
-        data = content.encode("utf-8", "backslashreplace") if isinstance(content, str) else content
-        self.items += count
-        self.size += len(data)
-        for label, canary in CANARIES.items():
-            for match in re.finditer(re.escape(canary.encode()), data):
-                start, end = max(0, match.start() - 160), match.end() + 60
-                snippet = data[start:end].decode("utf-8", "replace").replace("\n", "\\n")
-                self.hits.append(f"{label} in {what}: ...{snippet}...")
-
-
-def scan_files(place: Place, directory: Path, skip: set[Path] = frozenset()) -> None:
-    for path in sorted(p for p in directory.rglob("*") if p.is_file() and p not in skip):
-        with contextlib.suppress(OSError):
-            place.scan(str(path.relative_to(directory)), path.read_bytes())
-
-
-def sqlite_dump(database: Path) -> dict[str, list[str]]:
-    """Every row of every table of the server's database as text, per table (a canary split across
-    raw pages would escape the byte scan), read from a copy so the original and its WAL stay as found."""
-    copy_dir = Path(tempfile.mkdtemp(prefix="canary-prefect-db-"))
-    try:
-        for suffix in ("", "-wal", "-shm"):
-            if Path(f"{database}{suffix}").exists():
-                shutil.copy(f"{database}{suffix}", copy_dir / f"prefect.db{suffix}")
-        tables: dict[str, list[str]] = {}
-        with contextlib.closing(sqlite3.connect(copy_dir / "prefect.db")) as conn:
-            for line in conn.iterdump():
-                found = re.match(r'INSERT INTO "?([^" (]+)', line)
-                tables.setdefault(found.group(1) if found else "(schema)", []).append(line)
-        return tables
-    finally:
-        shutil.rmtree(copy_dir, ignore_errors=True)
-
-
-def dump_postgres(place: Place, port: int, dbname: str) -> dict[str, int]:
-    counts = {}
-    with pg_connect(port, dbname) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
-        for table in tables:
-            rows = [r[0] for r in conn.execute(f'SELECT row_to_json(t)::text FROM "{table}" t')]
-            counts[table] = len(rows)
-            place.scan(f"{dbname}.{table}", "\n".join(rows), count=len(rows))
-    return counts
-
-
-# ---------------------------------------------------------------------------- the test
+from tests.support.prefect_rest import paged, pause_schedules, read_events, rest, runs_of, wait_for_run
+from tests.support.prefect_server import TERMINAL, api, cli, run_deployment
+from tests.support.secret_canary import (
+    CANARIES,
+    CLIENT_SECRET,
+    DB_PASSWORD,
+    SIGNATURE,
+    Place,
+    canary_signatures,
+    dump_postgres,
+    pg_connect,
+    postgres_with_password,
+    scan_files,
+    sqlite_dump,
+)
+from tools.prefect_server import local_prefect_server, stop_process_group
 
 
 def record(external_id: str, email: str | None) -> dict:
@@ -328,7 +150,7 @@ def test_no_secret_leaves_a_full_run_on_a_real_prefect_server(tmp_path):
             "records": [record("canary-refused", None), record("canary-fail", "f@acme.example"),
                         record("canary-ok", "ok@acme.example")],
         })
-        wait_for(env, create, {"COMPLETED"})
+        wait_for_run(env, create, {"COMPLETED"})
         print(f"[canary] create run completed after {time.monotonic() - started:.1f}s")
 
         # 3. Its dead letters start the review through the trigger; a person resumes it through the API.
@@ -355,7 +177,7 @@ def test_no_secret_leaves_a_full_run_on_a_real_prefect_server(tmp_path):
         ]
         api(env, lambda client: client.resume_flow_run(
             review["id"], run_input={"reviewer": "ops@acme.example", "decisions": decisions}))
-        wait_for(env, review["id"], {"COMPLETED"})
+        wait_for_run(env, review["id"], {"COMPLETED"})
         print(f"[canary] review completed after {time.monotonic() - started:.1f}s")
         with pg_connect(pg_port, "canary_sync") as conn:
             statuses = dict(conn.execute("SELECT target, status FROM dead_letters").fetchall())
@@ -394,7 +216,7 @@ def test_no_secret_leaves_a_full_run_on_a_real_prefect_server(tmp_path):
             else:
                 started_runs["review triggered by that failing sync (URL copied by the trigger)"] = triggered
         for kind, run_id in started_runs.items():
-            run = wait_for(env, run_id, TERMINAL, timeout=120)
+            run = wait_for_run(env, run_id, TERMINAL, timeout=120)
             refused_runs.append({"kind": kind, "refused_by": "flow", "state": run["state"]["type"],
                                  "message": run["state"].get("message") or ""})
         print(f"[canary] deployment runs done after {time.monotonic() - started:.1f}s")

@@ -19,67 +19,29 @@ $SPOTDRAFT_UI_SCREENSHOTS), kept after the run, and one more named after the ste
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
-import json
 import os
 import re
-import shlex
-import shutil
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 
 from sandbox import Sandbox
 from store import contracts, created_contracts, dead_letters, engine_for
+from tests.support.browser import Operator, loopback_page, skip_without_chromium
 from tests.support.paths import ROOT
-from tests.support.prefect_server import cli, wait_for
+from tests.support.prefect_server import artifact_id, cli, deployment_runs, new_run_of, sync_api, wait_for
+from tests.support.readme_blocks import readme_command
+from tests.support.serving import static_files
 from tools.prefect_server import local_prefect_server, stop_process_group
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(os.environ.get("SPOTDRAFT_UI_SCREENSHOTS") or ROOT / "test-artifacts" / "ui")
 # What SpotDraft answers for a record its template refuses: field by field, as the UI must show it.
 REFUSAL = {"contract_data": {"customer_name": ["This field is required by template 'MSA'."]}}
 REFUSAL_TEXT = "contract_data.customer_name: This field is required by template 'MSA'."
-# The flags Chromium needs on a closed network (no background calls home) and as root (no sandbox).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("SPOTDRAFT_REQUIRE_BROWSER"):
-        raise RuntimeError(f"SPOTDRAFT_REQUIRE_BROWSER is set but Chromium is missing ({CHROMIUM}): apt-get install "
-                           "chromium")
-    pytest.skip("Chromium is not installed (apt-get install chromium); CI requires it", allow_module_level=True)
-
-
-def readme_command(startswith: str) -> list[str]:
-    """The README's command line that starts with `startswith`, split as a shell would."""
-    for line in (ROOT / "README.md").read_text().splitlines():
-        if line.startswith(startswith):
-            return shlex.split(line.split("#")[0])
-    raise AssertionError(f"the README shows no command starting with {startswith!r}")
-
-
-@contextlib.contextmanager
-def static_files(directory: Path) -> Iterator[str]:
-    """Serve `directory` on loopback (the Block's logo, as a server without internet would host it)."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+skip_without_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -103,138 +65,15 @@ def stack(tmp_path_factory):
 
 @pytest.fixture
 def browser(stack):
-    """A Chromium page on the UI; requests beyond loopback are aborted and listed."""
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    aborted: list[str] = []
-
-    def only_loopback(route):
-        url = route.request.url
-        if url.startswith(("data:", "blob:")) or urlsplit(url).hostname in ("127.0.0.1", "localhost"):
-            return route.continue_()
-        aborted.append(url)
-        return route.abort()
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = chromium.new_context(viewport={"width": 1440, "height": 1000})
-        context.set_default_timeout(30_000)
-        context.route("**/*", only_loopback)
-        page = context.new_page()
-        try:
-            yield page, aborted
-        finally:
-            context.unroute_all(behavior="ignoreErrors")
-            context.close()
-            chromium.close()
-
-
-class Operator:
-    """What the operator does in the UI, one step at a time, with a screenshot of what they saw."""
-
-    def __init__(self, page, ui: str):
-        self.page, self.ui, self.step = page, ui, "start"
-
-    def pause(self, seconds: float) -> None:
-        """Wait while Playwright keeps serving the page: its requests pass through our route handler,
-        which only runs inside Playwright calls (a time.sleep here would hold every request)."""
-        self.page.wait_for_timeout(seconds * 1000)
-
-    def open(self, path: str, ready: str) -> None:
-        """Go to a page and wait for an element that only the loaded page has (not for network idle)."""
-        self.page.goto(self.ui + path)
-        self.page.locator(ready).first.wait_for()
-
-    def open_tab(self, flow_run_id, tab: str, ready: str) -> None:
-        self.open(f"/runs/flow-run/{flow_run_id}", "text=Logs")
-        self.page.locator("li.p-tab", has_text=re.compile(rf"^\s*{re.escape(tab)}\s*$")).first.click()
-        self.page.locator(ready).first.wait_for()
-
-    def shot(self, name: str, tall: bool = False) -> Path:
-        """A screenshot of the page; `tall` for a dialog, whose own scrolling a full-page shot misses."""
-        path = SHOTS / f"{name}.png"
-        self.pause(0.8)  # the UI fades content in after navigation: a shot taken at once is dimmed
-        size = self.page.viewport_size
-        if tall:
-            self.page.set_viewport_size({"width": size["width"], "height": 2400})
-        try:
-            self.page.screenshot(path=str(path), full_page=True)
-        finally:
-            self.page.set_viewport_size(size)
-        return path
-
-    def field(self, title: str, within=None):
-        """The form field titled `title`: the innermost labelled block around that title, so that a
-        field inside a list of objects is not taken for the list."""
-        return self.fields(title, within).last
-
-    def fields(self, title: str, within=None):
-        exactly = re.compile(rf"^\s*{re.escape(title)}( \(Optional\))?\s*$")
-        labels = (within or self.page).locator(".p-label__label", has_text=exactly)
-        return labels.locator("xpath=ancestor::div[contains(concat(' ', @class, ' '), ' p-label ')][1]")
-
-    def type_into(self, title: str, text: str) -> None:
-        self.field(title).locator("input, textarea").first.fill(text)
-
-    def type_json(self, title: str, value) -> None:
-        """Paste `value` into a field's JSON editor (a code box over a textarea)."""
-        self.field(title).locator("textarea").first.fill(json.dumps(value, indent=2))
-
-    def choose(self, field, option: str) -> None:
-        """Pick `option` in a field's drop-down. It opens from the keyboard (Space): headless, a
-        mouse click on it toggles it open and shut again."""
-        control = field.locator(".p-select-button__control").first
-        control.focus()
-        self.page.keyboard.press("Space")
-        self.page.get_by_role("option", name=option, exact=True).click()
-        assert control.inner_text().strip() == option
-
-
-def api(env: dict, call):
-    """`call(client)` with Prefect's sync client on the stack's server (Playwright's sync API holds
-    an event loop in this thread, so the async client cannot be run here)."""
-    from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}), \
-            get_client(sync_client=True) as client:
-        return call(client)
+    """A Chromium page for the UI; requests beyond loopback are aborted and listed."""
+    with loopback_page() as (page, aborted):
+        yield page, aborted
 
 
 def wait_for_run(env: dict, flow_run_id, states: set[str], pause):
     """The e2e test's wait, reading with the sync client and pausing through the page."""
-    return wait_for(env, flow_run_id, states, 150, read=lambda: api(env, lambda c: c.read_flow_run(flow_run_id)),
+    return wait_for(env, flow_run_id, states, 150, read=lambda: sync_api(env, lambda c: c.read_flow_run(flow_run_id)),
                     pause=pause)
-
-
-def flow_runs(env: dict, deployment_name: str) -> list:
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
-
-    def read(client):
-        deployment = client.read_deployment_by_name(deployment_name)
-        return client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])))
-
-    return api(env, read)
-
-
-def new_run_of(env: dict, deployment_name: str, known: set, pause, timeout: float = 30):
-    """The run the form just submitted: the deployment's run that was not there before."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        fresh = [r for r in flow_runs(env, deployment_name) if r.id not in known]
-        if fresh:
-            return fresh[0]
-        pause(0.5)
-    raise AssertionError(f"no new run of {deployment_name} within {timeout:.0f}s of submitting the form")
-
-
-def artifact_id(env: dict, key: str, flow_run_id) -> str:
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
-
-    only = ArtifactFilter(key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
-    [found] = api(env, lambda c: c.read_artifacts(artifact_filter=only))
-    return str(found.id)
 
 
 def record(external_id: str) -> dict:
@@ -299,14 +138,14 @@ def _operate(you: Operator, env: dict, sb, stack: dict, database_url: str) -> No
     stack["processes"].append(subprocess.Popen(
         [sys.executable, "-m", "prefect", "worker", "start", "--pool", "spotdraft"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-    deployments = {d.name: d for d in api(env, lambda c: c.read_deployments())}
+    deployments = {d.name: d for d in sync_api(env, lambda c: c.read_deployments())}
 
     # 4. Two create runs from the custom run form: a clean one, then one SpotDraft refuses entirely.
     template = str(next(iter(sb.state.templates)))
 
     def create_from_form(name: str, records: list[dict]):
         you.step = f"create-form-{name}"
-        known = {r.id for r in flow_runs(env, "create-contracts/create-contracts")}
+        known = {r.id for r in deployment_runs(env, "create-contracts/create-contracts")}
         you.open(f"/deployments/deployment/{deployments['create-contracts'].id}/run", "text=Template id")
         picked = you.field("SpotDraft credentials").locator(".p-select-button__value").first
         assert picked.inner_text().strip() == "spotdraft", "the deployment's default credentials are not shown"
@@ -334,7 +173,7 @@ def _operate(you: Operator, env: dict, sb, stack: dict, database_url: str) -> No
 
     # 5. The sync, from its deployment's form, into the same database.
     you.step = "sync-form"
-    known = {r.id for r in flow_runs(env, "sync-contracts/sync-contracts-hourly")}
+    known = {r.id for r in deployment_runs(env, "sync-contracts/sync-contracts-hourly")}
     you.open(f"/deployments/deployment/{deployments['sync-contracts-hourly'].id}/run", "text=Full refresh")
     you.type_into("Database URL", database_url)
     you.shot("07-sync-form")
@@ -355,7 +194,7 @@ def _operate(you: Operator, env: dict, sb, stack: dict, database_url: str) -> No
     # 6. The review the refused records started: SpotDraft's reasons, then a decision in the form.
     you.step = "review-wait"
     deadline = time.monotonic() + 120
-    while not (reviews := [r for r in flow_runs(env, "review-failed-operations/review-failed-operations")
+    while not (reviews := [r for r in deployment_runs(env, "review-failed-operations/review-failed-operations")
                            if r.parameters.get("triggered_by") == str(refused.id)]):
         assert time.monotonic() < deadline, "the refused create run started no review"
         you.pause(1)
@@ -363,7 +202,7 @@ def _operate(you: Operator, env: dict, sb, stack: dict, database_url: str) -> No
     you.step = "review-pending"
     you.open(f"/artifacts/artifact/{artifact_id(env, 'dead-letters-pending', review.id)}", "table")
     table = page.locator("table").first
-    table.wait_for()
+    table.locator("tbody td", has_text=re.compile(r"\S")).first.wait_for()  # rows are drawn before their text
     assert REFUSAL_TEXT in table.inner_text()
     fits = table.evaluate("t => t.getBoundingClientRect().right <= document.documentElement.clientWidth")
     assert fits, "the pending table is wider than the window"

@@ -5,9 +5,8 @@ separate process; deliveries are real signed HTTP POSTs over loopback (raw socke
 needs control over what is sent and when), and every outcome is read back from the Prefect
 server's events API, including the firings of an ordinary trigger on 'contract executed'. The key
 is a canary: it must never appear in the receiver's output or in any event. Answer times over 200
-deliveries are printed with `-s`. Three cases run the same app in-process (`create_app` under
-uvicorn in a thread, `main()` for the refusals to start): a body that trickles in, a Prefect API
-that is down, and keys that cannot be used.
+deliveries are printed with `-s`. The refusals to start run `main()` in-process against the same
+server; the cases that need no server are in test_webhook_receiver_in_process.py.
 
 "Nothing was emitted" is checked once the server has stored a later, valid delivery (the
 sentinel): Prefect writes events in batches, so an empty answer before that would prove nothing.
@@ -16,115 +15,39 @@ At the end, the number of SpotDraft events on the server must equal the number o
 
 from __future__ import annotations
 
-import base64
-import copy
-import functools
 import hashlib
-import hmac
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tests.support.paths import ROOT, require_spec
-from tests.support.serving import serving
-from tools.prefect_server import free_port, local_prefect_server, stop_process_group
+from tests.support.paths import ROOT
+from tests.support.prefect_rest import read_events
+from tests.support.webhook_deliveries import (
+    ACCEPTED,
+    CAP,
+    KEY,
+    KEY_BLOCK,
+    KEY_TEXT,
+    SENT_SIGNATURES,
+    Receiver,
+    contract_events,
+    delivery,
+    head,
+    next_contract_id,
+    raw_exchange,
+    sign,
+    wait_for_events,
+)
+from tools.prefect_server import free_port, local_prefect_server
 from webhooks.__main__ import main
-from webhooks.receiver import create_app
-
-KEY = b"canaryWebhookKey-6c1f0e93ab5d"  # unique to this module: any hit can only come from here
-KEY_TEXT = base64.b64encode(KEY).decode()
-KEY_BLOCK = "spotdraft-webhook-key"
-CAP = 256 * 1024  # the receiver's default body limit
-SIGNATURE_HEADER = "X-SD-WEBHOOK-CONTENT-HASH"
-
-SENT_SIGNATURES: list[str] = []
-ACCEPTED: list[str] = []  # event ids answered 202
-
-
-def sign(body: bytes, key: bytes = KEY) -> str:
-    signature = hmac.new(key, body, hashlib.sha512).hexdigest()
-    SENT_SIGNATURES.append(signature)
-    return signature
-
-
-@functools.cache
-def _spec_examples() -> dict:
-    spec = yaml.safe_load(require_spec().read_text())
-    return spec["components"]["schemas"]["ContractActivityDomainModel"]["examples"]
-
-
-_next_contract = iter(range(910_000, 1_000_000))
-
-
-def delivery(activity: str = "CONTRACT_EXECUTED", **fields) -> tuple[dict, bytes]:
-    """SpotDraft's own sample delivery for `activity` (ContractActivityDomainModel's examples, else its
-    CONTRACT_EXECUTED one) for a contract no other test uses, and its bytes as SpotDraft sends them."""
-    examples = _spec_examples()
-    body = {**copy.deepcopy(examples.get(activity, examples["CONTRACT_EXECUTED"])),
-            "contract_id": next(_next_contract), "activity": activity, **fields}
-    return body, json.dumps(body).encode()
-
-
-class Receiver:
-    """`python -m webhooks` as a child process on a fixed port, restartable; its output kept in files."""
-
-    def __init__(self, env: dict, logs: Path, port: int | None = None) -> None:
-        self.env, self.logs, self.port = env, logs, port or free_port()
-        self.process: subprocess.Popen | None = None
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def start(self, *args: str, env: dict | None = None, wait: bool = True) -> Receiver:
-        n = len(list(self.logs.glob("receiver-*.log")))
-        with open(self.logs / f"receiver-{n}.log", "wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "webhooks", "--port", str(self.port), *args], cwd=ROOT,
-                env=env or self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
-        if wait:
-            self.wait_ready()
-        return self
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"the receiver exited with {self.process.returncode}: {self.output()}"
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        pytest.fail(f"the receiver did not answer within {timeout} s: {self.output()}")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_process_group(self.process)
-
-    def output(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("receiver-*.log")))
-
-    def post(self, body: bytes, signature: str | bytes | None = None,
-             client: httpx.Client | None = None) -> httpx.Response:
-        headers = {"Content-Type": "application/json", **({SIGNATURE_HEADER: signature} if signature else {})}
-        answer = (client or httpx).post(f"{self.url}/spotdraft/webhooks", content=body, headers=headers, timeout=30)
-        if answer.status_code == 202:
-            ACCEPTED.append(answer.json()["event_id"])
-        return answer
-
-    def deliver(self, body: bytes) -> httpx.Response:
-        return self.post(body, sign(body))
-
 
 # The server writes events every 0.5 s instead of 5 (each check of what was stored waits for that);
 # it needs no UI here.
@@ -166,37 +89,10 @@ def receiver(prefect, tmp_path_factory):
 # ------------------------------------------------------------------------------- the server's events
 
 
-def events(prefect: dict, **filter_) -> list[dict]:
-    """Every event the server holds that matches `filter_` (the events API's filter), all pages."""
-    query = {"filter": filter_, "limit": 50}
-    answer = httpx.post(f"{prefect['PREFECT_API_URL']}/events/filter", json=query, timeout=30)
-    answer.raise_for_status()
-    page = answer.json()
-    found = page["events"]
-    while page.get("next_page"):
-        page = httpx.get(page["next_page"], timeout=30).json()
-        found += page["events"]
-    return found
-
-
-def contract_events(prefect: dict, contract_id: int) -> list[dict]:
-    return events(prefect, resource={"id": [f"spotdraft.contract.{contract_id}"]})
-
-
-def wait_for_events(prefect: dict, contract_id: int, timeout: float = 30) -> list[dict]:
-    """The contract's events, once there is at least one (the server stores events in batches)."""
-    deadline = time.monotonic() + timeout
-    while not (found := contract_events(prefect, contract_id)):
-        if time.monotonic() > deadline:
-            pytest.fail(f"no event for contract {contract_id} after {timeout} s")
-        time.sleep(0.3)
-    return found
-
-
 def automation_firings(prefect: dict) -> list[str]:
     """The events that fired the contract-executed automation, once per firing, sorted."""
-    firings = events(prefect, event={"name": ["prefect.automation.triggered"]},
-                     resource={"id": [f"prefect.automation.{prefect['automation']}"]})
+    firings = read_events(prefect, event={"name": ["prefect.automation.triggered"]},
+                          resource={"id": [f"prefect.automation.{prefect['automation']}"]})
     return sorted(r["prefect.resource.id"] for e in firings for r in e["related"]
                   if r["prefect.resource.role"] == "triggering-event")
 
@@ -209,31 +105,7 @@ def settle(prefect: dict, receiver: Receiver) -> None:
     time.sleep(1.5)  # the persister's consumers may finish an earlier message a moment after a later one
 
 
-# ------------------------------------------------------------------------------------------ raw HTTP
-
-
-def raw_exchange(port: int, head: bytes, parts: list[bytes] = (), *, close_write: bool = False) -> bytes:
-    """Send a request's head and then `parts` on a plain socket, and read what comes back until the server closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
-        sock.sendall(head)
-        for part in parts:
-            sock.sendall(part)
-        if close_write:
-            sock.shutdown(socket.SHUT_WR)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-        return answer
-
-
-def head(signature: str | None, **headers: str) -> bytes:
-    lines = ["POST /spotdraft/webhooks HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
-             *([f"{SIGNATURE_HEADER}: {signature}"] if signature else []),
-             *(f"{name.replace('_', '-')}: {value}" for name, value in headers.items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-# ------------------------------------------------------------------------------------------------ tests
+# ----------------------------------------------------------------------------------------------- tests
 
 
 def test_a_signed_delivery_becomes_the_contract_event(prefect, receiver):
@@ -316,7 +188,7 @@ def test_forged_unsigned_truncated_and_oversized_deliveries_change_nothing(prefe
     # Signed, but not a delivery: 400 with the reason, never an event.
     for fields in ({"activity": "contract.executed"}, {"activity": None}, {"activity": "CONTRACT_"},
                    {"contract_id": "19 589"}, {"contract_id": True}, {"contract_id": None}):
-        bad, bad_raw = delivery(**{"contract_id": next(_next_contract), **fields})
+        bad, bad_raw = delivery(**{"contract_id": next_contract_id(), **fields})
         refuse(400, bad, receiver.deliver(bad_raw))
     for not_a_delivery in (b"[1, 2]", b"not json", b"\xff\xfe", b""):
         assert receiver.deliver(not_a_delivery).status_code == 400
@@ -389,7 +261,7 @@ def test_text_prefect_cannot_take_is_replaced_and_the_contract_still_syncs(prefe
     and the event still starts the contract's sync through the deployment's own trigger."""
     from client.contract_ids import contract_key
 
-    contract_id = next(_next_contract)
+    contract_id = next_contract_id()
     deployment_id = sync_contract_trigger(prefect, contract_id)
     body, _ = delivery("CONTRACT_EXECUTED", contract_id=contract_id)
     body["contract_title"] = "Lease \ud800 renewal"
@@ -425,7 +297,7 @@ def test_text_prefect_cannot_take_is_replaced_and_the_contract_still_syncs(prefe
 ], ids=["nan", "-inf", "1e999", "4000-digits", "big-negative", "nul", "surrogates", "nested", "long-text"])
 def test_odd_values_of_valid_signed_deliveries_are_events_never_500(prefect, receiver, value):
     """Whatever Python's JSON reader accepts in a field, a signed delivery naming a contract is an event."""
-    contract_id = next(_next_contract)
+    contract_id = next_contract_id()
     raw = (f'{{"contract_id": {contract_id}, "activity": "CONTRACT_DATA_UPDATED", "contract_title": {value}, '
            f'"extra": {value}}}').encode()
     answer = receiver.deliver(raw)
@@ -438,7 +310,7 @@ def test_odd_values_of_valid_signed_deliveries_are_events_never_500(prefect, rec
 def test_ids_and_labels_too_long_for_prefects_indexes_stay_out_of_the_event(prefect, receiver):
     """Prefect's event tables index resource ids and names (2.7 KB an entry on PostgreSQL, where a longer one
     fails the server's whole batch): a 4,000-digit id is left out of the related resources, a long title cut."""
-    contract_id = next(_next_contract)
+    contract_id = next_contract_id()
     raw = (f'{{"contract_id": {contract_id}, "activity": "CONTRACT_EXECUTED", "contract_title": "{"t" * 200_000}", '
            f'"contract_type_id": {"9" * 4000}, "counterparties": [{{"counterparty_id": {"8" * 4000}}}, '
            f'{{"counterparty_id": 12}}]}}').encode()
@@ -448,45 +320,6 @@ def test_ids_and_labels_too_long_for_prefects_indexes_stay_out_of_the_event(pref
     assert [r["prefect.resource.id"] for r in event["related"]] == ["spotdraft.counterparty.12"]
     assert len(event["resource"]["prefect.resource.name"]) == 500
     assert len(event["payload"]["contract_title"]) == 200_000  # the payload keeps the whole text
-
-
-class _NothingMayBeEmitted:
-    """A sink for a path that must never reach Prefect: touching it fails the request, and the test."""
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        return None
-
-    async def already_stored(self, event_id):
-        raise AssertionError("a delivery that never arrived whole reached the events")
-
-    send = already_stored
-
-
-def test_a_body_that_trickles_in_is_cut_off():
-    """A sender that stops halfway holds the connection only for the body timeout, and gets 408."""
-    with serving(create_app(KEY, sink=_NothingMayBeEmitted(), body_timeout=0.5)) as port:
-        _, raw = delivery()
-        started = time.monotonic()
-        answer = raw_exchange(port, head(sign(raw), Content_Length=str(len(raw))), [raw[:100]])
-        assert answer.startswith(b"HTTP/1.1 408"), answer
-        assert time.monotonic() - started < 5
-
-
-def test_without_prefect_a_delivery_is_not_acknowledged(caplog):
-    """The Prefect API is down: 503 with Retry-After within the emit timeout, so SpotDraft delivers again."""
-    with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{free_port()}/api"}):
-        with serving(create_app(KEY)) as port:
-            _, raw = delivery()
-            started = time.perf_counter()
-            answer = httpx.post(f"http://127.0.0.1:{port}/spotdraft/webhooks", content=raw,
-                                headers={SIGNATURE_HEADER: sign(raw)}, timeout=30)
-            assert answer.status_code == 503 and answer.headers["Retry-After"] == "30", answer.text
-            assert time.perf_counter() - started < 6  # the emit timeout (5 s), not the Prefect client's retries
-            assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
-    assert "does not answer yet" in caplog.text and KEY_TEXT not in caplog.text
 
 
 def test_a_key_that_cannot_be_used_stops_the_start(prefect, monkeypatch, capsys):
@@ -522,14 +355,14 @@ def test_answer_times(prefect, receiver):
           f"median {median:.1f} ms, p95 {p95:.1f} ms, max {times[-1] * 1000:.1f} ms")
     assert p95 < 1000, f"p95 {p95:.0f} ms"  # generous: CI machines are shared; measured figures are in the output
     deadline = time.monotonic() + 30
-    while len(events(prefect, event={"name": ["spotdraft.contract.data_updated"]})) < 200:
+    while len(read_events(prefect, event={"name": ["spotdraft.contract.data_updated"]})) < 200:
         assert time.monotonic() < deadline, "not every delivery became an event"
         time.sleep(0.5)
 
 
 def test_the_key_and_signatures_never_leave_and_every_202_is_one_event(prefect, receiver):
     settle(prefect, receiver)
-    stored = events(prefect, event={"prefix": ["spotdraft."]})
+    stored = read_events(prefect, event={"prefix": ["spotdraft."]})
     # A delivery re-sent right after a restart may be answered 202 twice under one id: still one event.
     assert sorted(e["id"] for e in stored) == sorted(set(ACCEPTED))
 

@@ -3,6 +3,7 @@ tested on, and the canary secret the secret-scanning tests look for."""
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 from pathlib import Path
@@ -44,3 +45,11 @@ def _postgres_wanted() -> bool:
 
 
 DATABASES = ["sqlite", "postgresql"] if _postgres_wanted() else ["sqlite"]
+
+
+@functools.cache
+def spotdraft_spec() -> dict:
+    """SpotDraft's OpenAPI document, parsed once per test process (shared: callers copy before changing it)."""
+    from tools.synthesize_answers import load_spec
+
+    return load_spec(require_spec())

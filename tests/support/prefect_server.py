@@ -1,4 +1,5 @@
-"""Driving a real `prefect server` from a test: its CLI, its API, deployments run and waited for."""
+"""Driving a real `prefect server` from a test: its CLI, its API (with the async client, or the sync one where
+an event loop is already running, as under Playwright), deployments run and waited for, their runs read."""
 
 from __future__ import annotations
 
@@ -60,3 +61,46 @@ def wait_for(env: dict, flow_run_id: UUID, states: set[str], timeout: float = 18
             return run
         pause(0.5)
     raise AssertionError(f"flow run {flow_run_id} did not reach {states} in {timeout}s")
+
+
+def sync_api(env: dict, call):
+    """`call(client)` with Prefect's sync client on the server `env` names: for code under Playwright's sync API,
+    which holds an event loop in its thread, so the async client cannot be run there."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}), \
+            get_client(sync_client=True) as client:
+        return call(client)
+
+
+def deployment_runs(env: dict, deployment_name: str) -> list:
+    """The flow runs of a deployment ("flow-name/deployment-name"), read with the sync client."""
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    def read(client):
+        deployment = client.read_deployment_by_name(deployment_name)
+        return client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])))
+
+    return sync_api(env, read)
+
+
+def new_run_of(env: dict, deployment_name: str, known: set, pause, timeout: float = 30):
+    """The deployment's run that is not among `known` (the one a run form just submitted), read with the sync
+    client and waited for with `pause`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        fresh = [r for r in deployment_runs(env, deployment_name) if r.id not in known]
+        if fresh:
+            return fresh[0]
+        pause(0.5)
+    raise AssertionError(f"no new run of {deployment_name} within {timeout:.0f}s of submitting the form")
+
+
+def artifact_id(env: dict, key: str, flow_run_id) -> str:
+    """The id of the flow run's artifact with that key, read with the sync client."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    only = ArtifactFilter(key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+    [found] = sync_api(env, lambda c: c.read_artifacts(artifact_filter=only))
+    return str(found.id)

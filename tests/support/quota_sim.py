@@ -60,9 +60,16 @@ class Outcome:
 def simulate(shape: Shape, requests: int, workers: int = 32, jitter_s: float = 0.0005, seed: int = 1,
              limiter: RateLimiter | None = None, clock: FakeClock | None = None) -> Outcome:  # fmt: skip
     """`requests` requests answered through `limiter` (a fresh adaptive one by default) by `workers`."""
+    clock = clock or FakeClock()
+    return simulate_processes(shape, [limiter or RateLimiter(clock=clock)], requests, workers, jitter_s, seed, clock)
+
+
+def simulate_processes(shape: Shape, limiters: list[RateLimiter], requests: int, workers: int = 32,
+                       jitter_s: float = 0.0005, seed: int = 1, clock: FakeClock | None = None) -> Outcome:  # fmt: skip
+    """Processes on one credential pair, each with its limiter (on `clock`) and `workers` workers, each
+    answering `requests` requests against the one quota; the outcome counts them all together."""
     rng = random.Random(seed)
     clock = clock or FakeClock()
-    limiter = limiter or RateLimiter(clock=clock)
     server = quota(shape.kind, shape.rate, burst=max(1.0, round(shape.rate * shape.burst_s)),
                    window_s=shape.window_s, now=clock.t)
     events: list[tuple[float, int, str, int, float, float | None]] = []  # when, order, what, worker, sent, Retry-After
@@ -73,32 +80,37 @@ def simulate(shape: Shape, requests: int, workers: int = 32, jitter_s: float = 0
         order += 1
         heapq.heappush(events, (when, order, what, worker, sent_at, retry_after))
 
-    remaining, answered, throttled, first, last = requests, 0, 0, math.inf, 0.0
-    retrying = [0] * workers  # a worker's 429s in a row for the request it holds (0: it holds none)
-    queue: deque[int] = deque()  # workers waiting for a turn, in order
-    woken = [False]  # a "turn" event is queued for the head of the queue
+    processes = range(len(limiters))
+    remaining = [requests for _ in processes]
+    answered, throttled, first, last = 0, 0, math.inf, 0.0
+    retrying = [0] * (workers * len(limiters))  # a worker's 429s in a row for the request it holds (0: none)
+    queues: list[deque[int]] = [deque() for _ in processes]  # each process's workers waiting for a turn
+    woken = [False for _ in processes]  # a "turn" event is queued for the head of that queue
 
-    def wake_head() -> None:
-        if queue and not woken[0]:
-            woken[0] = True
-            at(limiter.next_turn(), "turn", queue[0])
+    def wake_heads() -> None:
+        for p in processes:
+            if queues[p] and not woken[p]:
+                woken[p] = True
+                at(limiters[p].next_turn(), "turn", queues[p][0])
 
-    for worker in range(workers):
+    for worker in range(workers * len(limiters)):
         at(clock.t, "want", worker)
     while events:
         when, _, what, worker, sent_at, retry_after = heapq.heappop(events)
         clock.t = max(clock.t, when)
+        p = worker % len(limiters)
+        limiter = limiters[p]
         if what == "want":
             if not retrying[worker]:
-                if remaining == 0:
+                if remaining[p] == 0:
                     continue
-                remaining -= 1
-            queue.append(worker)
+                remaining[p] -= 1
+            queues[p].append(worker)
         elif what == "turn":
-            woken[0] = False
+            woken[p] = False
             sent = limiter.take_turn()
             if sent is not None:
-                queue.popleft()
+                queues[p].popleft()
                 arrival = sent + rng.uniform(0, jitter_s)
                 first, last = min(first, arrival), max(last, arrival)
                 wait = server.take(arrival)
@@ -121,6 +133,6 @@ def simulate(shape: Shape, requests: int, workers: int = 32, jitter_s: float = 0
             limiter.answered(sent_at)
             retrying[worker] = 0
             at(clock.t, "want", worker)
-        wake_head()
+        wake_heads()
     return Outcome(answered, throttled, first, last, shape.rate)
 

@@ -35,11 +35,12 @@ def start_review(credentials, database_url, **params) -> tuple[threading.Thread,
     return thread, out
 
 
-def wait_until_paused(timeout: float = 60.0):
+def wait_until_paused(timeout: float = 60.0, other_than=()):
+    """The latest review run paused for decisions, but for those in `other_than` (ids of runs already paused)."""
     async def paused_runs():
         async with get_client() as api:
             runs = await api.read_flow_runs(sort="START_TIME_DESC", limit=20)
-            return [r for r in runs if r.state and r.state.is_paused()]
+            return [r for r in runs if r.state and r.state.is_paused() and r.id not in other_than]
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

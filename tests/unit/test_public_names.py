@@ -58,6 +58,7 @@ def test_every_operation_is_a_task_taking_credentials_first():
     ("sync_contract", ["credentials", "contract_id", "database_url"]),
     ("register_webhook", ["credentials", "url", "activities"]),
     ("unregister_webhook", ["credentials", "webhook_id"]),
+    ("sync_analytics", ["credentials", "database_url", "tables", "user_scoped"]),
 ])
 def test_the_flows(flow, expected):
     import flows
@@ -70,6 +71,7 @@ def test_the_tables_and_their_keys():
 
     tables = metadata.tables
     assert {"contracts", "counterparties", "templates", "created_contracts", "dead_letters"} <= set(tables)
+    assert {"analytics_contracts", "analytics_users", "analytics_snapshots"} <= set(tables)
     assert [c.name for c in tables["contracts"].primary_key] == ["id"]
     assert {"operation", "status"} <= set(tables["dead_letters"].c.keys())
 
@@ -109,10 +111,12 @@ def test_the_deployments():
     config = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text(encoding="utf-8"))
     names = {(d["entrypoint"].split(":")[1], d["name"]) for d in config["deployments"]}
     flow_names = {"sync_contracts": "sync-contracts", "create_contracts": "create-contracts",
-                  "sync_contract": "sync-contract", "review_failed_operations": "review-failed-operations"}
+                  "sync_contract": "sync-contract", "review_failed_operations": "review-failed-operations",
+                  "sync_analytics": "sync-analytics"}
     found = {f"{flow_names[f]}/{d}" for f, d in names if f in flow_names}
     assert {"sync-contracts/sync-contracts-hourly", "create-contracts/create-contracts",
-            "sync-contract/sync-contract-on-change", "review-failed-operations/review-failed-operations"} <= found
+            "sync-contract/sync-contract-on-change", "review-failed-operations/review-failed-operations",
+            "sync-analytics/sync-analytics-daily"} <= found
 
 
 @pytest.mark.parametrize("module", ["flows.migrate", "webhooks", "sandbox"])

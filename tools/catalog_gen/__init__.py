@@ -8,6 +8,7 @@ catalog.py      client/catalog.py
 handwritten.py  the hand-written tasks in tasks/_handwritten/, parsed, never imported
 task_source.py  tasks/<family>.py and tasks/__init__.py
 docs.py         docs/tasks.md and the task index of README.md
+analytics.py    the analytics table catalog (client/, store/ and the sandbox's copy)
 render.py       every generated file, formatted with ruff
 """
 

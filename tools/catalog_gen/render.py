@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from tools.catalog_gen import ROOT
+from tools.catalog_gen.analytics import catalog_module, read_catalog, sandbox_json, store_module
 from tools.catalog_gen.build import build
 from tools.catalog_gen.catalog import catalog_source
 from tools.catalog_gen.docs import docs_source, readme_source
@@ -16,7 +17,7 @@ from tools.catalog_gen.task_source import family_source, init_source
 
 # The packages generated code imports from, named so that import sorting does not depend on which
 # directories ruff happens to find beside them (it guesses first-party packages from the tree).
-FIRST_PARTY = '["blocks", "client", "tasks"]'
+FIRST_PARTY = '["blocks", "client", "store", "tasks"]'
 
 
 def ruff(source: str, filename: str) -> str:
@@ -53,6 +54,10 @@ def render(spec: dict[str, Any]) -> dict[str, str]:
         "docs/tasks.md": docs_source(ops),
         "README.md": readme_source(ops),
     }
+    tables, allowlisted = read_catalog(spec)
+    files["client/analytics_catalog.py"] = ruff(catalog_module(tables, allowlisted), "client/analytics_catalog.py")
+    files["store/analytics_tables.py"] = ruff(store_module(tables), "store/analytics_tables.py")
+    files["sandbox/analytics_catalog.json"] = sandbox_json(tables, allowlisted)
     by_family: dict[str, list[OpInfo]] = {}
     for op in ops:
         by_family.setdefault(op.family, []).append(op)

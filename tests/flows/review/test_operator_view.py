@@ -6,47 +6,25 @@ rows), keyed artifacts, and task runs named after what they do, never after a bo
 
 from __future__ import annotations
 
-import json
 import re
 import time
 
 import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import (
-    ArtifactFilter,
-    ArtifactFilterFlowRunId,
-    FlowRunFilter,
-    FlowRunFilterId,
-)
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import StateType
 
 import tasks
 from blocks import SpotDraftCredentials
 from flows import create_contracts, sync_contracts
 from flows.sync import summary_table
+from tests.support.artifacts import artifacts_of, server_state, table_rows
 from tests.support.records import record, template_id
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 UI_PAGE_ROWS = 10  # rows of a table artifact the Prefect UI shows before paging
-
-
-def server_state(state):
-    """The final state of the run as the Prefect server keeps it (what the UI's badge shows)."""
-    with get_client(sync_client=True) as api:
-        return api.read_flow_run(state.state_details.flow_run_id).state
-
-
-def artifacts_of(state) -> dict[str, object]:
-    with get_client(sync_client=True) as api:
-        found = api.read_artifacts(artifact_filter=ArtifactFilter(
-            flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
-    return {a.key: a for a in found}
-
-
-def table_rows(artifact) -> list[dict[str, str]]:
-    return json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
 
 
 def task_run_names(state, expected: int, including: set[str] = frozenset()) -> list[str]:

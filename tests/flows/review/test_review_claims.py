@@ -7,7 +7,6 @@ Real sandbox over loopback HTTP, real Prefect (the test harness), real SQLite an
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import timedelta
 
@@ -22,43 +21,30 @@ from tests.support.rows import letters_by_target, rows
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
-def refused_record(external_id: str) -> dict:
-    """A record refused before any request (its contact has no email): a dead letter at once."""
+def letter_for(sandbox, credentials, database_url: str, external_id: str) -> dict:
+    """A create run whose one record is refused before any request (its contact has no email): its dead letter."""
     record = good_record(external_id)
     del record["counter_party_details"][0]["poc_details"]["email"]
-    return record
+    create_contracts(credentials, next(iter(sandbox.state.templates)), records=[record], database_url=database_url)
+    return letters_by_target(database_url)[external_id]
+
+
+def paused_review(credentials, database_url: str):
+    """A review started in a thread, once it has paused for decisions: (its thread, its run)."""
+    thread, _ = start_review(credentials, database_url)
+    return thread, wait_until_paused()
 
 
 # -- one review per letter at a time; a failure while a review waits gets its own ---------------------
 
 def test_a_second_review_offers_only_what_the_paused_one_does_not(sandbox, credentials, database_url):
-    from prefect.client.orchestration import get_client
+    first = letter_for(sandbox, credentials, database_url, "lr-first")
+    thread_a, paused_a = paused_review(credentials, database_url)
+    assert letters_by_target(database_url)["lr-first"]["claimed_by"] == str(paused_a.id)
 
-    template = next(iter(sandbox.state.templates))
-    bad = refused_record("lr-first")
-    create_contracts(credentials, template, records=[bad], database_url=database_url)
-    thread_a, _ = start_review(credentials, database_url)
-    paused_a = wait_until_paused()
-    first = letters_by_target(database_url)["lr-first"]
-    assert first["claimed_by"] == str(paused_a.id)
-
-    bad2 = refused_record("lr-second")
-    create_contracts(credentials, template, records=[bad2], database_url=database_url)
-    second = letters_by_target(database_url)["lr-second"]
-    out_b: list = []
-    thread_b = threading.Thread(target=lambda: out_b.append(review_failed_operations(
-        credentials, database_url=database_url, poll_seconds=1, return_state=True)), daemon=True)
-    thread_b.start()
-
-    import time
-    deadline = time.monotonic() + 60
-    paused_b = None
-    while time.monotonic() < deadline and paused_b is None:
-        with get_client(sync_client=True) as api:
-            runs = api.read_flow_runs(sort="START_TIME_DESC", limit=20)
-        paused_b = next((r for r in runs if r.state.is_paused() and r.id != paused_a.id), None)
-        time.sleep(0.3)
-    assert paused_b is not None, "the second review never paused"
+    second = letter_for(sandbox, credentials, database_url, "lr-second")
+    thread_b, out_b = start_review(credentials, database_url)
+    paused_b = wait_until_paused(other_than={paused_a.id})  # fails the test if the second review never pauses
     assert letters_by_target(database_url)["lr-second"]["claimed_by"] == str(paused_b.id)
     assert letters_by_target(database_url)["lr-first"]["claimed_by"] == str(paused_a.id)
 
@@ -79,17 +65,14 @@ def test_a_second_review_offers_only_what_the_paused_one_does_not(sandbox, crede
 
 
 def test_a_review_that_ended_frees_its_letters_for_the_next(sandbox, credentials, database_url):
-    template = next(iter(sandbox.state.templates))
-    bad = refused_record("lr-free")
-    create_contracts(credentials, template, records=[bad], database_url=database_url)
+    letter_for(sandbox, credentials, database_url, "lr-free")
     review_failed_operations(credentials, database_url=database_url, timeout_minutes=0.02, poll_seconds=1)
     assert letters_by_target(database_url)["lr-free"]["claimed_by"] is None
     # A stale claim of a run that no longer runs (crashed while paused) does not hold the letter either.
     with engine_for(database_url).begin() as conn:
         conn.execute(dead_letters.update().values(claimed_by=str(uuid.uuid4()),
                                                   claimed_until=utcnow() + timedelta(days=1)))
-    thread, _ = start_review(credentials, database_url)
-    paused = wait_until_paused()
+    thread, paused = paused_review(credentials, database_url)
     assert letters_by_target(database_url)["lr-free"]["claimed_by"] == str(paused.id)
     resume_flow_run(paused.id, run_input={"reviewer": "ops", "decisions": []})
     thread.join(timeout=120)
@@ -115,11 +98,8 @@ def test_a_run_that_failed_without_a_letter_gets_one_from_its_review(sandbox, cr
 
 
 def test_a_live_review_keeps_its_letters_even_past_the_claims_expiry(sandbox, credentials, database_url):
-    template = next(iter(sandbox.state.templates))
-    bad = refused_record("lr-held")
-    create_contracts(credentials, template, records=[bad], database_url=database_url)
-    thread, _ = start_review(credentials, database_url)
-    paused = wait_until_paused()
+    letter_for(sandbox, credentials, database_url, "lr-held")
+    thread, paused = paused_review(credentials, database_url)
     with engine_for(database_url).begin() as conn:  # its claim's expiry passes while it still waits
         conn.execute(dead_letters.update().values(claimed_until=utcnow() - timedelta(minutes=1)))
     other = review_failed_operations(credentials, database_url=database_url, return_state=True)

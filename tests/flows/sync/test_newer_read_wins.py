@@ -30,8 +30,21 @@ def letters(database_url: str) -> list[sa.Row]:
         return conn.execute(sa.select(dead_letters).where(dead_letters.c.status == "pending")).all()
 
 
+def fully_synced(sandbox, credentials, database_url: str, index: int) -> dict:
+    """A full pass has stored every contract; returns the sandbox's contract at `index`, the test's target."""
+    sync_contracts(credentials, database_url=database_url, reference_data=False)
+    return sandbox.snapshot()[index]
+
+
+def sync_one(credentials, contract_id, database_url: str) -> str:
+    """The outcome of `sync_contract` for one contract, read at once (no settling)."""
+    state = sync_contract(credentials, contract_id, database_url=database_url, settle_seconds=0, return_state=True)
+    return state.result()["outcome"]
+
+
 def in_own_thread(function, *args, **kwargs):
-    """Run a flow to its end on another thread (a top-level run of its own, as a worker would) and return it."""
+    """Call `function` to its end on another thread (a flow called there is a top-level run of its own, as a
+    worker's would be) and return what it returned."""
     out: list = []
     thread = threading.Thread(target=lambda: out.append(function(*args, **kwargs)))
     thread.start()
@@ -62,14 +75,11 @@ def between_read_and_commit(monkeypatch):
 
 def test_a_deletion_is_not_undone_by_an_older_page_committed_after_it(sandbox, credentials, database_url,
                                                                        between_read_and_commit):
-    sync_contracts(credentials, database_url=database_url, reference_data=False)
-    target = sandbox.snapshot()[3]
+    target = fully_synced(sandbox, credentials, database_url, 3)
 
     def delete_and_sync_it():  # SpotDraft deletes it; its webhook's run marks it deleted
         sandbox.delete_contract(target["id"])
-        state = in_own_thread(sync_contract, credentials, target["id"], database_url=database_url,
-                              settle_seconds=0, return_state=True)
-        assert state.result()["outcome"] == "marked deleted"
+        assert in_own_thread(sync_one, credentials, target["id"], database_url) == "marked deleted"
 
     between_read_and_commit(target["composite_id"], delete_and_sync_it)
     summary = sync_contracts(credentials, database_url=database_url, full_refresh=True, reference_data=False)
@@ -81,17 +91,14 @@ def test_a_deletion_is_not_undone_by_an_older_page_committed_after_it(sandbox, c
 
 def test_a_contract_a_newer_read_wrote_is_still_seen_by_the_full_pass(sandbox, credentials, database_url,
                                                                       between_read_and_commit):
-    sync_contracts(credentials, database_url=database_url, reference_data=False)
-    target = sandbox.snapshot()[3]
+    target = fully_synced(sandbox, credentials, database_url, 3)
     # Were the pass to take the contract for a deletion candidate, its status check gets a 403: a dead letter
     # for a live contract.
     sandbox.script("GET", rf"/contracts/{target['composite_id']}/status", 403, times=5)
 
     def change_and_sync_it():
         sandbox.touch(target["id"], name="Renamed while the pass ran")
-        state = in_own_thread(sync_contract, credentials, target["id"], database_url=database_url,
-                              settle_seconds=0, return_state=True)
-        assert state.result()["outcome"] == "stored"
+        assert in_own_thread(sync_one, credentials, target["id"], database_url) == "stored"
 
     between_read_and_commit(target["composite_id"], change_and_sync_it)
     sandbox.reset_log()
@@ -138,15 +145,11 @@ def worker_clock(monkeypatch):
 
 def test_a_worker_whose_clock_runs_behind_does_not_lose_its_newer_read(sandbox, credentials, postgres_url,
                                                                        worker_clock):
-    sync_contracts(credentials, database_url=postgres_url, reference_data=False)
-    target = sandbox.snapshot()[5]
+    target = fully_synced(sandbox, credentials, postgres_url, 5)
     sandbox.touch(target["id"], name="Changed after the full sync")
 
     worker_clock(-15)
-    state = sync_contract(credentials, target["id"], database_url=postgres_url, settle_seconds=0,
-                          return_state=True)
-
-    assert state.result()["outcome"] == "stored"
+    assert sync_one(credentials, target["id"], postgres_url) == "stored"
     assert row_of(postgres_url, target["composite_id"]).contract_name == "Changed after the full sync"
 
 

@@ -47,6 +47,8 @@ def arguments(op: Operation, seeds: dict[str, Any], downloads: Path) -> dict[str
         if op.name == "create_contract":
             body["contract_template_id"] = seeds["template_id"]
             body["external_metadata"] = {"id": "all-tasks-created", "integration_name": "tests"}
+        if op.name == "run_analytics_query":  # the sandbox runs it for real: a query, not a sample string
+            body["query"] = "SELECT COUNT(*) AS n FROM contracts"
         args["body"] = body
     if "file" in params:
         args["file"], args["file_name"] = PDF, "sample.pdf"

@@ -1,16 +1,21 @@
 """The generator and the hand-written tasks: a broken, aliased or misplaced hand-written task, or a spec
-that lost its operation, stops the generator before it writes anything, naming the file and line.
+that lost its operation, stops the generator before it writes anything, naming the file and line; the
+hand-written tasks it finds are exactly those importing `tasks` gets, and are not generated again.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.support.paths import ROOT
+import tasks
+from tests.support.generator_tree import clean_tree, git, run_generator
+from tests.support.paths import ROOT, require_spec
+from tools import generate_catalog
 
 
 # ------------------------------------------------------------------------------ generator: hand-written
@@ -82,3 +87,59 @@ def test_a_spec_without_an_operation_that_has_a_hand_written_task_stops_before_w
     with pytest.raises(SystemExit, match=r"NAMES lists operations the spec no longer has: .*templates_list"):
         gen.render(smaller)
     assert (ROOT / "tasks" / "templates.py").read_text() == before
+
+
+# ------------------------------------------------------------------------------ generator: found, placed, read strictly
+@pytest.mark.parametrize(
+    ("module", "operation", "says"),
+    [
+        ("contracts", "archive_contract", "an operation the catalog does not have"),
+        ("integrations", "get_contract_notes", "belongs in tasks/_handwritten/notes.py"),
+    ],
+)
+def test_a_misplaced_hand_written_task_stops_the_generator_with_its_name(tmp_path, module, operation, says):
+    require_spec()
+    tree = clean_tree(tmp_path)
+    path = tree / "tasks" / "_handwritten" / f"{module}.py"
+    source = path.read_text(encoding="utf-8")
+    task = f'@spotdraft_task("{operation}")\ndef {operation}(credentials: SpotDraftCredentials) -> None:\n    """x"""\n'
+    path.write_text(f"{source}\n\n{task}", encoding="utf-8")
+    line = source.count("\n") + 4  # the def line, after two blank lines and the decorator
+    done = run_generator(tree, "--check")
+    assert done.returncode == 1 and done.stdout == "", done.stdout
+    assert f"tasks/_handwritten/{module}.py:{line}: hand-written task {operation!r}" in done.stderr, done.stderr
+    assert says in done.stderr, done.stderr
+    assert git(tree, "status", "--porcelain") == f" M tasks/_handwritten/{module}.py\n"  # nothing was written
+
+
+def test_hand_written_tasks_are_found_and_not_generated_again():
+    """What the generator reads from tasks/_handwritten is exactly what importing `tasks` gets from there."""
+    found = generate_catalog.read_handwritten()
+    imported = {n: getattr(tasks, n).fn.__module__ for n in tasks.__all__
+                if getattr(tasks, n).fn.__module__.startswith("tasks._handwritten.")}
+    assert {"create_contract", "list_contracts", "queue_native_integration_contracts"} <= set(found)
+    assert {n: f"tasks._handwritten.{w.family}" for n, w in found.items()} == imported
+    for name, written in found.items():
+        generated = (ROOT / "tasks" / f"{written.family}.py").read_text(encoding="utf-8")
+        assert f"def {name}(" not in generated, f"{name} is generated as well as written by hand"
+
+
+@pytest.mark.parametrize(
+    ("files", "says"),
+    [
+        ({"contracts.py": '@spotdraft_task("list_contracts")\ndef contracts(credentials): ...\n'},
+         "contracts.py:2: hand-written task 'contracts' is decorated for 'list_contracts'"),
+        ({"contracts.py": '@spotdraft_task(NAME)\ndef list_contracts(credentials): ...\n'},
+         "one string literal"),
+        ({"misc.py": '@spotdraft_task("list_contracts")\ndef list_contracts(credentials): ...\n'},
+         "misc.py: hand-written tasks go in a module named after their family"),
+        ({"contracts.py": '@spotdraft_task("list_contracts")\ndef list_contracts(credentials): ...\n',
+          "counterparties.py": '@_base.spotdraft_task("list_contracts")\ndef list_contracts(credentials): ...\n'},
+         "already written by hand at"),
+    ],
+)
+def test_hand_written_modules_are_read_strictly(tmp_path, files, says):
+    for name, source in files.items():
+        (tmp_path / name).write_text(source, encoding="utf-8")
+    with pytest.raises(SystemExit, match=re.escape(says)):
+        generate_catalog.read_handwritten(tmp_path)

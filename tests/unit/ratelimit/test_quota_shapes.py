@@ -3,8 +3,9 @@
 
 The shapes are unknown to the client, as SpotDraft's is: token buckets from one request to a second of
 the rate, fixed windows of 1 s and 60 s, a sliding window of 1 s, with and without Retry-After, 50 and
-300 ms answers, at 20, 50 and 200 requests/s. The issue's target is 0.9 of the quota with at most 2% 429s
-on every shape; the floors asserted here are what the limiter holds today on all of them (figures printed).
+300 ms answers, at 20, 50 and 200 requests/s; and two processes on one quota, neither told it. The target
+is 0.9 of the quota with at most 2% 429s on every shape (0.85 for two processes); the floors asserted here
+are what the limiter holds today on all of them (figures printed with -s).
 `make bench` measures the same shapes over HTTP, with dlt and a naive client beside it.
 """
 
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.quota_sim import Shape, simulate
+from client.ratelimit import RateLimiter
+from tests.support.clocks import FakeClock
+from tests.support.quota_sim import Shape, simulate, simulate_processes
 
 SHAPES = [
     Shape(rate=rate, **kind)
@@ -33,6 +36,8 @@ SHAPES = [
 ]
 EFFICIENCY_FLOOR = 0.78
 SHARE_429_CEILING = 0.025
+TWO_PROCESS_EFFICIENCY_FLOOR = 0.6  # the target is 0.85: not met yet on a 0.2 s bucket at 50/s (see the README)
+TWO_PROCESS_SHARE_429_CEILING = 0.05
 
 
 def load_for(shape: Shape) -> int:
@@ -52,8 +57,6 @@ def test_the_adaptive_limiter_uses_most_of_any_quota_shape_with_few_429s(shape):
 
 def test_the_simulation_can_tell_a_limiter_that_ignores_429s():
     """The same harness fails a client that paces at nothing: every shape would throttle it heavily."""
-    from client.ratelimit import RateLimiter
-    from tests.support.clocks import FakeClock
 
     class Deaf(RateLimiter):
         def throttled(self, sent_at, retry_after):  # hears no 429
@@ -63,3 +66,19 @@ def test_the_simulation_can_tell_a_limiter_that_ignores_429s():
     outcome = simulate(Shape(kind="bucket", rate=20, burst_s=0.2), 400, workers=64, limiter=Deaf(clock=clock),
                        clock=clock)
     assert outcome.share_429 > SHARE_429_CEILING
+
+
+TWO_PROCESS_SHAPES = [Shape(rate=rate, **kind) for rate in (20, 50, 200)
+                      for kind in ({"kind": "bucket", "burst_s": 0.2}, {"kind": "fixed"}, {"kind": "sliding"})]
+
+
+@pytest.mark.parametrize("shape", TWO_PROCESS_SHAPES, ids=[s.name for s in TWO_PROCESS_SHAPES])
+def test_two_adaptive_processes_on_one_quota_use_most_of_it_together(shape):
+    """Two processes on one credential pair, neither told the limit, each seeing 429s the other caused."""
+    clock = FakeClock()
+    outcome = simulate_processes(shape, [RateLimiter(clock=clock), RateLimiter(clock=clock)],
+                                 load_for(shape) // 2, workers=64, clock=clock)
+    print(f"two processes, {shape.name}: efficiency {outcome.efficiency:.2f}, 429s {100 * outcome.share_429:.1f}%")
+    assert outcome.answered == 2 * (load_for(shape) // 2)
+    assert outcome.efficiency >= TWO_PROCESS_EFFICIENCY_FLOOR
+    assert outcome.share_429 <= TWO_PROCESS_SHARE_429_CEILING
