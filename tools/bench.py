@@ -11,13 +11,13 @@
    shape, with a latency, one table: efficiency (answered / limit / the server's first-to-last span),
    429 share and wall time per row. The exit status is non-zero when a load failed or stored fewer
    contracts than seeded; the speeds are printed only.
-6. Analytics (tools/bench_analytics.py): sync_analytics at 50 requests/s, rows per second and requests for
-   10,000 and 100,000 contracts, and peak memory at each (flat in the table's size: at most 1.2x). The exit
-   status is non-zero when a load failed, stored fewer contracts than seeded, or memory was not flat.
 5. Webhooks (tools/bench_webhooks.py): a change in SpotDraft to its row in SQLite through the receiver,
    a Prefect event, the deployment's trigger, a process worker and sync_contract: median, p95, max and
    where the time goes, for a steady stream of changes and for a burst. The exit status is non-zero
    when a change never reached its row.
+6. Analytics (tools/bench_analytics.py): sync_analytics at 50 requests/s, rows per second and requests for
+   10,000 and 100,000 contracts, and peak memory at each (flat in the table's size: at most 1.2x). The exit
+   status is non-zero when a load failed, stored fewer contracts than seeded, or memory was not flat.
 
     python -m tools.bench                          everything, the rate section's quota-shape matrix
                                                    (14 cases, about 40 minutes of it)
@@ -25,19 +25,23 @@
     python -m tools.bench --only rate --shapes bucket-0.2s,fixed-1s --limits 50,200 --latency-ms 300
                                                    the cross product of the dimensions given
     python -m tools.bench --only rate --shapes bucket-0.2s --no-retry-after --tools ours,dlt --json out.json
+    python -m tools.bench --only rate --cases bucket-1@50,fixed-60s@20,bucket-0.2s@50:300ms:no-ra
+                                                   cases named one by one
     python -m tools.bench --only webhooks          100 changes, 3 in flight, then a burst of 20 (12-18 minutes)
     python -m tools.bench --only webhooks --deliveries 20
     python -m tools.bench --only analytics --analytics-rows 10000,100000     (3-6 minutes)
 
 The rate section's options: --shapes (bucket-1, bucket-0.2s, bucket-1s: token buckets of one request,
-0.2 s and 1 s of the rate; fixed-1s, fixed-60s: fixed windows; sliding-1s; or all), --limits (requests/s),
---latency-ms, --no-retry-after (429s without Retry-After) or --retry-after with|without|both. Given none
-of these four, the default matrix runs (each dimension varied from a 0.2 s bucket at 50/s, 50 ms, with
-Retry-After); given some, their cross product, a dimension left out at bucket-1s, 50/s, 50 ms, with.
---contracts sets N for every case (default: about 20 s of the quota, 150 s for a 60 s window, at least
-1,000). --tools picks from ours, naive, dlt, ours2 (two sync processes sharing SPOTDRAFT_RATE_LIMIT;
-default ours,naive,dlt; all four with --quick). --naive-cap-s stops the naive load after that many
-seconds (default 60; 0: no cap), keeping what it read: at 300 ms it would take many minutes.
+0.2 s and 1 s of the rate; fixed-1s, fixed-60s: fixed windows; sliding-1s; or all), --limits
+(requests/s), --latency-ms, --no-retry-after (429s without Retry-After) or --retry-after
+with|without|both. Given none of these four, the default matrix runs (each dimension varied from a 0.2 s
+bucket at 50/s, 50 ms, with Retry-After); given some, their cross product, a dimension left out at
+bucket-1s, 50/s, 50 ms, with. --cases names cases one by one instead: SHAPE@LIMIT, then :<N>ms for
+another latency, :no-ra for 429s without Retry-After. --contracts sets N for every case (default: about
+20 s of the quota, 150 s for a 60 s window, at least 1,000). --tools picks from ours, naive, dlt, ours2
+(two sync processes sharing SPOTDRAFT_RATE_LIMIT; default ours,naive,dlt; all four with --quick).
+--naive-cap-s stops the naive load after that many seconds (default 60; 0: no cap), keeping what it
+read: at 300 ms it would take many minutes.
 
 Sections 2, 4, 5 and 6 share one local Prefect server, started once.
 """
@@ -159,6 +163,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="429s with Retry-After, without it, or a case of each")
     parser.add_argument("--no-retry-after", dest="retry_after", action="store_const", const="without",
                         help="429s without Retry-After (the same as --retry-after without)")
+    parser.add_argument("--cases", help="rate-section cases named one by one, instead of the four options above: "
+                                        "SHAPE@LIMIT[:<N>ms][:no-ra], e.g. bucket-1@50,bucket-0.2s@200:300ms:no-ra")
     parser.add_argument("--contracts", help="contracts seeded, e.g. 2000,20000 (default: sized per case)")
     parser.add_argument("--tools", help=f"rate-section tools, of {','.join(bench_rate.TOOLS)}: ours2 is two sync "
                                         f"processes sharing SPOTDRAFT_RATE_LIMIT (default: "
@@ -187,17 +193,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         limits = quota_shapes.parse_list(args.limits, float) if args.limits else None
         latencies = quota_shapes.parse_list(args.latency_ms, float) if args.latency_ms else None
         contracts = quota_shapes.parse_list(args.contracts, int) if args.contracts else None
+        named = quota_shapes.parse_cases(args.cases) if args.cases else None
     except ValueError as error:
-        parser.error(f"--shapes / --limits / --latency-ms / --contracts: {error}")
+        parser.error(f"--shapes / --limits / --latency-ms / --contracts / --cases: {error}")
+    if named and (shapes or limits or latencies or args.retry_after):
+        parser.error("--cases names whole cases: leave out --shapes, --limits, --latency-ms and --retry-after")
     retry_after = {None: None, "with": (True,), "without": (False,), "both": (True, False)}[args.retry_after]
     if any(n < 1 for n in contracts or ()) or any(v <= 0 for v in limits or ()) \
-            or any(v < 0 for v in latencies or ()) or args.deliveries < 1 or args.naive_cap_s < 0:
+            or any(v < 0 for v in latencies or ()) or args.deliveries < 1 or args.naive_cap_s < 0 \
+            or any(c.limit <= 0 or c.latency_ms < 0 for c in named or ()):
         parser.error("--contracts, --limits and --deliveries must be positive, --latency-ms and --naive-cap-s not "
                      "negative")
     args.naive_cap = args.naive_cap_s or None
-    if args.quick:  # the quick case, or the dimensions given, at its size
+    if args.quick:  # the quick case, or the cases given, at its size
         shapes, contracts = shapes or (quota_shapes.QUICK.shape,), contracts or (quota_shapes.QUICK.n,)
-    args.cases = quota_shapes.cases_for(shapes, limits, latencies, retry_after, contracts)
+    args.cases = quota_shapes.cases_for(shapes, limits, latencies, retry_after, contracts, named)
     try:
         args.analytics_sizes = quota_shapes.parse_list(args.analytics_rows, int)
     except ValueError as error:

@@ -126,12 +126,31 @@ def parse_shapes(text: str) -> tuple[str, ...]:
     return names
 
 
+def parse_cases(text: str) -> list[Case]:
+    """Cases named one by one: SHAPE@LIMIT, then optionally :<N>ms and :no-ra, e.g. bucket-0.2s@50:300ms:no-ra."""
+    cases = []
+    for item in (i.strip() for i in text.split(",") if i.strip()):
+        name, _, rest = item.partition("@")
+        limit, *options = rest.split(":")
+        latency = [float(o[:-2]) for o in options if o.endswith("ms")]
+        if name not in SHAPES or not limit or len(latency) > 1 or any(
+                o != "no-ra" and not o.endswith("ms") for o in options):
+            raise ValueError(f"{item!r} is not SHAPE@LIMIT[:<N>ms][:no-ra] with SHAPE one of {', '.join(SHAPES)}")
+        cases.append(Case(name, float(limit), latency[0] if latency else DEFAULTS["latencies"][0],
+                          "no-ra" not in options))
+    if not cases:
+        raise ValueError("empty list")
+    return cases
+
+
 def cases_for(shapes: tuple[str, ...] | None = None, limits: tuple[float, ...] | None = None,
               latencies: tuple[float, ...] | None = None, retry_after: tuple[bool, ...] | None = None,
-              contracts: tuple[int, ...] | None = None) -> list[Case]:  # fmt: skip
-    """The default matrix when no dimension is given; else the cross product of those given, each
-    dimension left out at its DEFAULTS value. `contracts` replaces the sizing of every case."""
-    if shapes is limits is latencies is retry_after is None:
+              contracts: tuple[int, ...] | None = None, named: list[Case] | None = None) -> list[Case]:  # fmt: skip
+    """The cases `named`; else the default matrix when no dimension is given; else the cross product of those
+    given, each dimension left out at its DEFAULTS value. `contracts` replaces the sizing of every case."""
+    if named:
+        base = named
+    elif shapes is limits is latencies is retry_after is None:
         base = list(MATRIX)
     else:
         base = [Case(s, float(limit), float(ms), ra)

@@ -51,8 +51,13 @@ def test_the_options_give_the_matrix_the_cross_product_of_what_is_named_or_the_q
     assert named.naive_cap is None
     quick = parse_args(["--quick", "--only", "rate"])
     assert [c.n for c in quick.cases] == [300] and len(quick.tool_list) == 4
-    with pytest.raises(SystemExit):
-        parse_args(["--shapes", "bucket-3s"])
+    one_by_one = parse_args(["--only", "rate", "--cases", "bucket-1@50,fixed-60s@20,bucket-0.2s@200:300ms:no-ra"])
+    assert [(c.shape, c.limit, c.latency_ms, c.retry_after) for c in one_by_one.cases] == [
+        ("bucket-1", 50, 50, True), ("fixed-60s", 20, 50, True), ("bucket-0.2s", 200, 300, False)]
+    for wrong in (["--shapes", "bucket-3s"], ["--cases", "bucket-1@50:fast"], ["--cases", "bucket-1"],
+                  ["--cases", "bucket-1@50", "--limits", "20"]):
+        with pytest.raises(SystemExit):
+            parse_args(wrong)
 
 
 def test_efficiency_is_read_from_the_servers_log_and_marked_when_it_dropped_records():
