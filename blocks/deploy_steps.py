@@ -16,6 +16,10 @@ deployed. (The reference cannot be written in the file itself: `prefect deploy` 
 
 Deploying therefore needs the document to exist (the README creates it first), and a document
 deleted and created again needs `prefect deploy` again. Only the id is read: never the secret.
+
+The archive's storage is optional: `storage_reference` gives a reference to the filesystem block named
+for it, and `enabled` saying whether there is one; without it the archive deployments are made with
+their schedule and trigger off (and no storage), so deploying never needs it.
 """
 
 from __future__ import annotations
@@ -39,3 +43,21 @@ def credentials_reference(name: str) -> dict[str, object]:
                 f"{name!r}; see the README's 'Deploying'), then deploy again"
             ) from None
     return {"reference": {"$ref": {"block_document_id": str(document.id)}}}
+
+
+STORAGE_BLOCK_TYPES = ("remote-file-system", "local-file-system")  # the blocks flows.archive_contracts takes
+
+
+def storage_reference(name: str) -> dict[str, object]:
+    """A reference by id to the filesystem block `name` (Remote or Local File System), and `enabled`: whether
+    it exists. Without it, `reference` is left out (prefect deploy then leaves the parameter out)."""
+    with get_client(sync_client=True) as api:
+        for slug in STORAGE_BLOCK_TYPES:
+            try:
+                document = api.read_block_document_by_name(name, block_type_slug=slug, include_secrets=False)
+            except ObjectNotFound:
+                continue
+            return {"reference": {"$ref": {"block_document_id": str(document.id)}}, "enabled": True}
+    print(f"No Local or Remote File System block named {name!r}: the archive deployments are made with their "
+          "schedule and trigger off. Create it, then deploy again (README: 'Archive executed contracts').")
+    return {"enabled": False}

@@ -39,6 +39,8 @@ HEADER_SECRET_KEYS: frozenset[str] = frozenset({"client-secret", "client_secret"
 # The Embedded Contract guide: "Treat the returned URL like a capability token".
 SECRET_ANSWER_FIELDS: dict[str, dict[str, str]] = {
     "get_counterparty_embedded_url": {"url": "CounterPartyEmbeddedUrlResponse"},
+    # "a temporary download URL": signed for one file, whoever holds it reads that contract.
+    "get_contract_download_link": {"url": "DownloadUrl"},
 }
 
 # (b) Query parameters that carry a credential or a signature in any URL we may show: database

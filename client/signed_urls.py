@@ -29,7 +29,7 @@ SIGNED_DOWNLOAD = Operation(name="get_from_signed_download_url", method="GET", p
                             response_kind="binary")
 
 
-def _checked_signed_url(url: str, op: Operation) -> str:
+def checked_signed_url(url: str, op: Operation) -> str:
     try:
         return check_signed_url(url)
     except ValueError as exc:
@@ -51,7 +51,7 @@ class SignedUrlTransfers:
         Repeating the PUT of the same bytes to the same object changes nothing, so every transient
         failure is retried under the usual policy; each attempt reopens the file from the start.
         """
-        url = _checked_signed_url(url, SIGNED_UPLOAD)
+        url = checked_signed_url(url, SIGNED_UPLOAD)
         budget = budget or self.new_budget()
 
         def attempt() -> int:
@@ -72,7 +72,7 @@ class SignedUrlTransfers:
         logger: logging.Logger | logging.LoggerAdapter | None = None,
     ) -> dict[str, Any]:
         """GET a signed download URL and stream the file to `destination` (see `client.files.download_to`)."""
-        url = _checked_signed_url(url, SIGNED_DOWNLOAD)
+        url = checked_signed_url(url, SIGNED_DOWNLOAD)
         budget = budget or self.new_budget()
 
         def attempt() -> dict[str, Any]:

@@ -22,7 +22,7 @@ REPLAYS: dict[str, Replay] = {}
 
 # The modules that register replays: imported before a replay is looked up, whoever imported what before.
 _REGISTERING = ("flows.create", "flows.sync_pages", "flows.deletions", "flows.sync", "flows.sync_contract",
-                "flows.review", "flows.analytics")
+                "flows.review", "flows.analytics", "flows.archive")
 
 
 def replays(operation: str) -> Callable[[Replay], Replay]:

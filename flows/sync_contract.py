@@ -95,7 +95,7 @@ def _lease_key(key: str) -> str:
     return f"sync-contract:{key}"
 
 
-def _read(client, key: str, logger) -> list[Any]:
+def listed_records(client, key: str, logger) -> list[Any]:
     """The list answer's records for this one contract (a record of another contract is not ours to store).
 
     Asked for by its integer id, whatever kind the caller's composite id said: a wrong T-/H- given by
@@ -185,7 +185,7 @@ def _sync_one(credentials, engine, contract_id: str, key: str, logger, database_
     target = f"contract {key}"
     read_at = database_now(engine)
     try:
-        records = _read(client, key, logger)
+        records = listed_records(client, key, logger)
         if not records:
             summary = _gone_or_hidden(client, engine, key, logger)
             dead = 0

@@ -30,10 +30,11 @@ from flows.common import data_flow
 from flows.params import OptionalText, form
 
 DEFAULT_KEY_BLOCK = "spotdraft-webhook-key"
-# What the receiver and the per-contract sync are for: a contract's life, from creation to execution.
+# What the receiver, the per-contract sync and the archive are for: a contract's life, from creation to
+# execution, and its new document versions (archive-contract-on-execution archives an executed one's).
 DEFAULT_ACTIVITIES = [
     "CONTRACT_CREATED", "CONTRACT_SENT_TO_COUNTERPARTY", "CONTRACT_SIGNATURE_REQUESTED", "CONTRACT_SIGNED",
-    "CONTRACT_EXECUTED", "CONTRACT_PROCESS_METRIC_UPDATED",
+    "CONTRACT_EXECUTED", "CONTRACT_PROCESS_METRIC_UPDATED", "CONTRACT_VERSION_UPLOADED",
 ]
 
 

@@ -34,7 +34,7 @@ from .recorder import RequestLog, RequestRecord
 from .routes import Router, build_routes, load_answers
 from .storage import STORAGE_PREFIX
 from .subscriptions import WebhookRegistry
-from .wire import JSON, Reply, Request, dumps, error, lifespan, read_body
+from .wire import JSON, Reply, Request, dumps, error, lifespan, read_body, send_body
 
 CLIENT = frozenset({"ClientId", "ClientSecret"})
 BEARER = frozenset({"OAuthBearer"})
@@ -78,6 +78,7 @@ class SandboxApp:
         self.outbox = Outbox(state, self.webhooks)
         handlers = Handlers(state, self.webhooks)
         self.storage = handlers.files
+        self.documents = handlers.documents
         for (method, path), fn in handlers.table().items():
             route = next((r for r in self.routes if r.method == method and r.path == path), None)
             if route is not None:
@@ -102,6 +103,7 @@ class SandboxApp:
         self.state.reset()
         self.injector.reset()
         self.storage.reset()
+        self.documents.reset()
         self.log.reset()
         self._rid = itertools.count(1)
 
@@ -300,7 +302,7 @@ class SandboxApp:
             (b"x-sd-workspace-id", self._workspace),
         ]
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        await send({"type": "http.response.body", "body": reply.body})
+        await send_body(send, reply.body)
 
     async def _drop(self, send, record: RequestRecord) -> None:
         """Close the connection without a byte of answer, as a crashed upstream or proxy would.
@@ -322,7 +324,7 @@ class SandboxApp:
         """Start the real answer, send half its body, then reset the connection."""
         headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        await send({"type": "http.response.body", "body": reply.body[: len(reply.body) // 2], "more_body": True})
+        await send_body(send, reply.body, limit=len(reply.body) // 2)
         await self._drop(send, record)
         record.status = "cut"
 
@@ -337,7 +339,7 @@ class SandboxApp:
 def _contradict(reply: Reply, kind: str) -> Reply:
     """A list answer that contradicts itself: its results emptied ("empty_page") or cut to half
     ("short_page") while total_results keeps the real total. Any other answer is left as it is."""
-    if reply.status != 200:
+    if reply.status != 200 or not isinstance(reply.body, bytes):  # a file (wire.Streamed) is no list answer
         return reply
     try:
         body = json.loads(reply.body)

@@ -125,7 +125,7 @@ def contract_key(raw: Any) -> int | str:
 
 CONVERT: dict[str, Callable[[Any], Any]] = {  # parameters as they arrive over HTTP, by name
     "contract": contract_key, "at": lambda v: parse_iso(v) if isinstance(v, str) else v, "count": int,
-    "times": int, "timeout": float, "reseed": int,
+    "times": int, "timeout": float, "reseed": int, "size": int, "version_id": int, "link_lifetime_s": float,
 }  # fmt: skip
 
 
@@ -173,6 +173,24 @@ class Controls:
         """Make one contract's list answers lie: `fields` replace list-answer fields with any JSON value,
         `remove` leaves fields out (even "id"). E.g. sb.poison(1003, contract_name={"en": "x"})."""
         return self.app.state.poison(contract, fields, remove)
+
+    @control("POST", "contracts/{contract}/versions", key="document", status=201)
+    def new_version(self, contract: int | str, size: int | None = None, file_name: str | None = None) -> dict[str, Any]:
+        """A new version of the contract's document (announced as CONTRACT_VERSION_UPLOADED): `size` in bytes,
+        `file_name` without extension (any text). Returns its PDF as `document` describes it."""
+        self.app.state.new_version(contract, size=size, file_name=file_name)
+        return self.app.documents.describe(contract)
+
+    @control("GET", "contracts/{contract}/document", key="document")
+    def document(self, contract: int | str, format: str = "PDF", version_id: int | None = None) -> dict[str, Any]:
+        """The file a download link gives (the current version's, or version_id's): its version_id, file_name,
+        bytes, sha256 and content_type, made as the store sends it."""
+        return self.app.documents.describe(contract, format, version_id)
+
+    @control("PUT", "documents/settings", reply=lambda c, _: {"link_lifetime_s": c.app.documents.link_lifetime_s})
+    def set_download_links(self, link_lifetime_s: float) -> None:
+        """How long a download link is valid, in seconds (SpotDraft's are temporary); negative: expired on arrival."""
+        self.app.documents.link_lifetime_s = float(link_lifetime_s)
 
     @control("GET", "state/contracts", key="contracts")
     def snapshot(self) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .records import STATUSES, Contract, Counterparty, Performer, User, person
+from .records import STATUSES, Contract, Counterparty, Performer, User, Version, person
 from .seeding import (
     ANCHOR,
     CONTRACT_TYPES,
@@ -31,7 +31,7 @@ from .seeding import (
 )
 
 __all__ = ["ANCHOR", "LIFECYCLE", "STATUSES", "Contract", "Counterparty", "Performer", "SandboxState",
-           "StepRefused", "User"]  # fmt: skip
+           "StepRefused", "User", "Version"]  # fmt: skip
 
 COMPOSITE = re.compile(r"^([TH])-(\d+)$")
 COMPOSITE_PATTERN = re.compile(r"^[HT\-0-9]+$")  # the spec's pattern for composite ids
@@ -44,6 +44,8 @@ LIFECYCLE = {
     "execute": ("CONTRACT_EXECUTED", ("SIGN",), "EXECUTED"),
     "update_metrics": ("CONTRACT_PROCESS_METRIC_UPDATED", STATUSES, None),
 }
+VERSION_UPLOADED = "CONTRACT_VERSION_UPLOADED"
+MAX_DOCUMENT_BYTES = 2**32  # a version's size, at most (the document is made as it is sent, never stored)
 
 
 class StepRefused(Exception):
@@ -84,6 +86,7 @@ class SandboxState:
         self._ids_cache: OrderedDict[Any, list[int]] = OrderedDict()
         self._ordered: list[int] | None = None
         self._next_id = FIRST_CONTRACT_ID
+        self._next_version_id = 1  # current_version_id: one sequence for the workspace, as a database's ids
         self.used_external: set[str] = set()
         self._last_stamp = ANCHOR
         self.counterparties: dict[int, Counterparty] = seed_counterparties(self.rng, max(5, min(400, contracts // 8)))
@@ -103,6 +106,7 @@ class SandboxState:
         """One contract from the RNG, stored; `given` overrides fields (used by create)."""
         contract = draw_contract(self, self._next_id, seeded, given)
         self._next_id += 1
+        contract.versions.append(self._version(contract))
         self._store(contract)
         if not seeded:
             self._announce(contract, "CONTRACT_CREATED", person(contract.created_by))
@@ -120,6 +124,13 @@ class SandboxState:
         self.version += 1
         self._ids_cache.clear()
         self._ordered = None
+
+    def _version(self, contract: Contract, size: int | None = None, file_name: str | None = None) -> Version:
+        """The contract's next version: a few KB unless `size` is given, named as SpotDraft names files."""
+        number = self._next_version_id
+        self._next_version_id += 1
+        size = 4096 + (contract.id * 7919 + number * 104729) % 8192 if size is None else size
+        return Version(number, size, f"{contract.name} {number:04x}" if file_name is None else file_name)
 
     def _announce(self, contract: Contract, activity: str, performer: Performer) -> None:
         if self.on_activity is not None:
@@ -227,6 +238,21 @@ class SandboxState:
             self._changed()
             performer = person(self.user(performed_by)) if performed_by else self._default_performer(contract, step)
             self._announce(contract, activity, performer)
+            return contract
+
+    def new_version(self, key: int | str, *, size: int | None = None, file_name: str | None = None) -> Contract:
+        """A new version of the contract's document, uploaded now by its creator: its current_version_id
+        changes, it counts as changed, and CONTRACT_VERSION_UPLOADED is announced. `size` in bytes (default:
+        a few KB, like the seeded ones); `file_name` without extension, any text (tests give hostile ones)."""
+        if size is not None and not 0 <= size <= MAX_DOCUMENT_BYTES:
+            raise ValueError(f"size must be between 0 and {MAX_DOCUMENT_BYTES} bytes")
+        with self.lock:
+            contract = self._require(key)
+            contract.versions.append(self._version(contract, size, file_name))
+            contract.last_updated_on = self.stamp()
+            contract.changed()
+            self._changed()
+            self._announce(contract, VERSION_UPLOADED, person(contract.created_by))
             return contract
 
     def _default_performer(self, contract: Contract, step: str) -> Performer:

@@ -5,9 +5,9 @@ paging and filtering the contract list, per-contract status and key pointers, cr
 contract keyed by its external id (409 on a duplicate while the state's duplicate_rule is on,
 a second contract when it is off), sending it to its counterparties, finding contracts by that
 id, the template, contract-type and counterparty lists, the webhook subscriptions and key
-(subscriptions.py), and the analytics query API (analytics.py). Creating and sending are
-announced to webhook subscribers (outbox.py). Each handler is a plain synchronous function of
-(request, path params, route): nothing here awaits, so one request's read-check-write is atomic
+(subscriptions.py), the analytics query API (analytics.py) and the contract documents (documents.py).
+Creating and sending are announced to webhook subscribers (outbox.py). Each handler is a plain synchronous
+function of (request, path params, route): nothing here awaits, so one request's read-check-write is atomic
 with respect to every other request the event loop serves.
 """
 
@@ -20,6 +20,7 @@ from typing import Any
 from .activity import party_from_request
 from .analytics import AnalyticsQueries
 from .data import COMPOSITE_PATTERN, STATUSES, Contract, SandboxState
+from .documents import Documents
 from .routes import Route
 from .storage import WorkspaceFiles
 from .subscriptions import WebhookRegistry
@@ -170,6 +171,7 @@ class Handlers:
         self.state = state
         self.ws = state.workspace_id
         self.files = WorkspaceFiles(state.seed)
+        self.documents = Documents(state, self.files, self._contract)
         self.webhooks = webhooks
         self.analytics = AnalyticsQueries(state)
 
@@ -196,6 +198,7 @@ class Handlers:
             table[("POST", f"/api/{version}/public/contracts/{{{key}}}/send_to_counterparties")] = self.send
         table[("POST", "/api/v2.1/public/workspace/files/uploads/")] = self.files.start_uploads
         table[("GET", "/api/v2.1/public/workspace/files/{file_id}/")] = self.files.download_url
+        table.update(self.documents.table())
         table[("GET", "/api/v1/public/contracts")] = self.list_contracts_v1
         table[("GET", "/api/v1/public/contracts/{contract_id}/status")] = self.contract_status
         table[("POST", "/api/v2.1/public/webhooks/")] = self.webhooks.create

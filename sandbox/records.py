@@ -15,6 +15,15 @@ from .wire import iso
 STATUSES = ("DRAFT", "REDLINING", "SIGN", "EXECUTED", "ON_HOLD", "VOIDED")
 
 @dataclass(frozen=True)
+class Version:
+    """One version of a contract's document: its id (current_version_id), size, and SpotDraft's file name."""
+
+    id: int
+    size: int
+    file_name: str  # without its extension: the format asked for gives that
+
+
+@dataclass(frozen=True)
 class User:
     email: str
     name: str
@@ -62,6 +71,7 @@ class Contract:
     parties: list[dict[str, Any]] = field(default_factory=list)  # as a create request named them (no counterparty_id)
     poison: dict[str, Any] = field(default_factory=dict)  # list-answer fields replaced by values that fit no schema
     poison_removed: tuple[str, ...] = ()  # list-answer fields left out altogether ("id" included)
+    versions: list[Version] = field(default_factory=list)  # its document's versions, oldest first
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property

@@ -3,7 +3,8 @@
 SpotDraft hands out upload and download URLs signed for one object (its download example is a
 Google Cloud Storage V4 URL); the bytes never pass through the API itself. The sandbox plays both
 sides on its own port: `/_storage/{file_id}?expires=..&signature=..` answers PUT (store) and GET
-(serve) when the signature matches the method, object and expiry, as a bucket would.
+(serve) when the signature matches the method, object and expiry, as a bucket would. Contract
+documents (documents.py) are objects of the same store, `/_storage/documents/...`, signed the same way.
 
 The store refuses any request that carries SpotDraft credentials (`client-id`, `client-secret`,
 `authorization`): a real bucket would accept and ignore them, but a client that sends them there
@@ -19,6 +20,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -47,6 +49,7 @@ class WorkspaceFiles:
         self._count = 0
         self._lock = threading.Lock()
         self.files: dict[str, StoredFile] = {}
+        self.documents: Callable[[str], Reply] | None = None  # serves documents/... objects (documents.py)
 
     def reset(self) -> None:
         """No file; file ids from the first again (URLs signed before no longer verify)."""
@@ -83,7 +86,7 @@ class WorkspaceFiles:
                 answers.append({
                     "file_id": file_id,
                     "filename": stored.filename,
-                    "upload_url": self._signed_url(req, "PUT", file_id, expires),
+                    "upload_url": self.signed_url(req, "PUT", file_id, expires),
                     "expires_at": datetime.fromtimestamp(expires, UTC).isoformat().replace("+00:00", "Z"),
                 })  # fmt: skip
         return json_reply(200, {"files": answers})
@@ -94,7 +97,7 @@ class WorkspaceFiles:
         if stored is None or stored.content is None:
             return error(404, "File not found.")
         expires = int(time.time()) + URL_LIFETIME_S
-        return json_reply(200, {"signed_url": self._signed_url(req, "GET", stored.file_id, expires)})
+        return json_reply(200, {"signed_url": self.signed_url(req, "GET", stored.file_id, expires)})
 
     # ------------------------------------------------------------------ the bucket side
 
@@ -114,6 +117,8 @@ class WorkspaceFiles:
             return error(403, "SignatureDoesNotMatch: the URL is not signed for this method and object.")
         if expires < time.time():
             return error(403, "ExpiredToken: the signed URL has expired.")
+        if self.documents is not None and file_id.startswith("documents/"):
+            return self.documents(file_id)  # signed for GET only: a PUT's signature never matched above
         with self._lock:
             stored = self.files.get(file_id)
             if stored is None:
@@ -135,7 +140,7 @@ class WorkspaceFiles:
     def _signature(self, method: str, file_id: str, expires: int) -> str:
         return hmac.new(self._key, f"{method}\n{file_id}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
-    def _signed_url(self, req, method: str, file_id: str, expires: int) -> str:
+    def signed_url(self, req, method: str, file_id: str, expires: int) -> str:
         signature = self._signature(method, file_id, expires)
         return f"{req.scheme}://{req.host}{STORAGE_PREFIX}{quote(file_id)}?expires={expires}&signature={signature}"
 

@@ -8,8 +8,11 @@ list answers are the hot path of every benchmark; the stdlib fallback gives the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -35,10 +38,47 @@ JSON = b"application/json"
 Headers = list[tuple[bytes, bytes]]
 
 
+@dataclass(frozen=True)
+class Streamed:
+    """A body of `length` bytes whose chunks `chunks()` makes anew on each call (each request, each hash)."""
+
+    length: int
+    chunks: Callable[[], Iterator[bytes]]
+
+    def __len__(self) -> int:
+        return self.length
+
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        for chunk in self.chunks():
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    @classmethod
+    def of(cls, data: bytes) -> Streamed:
+        return cls(len(data), lambda: iter((data,)))
+
+
 class Reply(NamedTuple):
     status: int
     headers: Headers
-    body: bytes
+    body: bytes | Streamed  # Streamed: a file, sent a chunk at a time (pdf.py)
+
+
+async def send_body(send: Any, body: bytes | Streamed, limit: int | None = None) -> None:
+    """The ASGI body messages of a reply; with `limit`, only its first `limit` bytes (and more to come)."""
+    if isinstance(body, bytes):
+        chunk = body if limit is None else body[:limit]
+        await send({"type": "http.response.body", "body": chunk, "more_body": limit is not None})
+        return
+    sent = 0
+    for chunk in body.chunks():
+        if limit is not None and sent + len(chunk) >= limit:
+            await send({"type": "http.response.body", "body": chunk[: limit - sent], "more_body": True})
+            return
+        sent += len(chunk)
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def json_reply(status: int, value: Any, headers: Headers | None = None) -> Reply:

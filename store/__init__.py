@@ -10,6 +10,9 @@ from store.contract_reads import mark_deleted, mark_seen
 from store.engine import database_now, dispose_engine, engine_for
 from store.tables import (
     analytics_snapshots,
+    archive_state,
+    archive_writes,
+    archived_documents,
     contract_syncs,
     contracts,
     counterparties,
@@ -26,6 +29,9 @@ from store.writes import fit_row, storable, upsert, upsert_each
 __all__ = [
     "ANALYTICS_TABLES",
     "analytics_snapshots",
+    "archive_state",
+    "archive_writes",
+    "archived_documents",
     "contract_syncs",
     "contracts",
     "counterparties",

@@ -122,6 +122,54 @@ dead_letters = sa.Table(
     sa.Index("ix_dead_letters_status", "status"),
 )
 
+# -- the document archive (flows.archive_contracts): what is in the user's storage, what is being written there
+
+archived_documents = sa.Table(
+    "archived_documents", metadata,
+    sa.Column("storage", sa.Text, primary_key=True,
+              comment="where: the storage block's base path (file:///... or s3://bucket/prefix), secrets masked"),
+    sa.Column("contract_id", sa.Text, primary_key=True, comment="SpotDraft's composite id (T-123, H-123)"),
+    sa.Column("version_id", sa.Text, primary_key=True, comment="the contract's current_version_id when archived"),
+    sa.Column("format", sa.Text, primary_key=True, comment="PDF, DOCX or DOCX_WITH_FALLBACK_TO_PDF, as asked for"),
+    sa.Column("storage_block", sa.Text, comment="the Prefect block document (type/name) when known"),
+    sa.Column("path", sa.Text, nullable=False, comment="the file's path under the storage's base path"),
+    sa.Column("file_name", sa.Text, comment="SpotDraft's file name, as given (the path holds it sanitised)"),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False, comment="hex, computed while the file streamed"),
+    sa.Column("content_type", sa.Text),
+    sa.Column("verified", sa.Text, nullable=False, comment="what was read back from the storage and matched"),
+    sa.Column("archived_at", sa.DateTime, nullable=False),
+    sa.Column("flow_run_id", sa.Text),
+)
+
+archive_writes = sa.Table(
+    "archive_writes", metadata,
+    sa.Column("storage", sa.Text, primary_key=True),
+    sa.Column("contract_id", sa.Text, primary_key=True),
+    sa.Column("version_id", sa.Text, primary_key=True),
+    sa.Column("format", sa.Text, primary_key=True),
+    sa.Column("storage_block", sa.Text),
+    sa.Column("path", sa.Text, nullable=False, comment="the final path, under the storage's base path"),
+    sa.Column("temp_path", sa.Text, nullable=False, comment="where the file is written before its rename"),
+    sa.Column("file_name", sa.Text),
+    sa.Column("bytes", sa.BigInteger, comment="set once the temporary file is verified; NULL before"),
+    sa.Column("sha256", sa.Text, comment="set once the temporary file is verified; NULL before"),
+    sa.Column("content_type", sa.Text),
+    sa.Column("verified", sa.Text),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("flow_run_id", sa.Text),
+    # A row here is a write under way, or one a killed run left: the next run that archives the contract
+    # completes it (renamed and recorded) or removes its temporary file and starts again.
+    comment="writes under way: a file in the archive never lacks its row in one of the two tables",
+)
+
+archive_state = sa.Table(
+    "archive_state", metadata,
+    sa.Column("key", sa.Text, primary_key=True, comment="the archive: storage, format and statuses"),
+    sa.Column("watermark", sa.DateTime, comment="start of the last complete pass; the next reads from here"),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
 
 analytics_snapshots = sa.Table(
     "analytics_snapshots", metadata,

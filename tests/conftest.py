@@ -75,6 +75,16 @@ def prefect_api():
         yield
 
 
+@pytest.fixture(scope="module")
+def prefect_server_env(tmp_path_factory):
+    """A real `prefect server` (its own PREFECT_HOME, a free port) for a module's processes: the environment
+    that points them at it (the kill tests' runners report there)."""
+    from tools.prefect_server import local_prefect_server
+
+    with local_prefect_server(tmp_path_factory.mktemp("prefect-home")) as env:
+        yield env
+
+
 @pytest.fixture
 def sandbox():
     from sandbox import Sandbox

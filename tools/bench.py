@@ -18,6 +18,9 @@
 6. Analytics (tools/bench_analytics.py): sync_analytics at 50 requests/s, rows per second and requests for
    10,000 and 100,000 contracts, and peak memory at each (flat in the table's size: at most 1.2x). The exit
    status is non-zero when a load failed, stored fewer contracts than seeded, or memory was not flat.
+7. The archive (tools/bench_archive.py): files per second, MB/s and peak memory above the baseline for 1,000
+   files of 200 KB, 10 of 50 MB and one of 200 MB into an S3 server (moto) through s3fs. The exit status is
+   non-zero when a file is missing or differs, or the 50 MB files cost more than 64 MB of memory.
 
     python -m tools.bench                          everything, the rate section's quota-shape matrix
                                                    (14 cases, about 40 minutes of it)
@@ -30,6 +33,7 @@
     python -m tools.bench --only webhooks          100 changes, 3 in flight, then a burst of 20 (12-18 minutes)
     python -m tools.bench --only webhooks --deliveries 20
     python -m tools.bench --only analytics --analytics-rows 10000,100000     (3-6 minutes)
+    python -m tools.bench --only archive           the archive's three cases (about 5 minutes)
 
 The rate section's options: --shapes (bucket-1, bucket-0.2s, bucket-1s: token buckets of one request,
 0.2 s and 1 s of the rate; fixed-1s, fixed-60s: fixed windows; sliding-1s; or all), --limits
@@ -43,7 +47,7 @@ another latency, :no-ra for 429s without Retry-After. --contracts sets N for eve
 --naive-cap-s stops the naive load after that many seconds (default 60; 0: no cap), keeping what it
 read: at 300 ms it would take many minutes.
 
-Sections 2, 4, 5 and 6 share one local Prefect server, started once.
+Sections 2, 4, 5, 6 and 7 share one local Prefect server, started once.
 """
 
 from __future__ import annotations
@@ -142,8 +146,8 @@ def file_transfer(sb, home: Path) -> None:
     assert (home / "back.pdf").stat().st_size == size
 
 
-SECTIONS = ("overhead", "files", "sync", "rate", "webhooks", "analytics")
-PREFECT_SECTIONS = {"sync", "rate", "webhooks", "analytics"}
+SECTIONS = ("overhead", "files", "sync", "rate", "webhooks", "analytics", "archive")
+PREFECT_SECTIONS = {"sync", "rate", "webhooks", "analytics", "archive"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -260,9 +264,14 @@ def main(argv: list[str] | None = None) -> int:
             from tools import bench_analytics
 
             ok = bench_analytics.run(prefect_env, home / "analytics", args.analytics_sizes, args.analytics_limit) and ok
+        if "archive" in args.sections:
+            from tools import bench_archive
+
+            ok = bench_archive.run(prefect_env, home / "archive", list(bench_archive.CASES)) and ok
     if not ok:
         print("\nbench: a load failed or stored fewer contracts than seeded (see Problems above), a webhook "
-              "change never reached its row (see LOST above), or an analytics load failed or grew in memory",
+              "change never reached its row (see LOST above), an analytics load failed or grew in memory, or "
+              "an archived file was missing, differed or cost too much memory (see the archive table)",
               file=sys.stderr)
     return 0 if ok else 1
 

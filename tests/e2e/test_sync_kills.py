@@ -24,14 +24,6 @@ from store import contracts, dead_letters, engine_for, sync_state
 from tests.support.paths import ROOT
 
 
-@pytest.fixture(scope="module")
-def prefect_server_env(tmp_path_factory):
-    from tools.prefect_server import local_prefect_server
-
-    with local_prefect_server(tmp_path_factory.mktemp("prefect-home")) as env:
-        yield env
-
-
 def start_runner(sb, database_url: str, prefect_env: dict, full: bool) -> subprocess.Popen:
     env = {**os.environ, **prefect_env, "SANDBOX_URL": sb.base_url, "SANDBOX_CLIENT_ID": sb.client_id,
            "SANDBOX_CLIENT_SECRET": sb.client_secret, "DATABASE_URL": database_url,

@@ -59,6 +59,7 @@ def test_every_operation_is_a_task_taking_credentials_first():
     ("register_webhook", ["credentials", "url", "activities"]),
     ("unregister_webhook", ["credentials", "webhook_id"]),
     ("sync_analytics", ["credentials", "database_url", "tables", "user_scoped"]),
+    ("archive_contracts", ["credentials", "storage", "database_url", "statuses", "format", "path_template"]),
 ])
 def test_the_flows(flow, expected):
     import flows
@@ -70,9 +71,12 @@ def test_the_tables_and_their_keys():
     from store import metadata
 
     tables = metadata.tables
-    assert {"contracts", "counterparties", "templates", "created_contracts", "dead_letters"} <= set(tables)
+    assert {"contracts", "counterparties", "templates", "created_contracts", "dead_letters",
+            "archived_documents"} <= set(tables)
     assert {"analytics_contracts", "analytics_users", "analytics_snapshots"} <= set(tables)
     assert [c.name for c in tables["contracts"].primary_key] == ["id"]
+    assert {"contract_id", "version_id", "path", "bytes", "sha256", "archived_at"} <= set(
+        tables["archived_documents"].c.keys())
     assert {"operation", "status"} <= set(tables["dead_letters"].c.keys())
 
 
@@ -112,11 +116,12 @@ def test_the_deployments():
     names = {(d["entrypoint"].split(":")[1], d["name"]) for d in config["deployments"]}
     flow_names = {"sync_contracts": "sync-contracts", "create_contracts": "create-contracts",
                   "sync_contract": "sync-contract", "review_failed_operations": "review-failed-operations",
-                  "sync_analytics": "sync-analytics"}
+                  "sync_analytics": "sync-analytics", "archive_contracts": "archive-contracts"}
     found = {f"{flow_names[f]}/{d}" for f, d in names if f in flow_names}
     assert {"sync-contracts/sync-contracts-hourly", "create-contracts/create-contracts",
             "sync-contract/sync-contract-on-change", "review-failed-operations/review-failed-operations",
-            "sync-analytics/sync-analytics-daily"} <= found
+            "sync-analytics/sync-analytics-daily",
+            "archive-contracts/archive-contracts-daily", "archive-contracts/archive-contract-on-execution"} <= found
 
 
 @pytest.mark.parametrize("module", ["flows.migrate", "webhooks", "sandbox"])
