@@ -7,8 +7,7 @@ a second contract when it is off), sending it to its counterparties, finding con
 id, the template, contract-type and counterparty lists, the webhook subscriptions and key
 (subscriptions.py), the analytics query API (analytics.py) and the contract documents (documents.py).
 Creating and sending are announced to webhook subscribers (outbox.py). Each handler is a plain synchronous
-function of (request, path params, route): nothing here awaits, so one request's read-check-write is atomic
-with respect to every other request the event loop serves.
+function of (request, path params, route): nothing here awaits, so one request's read-check-write is atomic.
 """
 
 from __future__ import annotations
