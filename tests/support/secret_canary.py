@@ -64,16 +64,20 @@ def pg_connect(port: int, dbname: str):
                            autocommit=True)
 
 
-def canary_signatures(sandbox: Sandbox) -> None:
-    """Every signature the sandbox's store hands out (and checks) carries the canary."""
+def canary_signatures(sandbox: Sandbox, signature: str = SIGNATURE) -> None:
+    """Every signature the sandbox's store hands out (and checks) carries `signature`: workspace files' and
+    contract documents' URLs alike."""
     store = sandbox.app.storage
     sign = store._signature
-    store._signature = lambda method, file_id, expires: SIGNATURE + sign(method, file_id, expires)
+    store._signature = lambda method, file_id, expires: signature + sign(method, file_id, expires)
 
 
 @dataclass
 class Place:
+    """One place a secret could leak to, and what its scan found of `canaries` (label -> value)."""
+
     name: str
+    canaries: dict[str, str] = field(default_factory=lambda: dict(CANARIES))
     items: int = 0
     size: int = 0
     hits: list[str] = field(default_factory=list)
@@ -82,7 +86,7 @@ class Place:
         data = content.encode("utf-8", "backslashreplace") if isinstance(content, str) else content
         self.items += count
         self.size += len(data)
-        for label, canary in CANARIES.items():
+        for label, canary in self.canaries.items():
             for match in re.finditer(re.escape(canary.encode()), data):
                 start, end = max(0, match.start() - 160), match.end() + 60
                 snippet = data[start:end].decode("utf-8", "replace").replace("\n", "\\n")
