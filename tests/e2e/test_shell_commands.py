@@ -29,7 +29,6 @@ DEPLOYMENT_RUNS = """\
 ```sh
 export PREFECT_API_URL=http://127.0.0.1:4200/api
 .venv/bin/prefect deployment run 'sync-contracts/sync-contracts-hourly' --watch
-.venv/bin/prefect deployment run 'sync-contracts/sync-contracts-hourly' --param full_refresh=true --watch
 .venv/bin/prefect deployment run 'sync-contract/sync-contract-on-change' --param contract_id=T-1000 --watch
 .venv/bin/prefect deployment run 'sync-analytics/sync-analytics-daily' --param 'tables=["contracts", "users"]' --watch
 .venv/bin/prefect deployment run 'create-contracts/create-contracts' --params - --watch < deployments/examples/create-contracts.json

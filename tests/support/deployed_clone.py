@@ -9,6 +9,7 @@ import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,30 +38,36 @@ def _check(done: subprocess.CompletedProcess, what: str) -> str:
     return done.stdout
 
 
+def _clone_and_set_up(root: Path, env: dict[str, str]) -> Path:
+    """`git clone` of HEAD (uncommitted edits stay out, as in anyone's clone), then `make setup`."""
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(root)], check=True, timeout=120)
+    _check(subprocess.run(["make", "setup"], cwd=root, env={**env, "HOME": os.environ.get("HOME", "")},
+                          capture_output=True, text=True, timeout=COMMAND_TIMEOUT), "`make setup` in a fresh clone")
+    return root
+
+
 @contextlib.contextmanager
 def deployed_clone(base: Path, sandbox_url: str, client_id: str, client_secret: str) -> Iterator[DeployedClone]:
     """The clone at `base`/prefect-spotdraft, deployed on its own server, a worker running; the sandbox at
     `sandbox_url` is the credentials document's base URL. The scheduler is off: no run starts but those asked for."""
-    root = base / "prefect-spotdraft"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(root)], check=True, timeout=120)
     # HOME is the test's too: nothing a command writes by default lands in the real home directory.
     env = {**fresh_shell_env(base / "cli-home"), "HOME": str(base / "home")}
     (base / "home").mkdir()
-    _check(subprocess.run(["make", "setup"], cwd=root, env={**env, "HOME": os.environ.get("HOME", "")},
-                          capture_output=True, text=True, timeout=COMMAND_TIMEOUT), "`make setup` in a fresh clone")
-    with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack, ThreadPoolExecutor(1) as pool:
+        cloned = pool.submit(_clone_and_set_up, base / "prefect-spotdraft", env)  # while the server starts
         with pytest.MonkeyPatch.context() as patch:  # read by the server as it starts
             patch.setenv("PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED", "false")
             server_env = stack.enter_context(local_prefect_server(base / "server-home"))
+        root = cloned.result()
         env["PREFECT_API_URL"] = server_env["PREFECT_API_URL"]
         clone = DeployedClone(root, env, server_env["PREFECT_API_URL"], base)
         save = ("from blocks import SpotDraftCredentials as C; import os; e = os.environ; C(client_id=e['SB_ID'], "
                 "client_secret=e['SB_SECRET'], base_url=e['SB_URL']).save('spotdraft', overwrite=True)")
+        pool_made = pool.submit(clone.shell, ".venv/bin/prefect work-pool create spotdraft --type process --overwrite")
         _check(clone.shell(".venv/bin/prefect block register -m blocks"), "prefect block register")
         _check(clone.shell(f'.venv/bin/python -c "{save}"', SB_ID=client_id, SB_SECRET=client_secret,
                            SB_URL=sandbox_url), "saving the credentials document")
-        _check(clone.shell(".venv/bin/prefect work-pool create spotdraft --type process --overwrite"),
-               "prefect work-pool create")
+        _check(pool_made.result(), "prefect work-pool create")
         _check(clone.shell(".venv/bin/prefect --no-prompt deploy --all --prefect-file deployments/prefect.yaml"),
                "prefect deploy")
         worker_log = stack.enter_context(open(base / "worker.log", "wb"))
