@@ -110,7 +110,11 @@ def test_every_command_runs_and_the_review_answered_from_a_shell_is_carried_out(
         alone.append(pool.submit(run, by_hand, review_export))
         chains = [pool.submit(lambda: [run(c, runs_export) for c in archive]), pool.submit(the_review)]
         outputs = [f.result() for f in alone] + [o for f in chains for o in f.result()]
-    print(f"{len(outputs)} commands in {time.monotonic() - began:.0f} s")
+    print(f"{len(outputs)} commands in {time.monotonic() - began:.0f} s; the runs, as the server saw them:")
+    for flow_run in sorted(sync_api(clone.env, lambda api: api.read_flow_runs()), key=lambda r: r.created):
+        ran = f"{(flow_run.start_time - flow_run.created).total_seconds():5.1f} s to start, " \
+              f"{(flow_run.end_time - flow_run.start_time).total_seconds():5.1f} s" if flow_run.end_time else "-"
+        print(f"  {flow_run.state.name:>13}  {ran}  {flow_run.name}")
     said = {command: output for command, _, output in outputs}
 
     # The review: listed from the shell, answered, and the decision carried out in SpotDraft and the database.
