@@ -98,7 +98,7 @@ def _list(api, args) -> int:
         return missing
     for review in reviews:
         count = len(review.letters)
-        print(f"{review.label}: {count} dead letter{'s' * (count != 1)} wait for a decision")
+        print(f"{review.label}: {count} dead letter{'s wait' if count != 1 else ' waits'} for a decision")
         print(_table([{"id": str(x.id), "operation": x.operation, "target": x.target, "error": x.error,
                        "since": x.since} for x in review.letters], indent="  "))
     run = "" if len(reviews) == 1 else "RUN_ID "

@@ -29,7 +29,8 @@ DEPLOYMENT_RUNS = """\
 ```sh
 export PREFECT_API_URL=http://127.0.0.1:4200/api
 .venv/bin/prefect deployment run 'sync-contracts/sync-contracts-hourly' --watch
-.venv/bin/prefect deployment run 'sync-contract/sync-contract-on-change' --param contract_id=T-1000 --watch
+.venv/bin/prefect deployment run 'sync-contract/sync-contract-on-change' --param contract_id=T-1000 --watch \\
+  --param 'credentials={"$ref": {"block_document_slug": "spotdraft-credentials/spotdraft"}}'
 .venv/bin/prefect deployment run 'sync-analytics/sync-analytics-daily' --param 'tables=["contracts", "users"]' --watch
 .venv/bin/prefect deployment run 'create-contracts/create-contracts' --params - --watch < deployments/examples/create-contracts.json
 .venv/bin/prefect deployment run 'create-contracts/create-contracts' --param template_id=101 \\
