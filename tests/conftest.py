@@ -33,7 +33,11 @@ os.environ["SPOTDRAFT_RETRY_WINDOW"] = "30"
 os.environ["SPOTDRAFT_TIMEOUT_READ"] = "2"
 os.environ.pop("SPOTDRAFT_DATABASE_URL", None)  # a developer's own database is never a test's default
 
-from tests.support.paths import DATABASES
+from tests.support.paths import DATABASES, ROOT
+
+# The deployments the tests make clone this checkout in each flow run (deployments/steps.py), never its origin,
+# which may hold other commits or need credentials. (The deployment test that needs an origin makes its own.)
+os.environ["SPOTDRAFT_GIT_REPOSITORY"] = str(ROOT)
 
 
 def pytest_report_header(config) -> str:
