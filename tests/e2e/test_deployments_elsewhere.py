@@ -10,6 +10,7 @@ A real `prefect server`, a real process worker, the sandbox over loopback HTTP, 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,9 +24,10 @@ from tests.support.paths import ROOT
 from tests.support.prefect_rest import pause_schedules, rest
 from tests.support.prefect_server import cli, run_deployment, wait_for
 from tools.bench_webhooks_stack import save_credentials
+from tools.docker_deployments import DOCKER_FILE
 from tools.prefect_server import local_prefect_server, stop_process_group
 
-SYNC, ONE = "sync-contracts/sync-contracts-hourly", "sync-contract/sync-contract-on-change"
+SYNC = "sync-contracts/sync-contracts-hourly"
 WORKER_ENV = {"PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "5",
               "PREFECT_LOGGING_LEVEL": "INFO"}
 
@@ -37,15 +39,23 @@ def git(*args, cwd=None) -> str:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    """A Prefect server with the credentials document and both work pools, and the sandbox."""
+    """A Prefect server with the credentials document and both work pools, the sandbox, and the deployments made
+    from a clone of a bare repository (this one's HEAD), which is deleted once they are made."""
     base = tmp_path_factory.mktemp("elsewhere")
+    origin, deployer = base / "origin.git", base / "deployer"
     with Sandbox(contracts=25, seed=5) as sb, local_prefect_server(base / "prefect-home") as prefect_env:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTDRAFT_GIT_", "SPOTDRAFT_DATABASE"))}
         env.update(prefect_env, **WORKER_ENV)
         save_credentials(env, sb)
         cli(env, "work-pool", "create", "spotdraft", "--type", "process", "--overwrite")
         cli(env, "work-pool", "create", "spotdraft-docker", "--type", "docker", "--overwrite")
-        yield env, sb
+        git("clone", "--quiet", "--bare", ROOT, origin)
+        git("clone", "--quiet", origin, deployer)
+        commit = git("rev-parse", "HEAD", cwd=deployer)
+        cli(env, "deploy", "--all", "--prefect-file", "deployments/prefect.yaml", cwd=deployer)
+        pause_schedules(env)  # only the runs a test starts
+        shutil.rmtree(deployer)  # a run that needed the deploying checkout would fail now
+        yield {"env": env, "sandbox": sb, "origin": origin, "commit": commit, "deployed": deployments(env)}
 
 
 def deployments(env: dict) -> dict[str, dict]:
@@ -67,33 +77,22 @@ def without_ids(value):
     return [without_ids(v) for v in value] if isinstance(value, list) else value
 
 
+@pytest.mark.timeout(600)  # a real server, a deploy, a worker and a flow-run process, on a shared 2-core machine
 def test_a_worker_in_another_clone_runs_what_a_clone_now_gone_deployed(stack, tmp_path):
-    env, sb = stack
-    origin, deployer, elsewhere = tmp_path / "origin.git", tmp_path / "deployer", tmp_path / "worker"
-    git("clone", "--quiet", "--bare", ROOT, origin)
-    git("clone", "--quiet", origin, deployer)
-    commit = git("rev-parse", "HEAD", cwd=deployer)
-    cli(env, "deploy", "--all", "--prefect-file", "deployments/prefect.yaml", cwd=deployer)
-    pause_schedules(env)  # only the runs started below
-    shutil.rmtree(deployer)  # a run that needed the deploying checkout would fail now
+    env, sb = stack["env"], stack["sandbox"]
+    assert stack["deployed"][SYNC]["pull_steps"] == [{"prefect.deployments.steps.git_clone": {
+        "repository": str(stack["origin"]), "branch": None, "commit_sha": stack["commit"]}}]
+    assert all("database_url" not in d["parameters"] for d in stack["deployed"].values())
 
-    found = deployments(env)
-    assert found[SYNC]["pull_steps"] == [{"prefect.deployments.steps.git_clone": {
-        "repository": str(origin), "branch": None, "commit_sha": commit}}]
-    assert all("database_url" not in d["parameters"] for d in found.values())
-
-    git("clone", "--quiet", origin, elsewhere)
-    data_home = tmp_path / "worker-data"
-    log = tmp_path / "worker.log"
-    with open(log, "wb") as output:
+    elsewhere, data_home = tmp_path / "worker", tmp_path / "worker-data"
+    git("clone", "--quiet", stack["origin"], elsewhere)
+    with open(tmp_path / "worker.log", "wb") as output:
         worker = subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", "--pool", "spotdraft"],
                                   cwd=elsewhere, env={**env, "XDG_DATA_HOME": str(data_home)}, stdout=output,
                                   stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            one_id = sb.snapshot()[0]["id"]
-            runs = [run_deployment(env, SYNC, {}), run_deployment(env, ONE, {"contract_id": str(one_id)})]
-            for run in runs:
-                wait_for(env, run, {"COMPLETED"}, timeout=240)
+            run = run_deployment(env, SYNC, {})
+            wait_for(env, run, {"COMPLETED"}, timeout=300)
         finally:
             stop_process_group(worker, grace=3)
 
@@ -105,22 +104,26 @@ def test_a_worker_in_another_clone_runs_what_a_clone_now_gone_deployed(stack, tm
         dispose_engine(database)
     assert stored == {c["composite_id"] for c in sb.snapshot()}
     assert git("status", "--porcelain", "--ignored", cwd=elsewhere) == ""  # nothing written in the worker's clone
-    for run in runs:
-        messages = [line["message"] for line in rest(env, "POST", "/logs/filter",
-                                                     {"logs": {"flow_run_id": {"any_": [str(run)]}}})]
-        assert "Deployment step 'git_clone' completed successfully" in messages, messages[:20]
+    messages = [line["message"] for line in rest(env, "POST", "/logs/filter",
+                                                 {"logs": {"flow_run_id": {"any_": [str(run)]}}})]
+    assert "Deployment step 'git_clone' completed successfully" in messages, messages[:20]
 
 
-def test_the_docker_file_makes_the_same_deployments_on_the_docker_pool(stack):
-    env, _ = stack
-    cli({**env, "SPOTDRAFT_GIT_REPOSITORY": str(ROOT)}, "deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
-    on_process = deployments(env)
+@pytest.mark.timeout(600)
+def test_the_docker_file_makes_the_same_deployments_on_the_docker_pool(stack, tmp_path):
+    """Deployed under names of their own (a suffix), so that the process deployments stay as they are."""
+    env = stack["env"]
+    text = DOCKER_FILE.read_text(encoding="utf-8")
+    renamed = re.sub(r"^  - name: (\S+)$", r"  - name: \1-docker", text, flags=re.M)
+    assert renamed.count("-docker\n") == len(stack["deployed"])
+    (tmp_path / "prefect.docker.yaml").write_text(renamed, encoding="utf-8")
     image = "registry.example.com/prefect-spotdraft:1.0"
-    cli({**env, "SPOTDRAFT_IMAGE": image}, "deploy", "--all", "--prefect-file", "deployments/prefect.docker.yaml")
-    on_docker = deployments(env)
+    cli({**env, "SPOTDRAFT_IMAGE": image}, "deploy", "--all", "--prefect-file", str(tmp_path / "prefect.docker.yaml"))
+    pause_schedules(env)
+    on_docker = {name.removesuffix("-docker"): d for name, d in deployments(env).items() if name.endswith("-docker")}
 
     def same_in_both(deployment: dict) -> dict:
-        schedules = [{k: s[k] for k in ("slug", "active", "parameters", "schedule")} for s in deployment["schedules"]]
+        schedules = [{k: s[k] for k in ("slug", "parameters", "schedule")} for s in deployment["schedules"]]
         triggers = [{"trigger": without_ids(a["trigger"]), "enabled": a["enabled"]} for a in deployment["automations"]]
         return {"entrypoint": deployment["entrypoint"], "parameters": deployment["parameters"],
                 "schema": deployment["parameter_openapi_schema"], "tags": deployment["tags"],
@@ -128,10 +131,10 @@ def test_the_docker_file_makes_the_same_deployments_on_the_docker_pool(stack):
                 "concurrency": (deployment.get("global_concurrency_limit") or {}).get("limit"),
                 "collisions": deployment["concurrency_options"]}
 
-    assert set(on_docker) == set(on_process) and len(on_docker) >= 7
+    assert set(on_docker) == set(stack["deployed"])
     for name, deployment in on_docker.items():
-        assert same_in_both(deployment) == same_in_both(on_process[name]), name
-        assert deployment["work_pool_name"] == "spotdraft-docker" and on_process[name]["work_pool_name"] == "spotdraft"
+        assert same_in_both(deployment) == same_in_both(stack["deployed"][name]), name
+        assert deployment["work_pool_name"] == "spotdraft-docker"
         assert deployment["job_variables"] == {
             "image": image, "volumes": ["spotdraft-data:/home/spotdraft/.local/share/spotdraft"]}
         assert deployment["pull_steps"] == [
