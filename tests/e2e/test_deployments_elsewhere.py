@@ -114,8 +114,8 @@ def test_the_docker_file_makes_the_same_deployments_on_the_docker_pool(stack, tm
     """Deployed under names of their own (a suffix), so that the process deployments stay as they are."""
     env = stack["env"]
     text = DOCKER_FILE.read_text(encoding="utf-8")
-    renamed = re.sub(r"^  - name: (\S+)$", r"  - name: \1-docker", text, flags=re.M)
-    assert renamed.count("-docker\n") == len(stack["deployed"])
+    renamed, count = re.subn(r"^  - name: (\S+)$", r"  - name: \1-docker", text, flags=re.M)
+    assert count == len(stack["deployed"])
     (tmp_path / "prefect.docker.yaml").write_text(renamed, encoding="utf-8")
     image = "registry.example.com/prefect-spotdraft:1.0"
     cli({**env, "SPOTDRAFT_IMAGE": image}, "deploy", "--all", "--prefect-file", str(tmp_path / "prefect.docker.yaml"))
