@@ -1,5 +1,5 @@
 # Two commands do all set-up on a machine with only python3, pip and make:
-#   make demo   sync the sandbox's contracts into ./spotdraft.db through a real Prefect flow
+#   make demo   sync the sandbox's contracts into ~/.local/share/spotdraft/spotdraft-demo.db through a real Prefect flow
 #   make test   the test suite but tests/e2e/ (about 5 minutes on 2 cores); make test-all: all of it
 #   make bench  the benchmarks (the rate section's quota-shape matrix: about 40 minutes); make bench-quick: its small case
 # uv is installed from PyPI into .tools/ (no system changes), then builds .venv from uv.lock.
@@ -62,7 +62,8 @@ lint: setup
 generate: setup
 	$(UV) run --frozen --no-sync python -m tools.generate_catalog $(if $(SPEC),--spec $(SPEC))
 
-# Upgrade a sync database's schema by hand (DATABASE_URL=...; default the demo's sqlite:///spotdraft.db).
+# Upgrade a sync database's schema by hand (DATABASE_URL=...; default the flows' own: $SPOTDRAFT_DATABASE_URL,
+# else ~/.local/share/spotdraft/spotdraft.db).
 # The URL reaches the command through the environment, never the command line: no shell splits or
 # expands it, and make does not echo it (nor does `ps` show it).
 migrate: setup

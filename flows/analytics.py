@@ -24,14 +24,13 @@ from client.analytics_reading import OPERATION
 from flows.analytics_report import headline, summary_rows
 from flows.analytics_table import TableOutcome, sync_analytics_table
 from flows.common import (
-    DEFAULT_DATABASE_URL,
-    check_database_url,
     data_flow,
+    database_url_or_default,
     emit_dead_letters,
     finished,
     shown_database_url,
 )
-from flows.params import SYNCED_DATABASE, credentials_form, database_url_form, form
+from flows.params import SYNCED_DATABASE, OptionalText, credentials_form, database_url_form, form
 from flows.replays import exact_inputs, replays
 from store import dead_lettering, engine_for, utcnow
 
@@ -57,7 +56,7 @@ def _run_name(parameters: dict[str, Any]) -> str:
 @data_flow("sync-analytics", run_name=_run_name)
 def sync_analytics(
     credentials: SpotDraftCredentials = credentials_form(),
-    database_url: str = database_url_form(SYNCED_DATABASE, DEFAULT_DATABASE_URL),
+    database_url: OptionalText = database_url_form(SYNCED_DATABASE),
     tables: list[str] = form(
         "Tables", "Analytics catalog tables to copy, each into analytics_<table> (default: the eight the API "
         "allowlists).", list(ALLOWLISTED)),
@@ -72,7 +71,8 @@ def sync_analytics(
     logger = get_run_logger()
     started = time.monotonic()
     wanted = checked_tables(tables)
-    engine = engine_for(check_database_url(database_url))
+    database_url = database_url_or_default(database_url)
+    engine = engine_for(database_url)
     client = credentials.get_client()
     requests_before = client.stats().get("requests", 0)
     outcomes: list[TableOutcome] = []

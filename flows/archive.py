@@ -30,10 +30,9 @@ from flows.archive_documents import ALREADY, ARCHIVED, FAILED, LEFT, SKIPPED, Jo
 from flows.archive_paths import DEFAULT_TEMPLATE, check_template
 from flows.archive_storage import ArchiveStorage, StorageBlock
 from flows.common import (
-    DEFAULT_DATABASE_URL,
-    check_database_url,
     composite_id_of,
     data_flow,
+    database_url_or_default,
     emit_dead_letters,
     finished,
     shown_database_url,
@@ -79,9 +78,8 @@ def archive_contracts(
     storage: StorageBlock = form(
         "Storage", "Where the files go: a Local File System or Remote File System block (s3://, gs://, az://, ...).",
     ),
-    database_url: str = database_url_form(
+    database_url: OptionalText = database_url_form(
         "SQLAlchemy URL of the database that records what is archived (table archived_documents).",
-        DEFAULT_DATABASE_URL,
     ),
     statuses: list[ContractStatus] = form(
         "Statuses", "Archive the contracts in these statuses (SpotDraft's display status).", ["EXECUTED"]),
@@ -113,7 +111,8 @@ def archive_contracts(
     one = (contract_id or "").strip() or None
     if one is not None and not CONTRACT_ID.fullmatch(one):
         raise ValueError(f"contract_id must look like 123, T-123 or H-123, not {one[:40]!r}")
-    engine = engine_for(check_database_url(database_url))
+    database_url = database_url_or_default(database_url)
+    engine = engine_for(database_url)
     job = Job(credentials.get_client(), engine, ArchiveStorage(storage), format, path_template, tuple(wanted),
               leases.holder_id(), logger)
     logger.info("Archiving %s as %s into %s", one or f"contracts in {', '.join(wanted)}", format, job.storage.location)

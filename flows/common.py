@@ -15,8 +15,9 @@ from prefect.states import Completed, State
 from client.redaction import hide_url_secrets
 from store.database_url import (  # re-exported: where the flows have always found them
     DATABASE_URL_PATTERN,
-    DEFAULT_DATABASE_URL,
     check_database_url,
+    database_url_or_default,
+    default_database_url,
     shown_database_url,
 )
 
@@ -24,11 +25,12 @@ __all__ = [
     "DATABASE_URL_PATTERN",
     "DEAD_LETTERED",
     "DEAD_LETTER_EVENT",
-    "DEFAULT_DATABASE_URL",
     "UrlSafeFlow",
     "check_database_url",
     "composite_id_of",
     "data_flow",
+    "database_url_or_default",
+    "default_database_url",
     "emit_dead_letters",
     "finished",
     "run_name_from",

@@ -29,10 +29,9 @@ import tasks
 from blocks import SpotDraftCredentials
 from client import SpotDraftError, writes
 from flows.common import (
-    DEFAULT_DATABASE_URL,
-    check_database_url,
     composite_id_of,
     data_flow,
+    database_url_or_default,
     finished,
 )
 from flows.params import JsonList, OptionalText, database_url_form, form
@@ -212,8 +211,8 @@ def create_contracts(
         "Path of a .json or .csv file of records, readable by the worker (see the README for the CSV columns).",
         None, shown_default="",
     ),
-    database_url: str = database_url_form(
-        "SQLAlchemy URL where created_contracts and dead_letters are kept.", DEFAULT_DATABASE_URL
+    database_url: OptionalText = database_url_form(
+        "SQLAlchemy URL where created_contracts and dead_letters are kept."
     ),
     send_to_counterparties: bool = form(
         "Send to counterparties", "Send each newly created contract out to its counterparties.", False
@@ -223,7 +222,8 @@ def create_contracts(
     """Create SpotDraft contracts from upstream records, once per external id, recording SpotDraft's ids."""
     logger = get_run_logger()
     started = time.monotonic()
-    engine = engine_for(check_database_url(database_url))
+    database_url = database_url_or_default(database_url)
+    engine = engine_for(database_url)
     raw = load_records(records, records_file)
     valid: list[dict[str, Any]] = []
     refused = 0

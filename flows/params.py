@@ -16,7 +16,8 @@ from blocks.credentials import OptionalText
 __all__ = ["SYNCED_DATABASE", "JsonList", "OptionalText", "database_url_form", "form"]
 
 # The database_url help of the flows that copy SpotDraft into SQL.
-SYNCED_DATABASE = "SQLAlchemy URL of the database to write, e.g. sqlite:///spotdraft.db or postgresql+psycopg://user@host/db."
+SYNCED_DATABASE = ("SQLAlchemy URL of the database to write, e.g. postgresql+psycopg://user@host/db or "
+                   "sqlite:////var/lib/spotdraft/spotdraft.db.")
 
 
 def form(title: str, description: str, default: Any = ..., shown_default: Any = ...) -> Any:
@@ -36,12 +37,16 @@ def credentials_form(action: str = "read from") -> Any:
     return form("SpotDraft credentials", f"The credentials Block of the workspace to {action}.")
 
 
-def database_url_form(description: str, default: str) -> Any:
-    """The `database_url` parameter: a URL whose password, if any, is refused by the form and the server."""
+def database_url_form(description: str) -> Any:
+    """The `database_url` parameter (an OptionalText): a URL whose password, if any, is refused by the form and
+    the server. Left empty (None), the flow writes the worker's default database (database_url_or_default), so
+    a deployment that names none runs wherever its worker runs: the default is read there, not when deploying."""
     from flows.common import DATABASE_URL_PATTERN
 
-    return Field(default, description=description + " No password in it: give it to the worker as PGPASSWORD "
-                 "or in ~/.pgpass.", json_schema_extra={"title": "Database URL", "pattern": DATABASE_URL_PATTERN})
+    return Field(None, description=description + " Empty: the worker's $SPOTDRAFT_DATABASE_URL, else spotdraft.db "
+                 "in its user's data directory (~/.local/share/spotdraft). No password in it: give it to the worker "
+                 "as PGPASSWORD or in ~/.pgpass.",
+                 json_schema_extra={"title": "Database URL", "pattern": DATABASE_URL_PATTERN, "default": ""})
 
 
 # Annotations for how a parameter is drawn, where Prefect's default drawing gets in the way (validation

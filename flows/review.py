@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from blocks import SpotDraftCredentials
 from client.redaction import redact
-from flows.common import DEFAULT_DATABASE_URL, check_database_url, data_flow, shown_database_url
+from flows.common import data_flow, database_url_or_default, shown_database_url
 from flows.params import OptionalText, database_url_form, form
 from flows.replays import replay_for, replays
 from store import database_now, dead_lettering, engine_for, utcnow
@@ -173,8 +173,8 @@ def _run_alive(flow_run_id: str) -> bool | None:
     return run is not None and (run.state is None or run.state.type.value in _LIVE_STATES)
 
 
-def _database_of(triggered_by: str | None, default: str) -> str:
-    """The database of the run that started this review, else `default`.
+def _database_of(triggered_by: str | None, default: str | None) -> str | None:
+    """The database of the run that started this review, else `default` (None: the worker's default).
 
     Read from Prefect when the review starts rather than copied into its parameters by the trigger:
     a URL that should never have been given (one with a password) is then not copied anywhere.
@@ -185,7 +185,7 @@ def _database_of(triggered_by: str | None, default: str) -> str:
         run = _read_flow_run(triggered_by)
     except Exception as error:
         get_run_logger().warning("Could not read run %s; reviewing %s: %s", triggered_by,
-                                 shown_database_url(default), error)
+                                 shown_database_url(default) if default else "the default database", error)
         return default
     url = (run.parameters or {}).get("database_url") if run is not None else None
     return url if isinstance(url, str) and url else default
@@ -250,10 +250,9 @@ def review_failed_operations(
     credentials: SpotDraftCredentials = form(
         "SpotDraft credentials", "The credentials Block used to retry operations."
     ),
-    database_url: str = database_url_form(
+    database_url: OptionalText = database_url_form(
         "Where the dead_letters table is (the same URL the sync and create flows use). A review started by a "
         "failing run reads that run's database instead.",
-        DEFAULT_DATABASE_URL,
     ),
     triggered_by: OptionalText = form(
         "Triggered by flow run", "The run whose failure or dead letters started this review (set by the trigger).",
@@ -272,8 +271,8 @@ def review_failed_operations(
 ):
     """List pending dead letters, wait for a person's decisions, carry them out and record each outcome."""
     logger = get_run_logger()
-    database_url = _database_of(triggered_by, database_url)
-    engine = engine_for(check_database_url(database_url))
+    database_url = database_url_or_default(_database_of(triggered_by, database_url))
+    engine = engine_for(database_url)
     me = _this_run_id()
     _letter_for_failed_run(engine, triggered_by)
     claimed_until = database_now(engine) + timedelta(minutes=timeout_minutes + 5)

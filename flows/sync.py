@@ -18,15 +18,14 @@ from pydantic import Field
 from blocks import SpotDraftCredentials
 from client.errors import MalformedResponseError
 from flows.common import (
-    DEFAULT_DATABASE_URL,
-    check_database_url,
     data_flow,
+    database_url_or_default,
     emit_dead_letters,
     finished,
     shown_database_url,
 )
 from flows.deletions import confirm_deleted, list_contract_ids
-from flows.params import SYNCED_DATABASE, credentials_form, database_url_form, form
+from flows.params import SYNCED_DATABASE, OptionalText, credentials_form, database_url_form, form
 from flows.reference_lists import REFERENCE_LISTS, sync_reference_list
 from flows.replays import replays
 from flows.sync_pages import advance, shared_key_pointer_pool, sync_contracts_page
@@ -183,7 +182,7 @@ def _run_name(parameters: dict[str, Any]) -> str:
 @data_flow("sync-contracts", run_name=_run_name)
 def sync_contracts(
     credentials: SpotDraftCredentials = credentials_form(),
-    database_url: str = database_url_form(SYNCED_DATABASE, DEFAULT_DATABASE_URL),
+    database_url: OptionalText = database_url_form(SYNCED_DATABASE),
     full_refresh: bool = form(
         "Full refresh",
         "Re-read every contract instead of those updated since the last pass, and mark contracts that no "
@@ -215,7 +214,8 @@ def sync_contracts(
     """Copy SpotDraft contracts (with key pointers), templates and counterparties into a SQL database."""
     logger = get_run_logger()
     started = time.monotonic()
-    engine = engine_for(check_database_url(database_url))
+    database_url = database_url_or_default(database_url)
+    engine = engine_for(database_url)
     client = credentials.get_client()
     stats_before = client.stats()
     shown_url = shown_database_url(database_url)

@@ -19,14 +19,13 @@ from client import SpotDraftError
 from client.contract_ids import CONTRACT_ID, as_text, contract_key
 from client.errors import MalformedResponseError, NotFoundError
 from flows.common import (
-    DEFAULT_DATABASE_URL,
-    check_database_url,
     data_flow,
+    database_url_or_default,
     emit_dead_letters,
     finished,
     shown_database_url,
 )
-from flows.params import credentials_form, database_url_form, form
+from flows.params import OptionalText, credentials_form, database_url_form, form
 from flows.replays import exact_inputs, replays
 from flows.sync_pages import enrich, has_id, store_contracts
 from store import contract_syncs, contracts, database_now, dead_lettering, engine_for, leases, mark_deleted, utcnow
@@ -154,8 +153,8 @@ def sync_contract(
         "SpotDraft's id of the contract (123), or its composite id (T-123, H-123). The webhook trigger "
         "passes the id of the event's contract.",
     ),
-    database_url: str = database_url_form(
-        "SQLAlchemy URL of the database the sync writes, e.g. sqlite:///spotdraft.db.", DEFAULT_DATABASE_URL
+    database_url: OptionalText = database_url_form(
+        "SQLAlchemy URL of the database the sync writes, e.g. postgresql+psycopg://user@host/db."
     ),
     settle_seconds: Annotated[float, Field(ge=0, le=60)] = form(
         "Settle (seconds)",
@@ -167,7 +166,8 @@ def sync_contract(
     """Copy one SpotDraft contract (with its key pointers) into the sync's tables, as the full sync would."""
     logger = get_run_logger()
     key = contract_key(contract_id)
-    engine = engine_for(check_database_url(database_url))
+    database_url = database_url_or_default(database_url)
+    engine = engine_for(database_url)
     ticket, holder = take_ticket(engine, key), leases.holder_id()
     if not _wait_for_turn(engine, key, ticket, holder):
         message = f"contract {key}: a sync that began after this run was asked for has stored it"

@@ -16,7 +16,7 @@ from typing import NoReturn
 import sqlalchemy as sa
 from alembic import command
 
-from store.database_url import DEFAULT_DATABASE_URL, shown_database_url, with_whole_password
+from store.database_url import default_database_url, shown_database_url, with_whole_password
 from store.migrations import (
     SchemaTooNew,
     alembic_config,
@@ -46,9 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     name = argv.pop(0) if argv and argv[0] in COMMANDS else "upgrade"
     parser = _Parser(prog=f"python -m flows.migrate {name}", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    # The URL may also come from $DATABASE_URL (as `make migrate DATABASE_URL=...` passes it, unquoted by no shell).
-    default_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    parser.add_argument("database_url", nargs="?", default=None if name == "revision" else default_url)
+    parser.add_argument("database_url", nargs="?", default=None)
     if name == "upgrade":
         parser.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
     if name == "revision":
@@ -58,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     url = args.database_url
     # What fails is told in one line on stderr, never as a traceback, and never with the URL's password.
     try:
+        if url is None and name != "revision":
+            # $DATABASE_URL (as `make migrate DATABASE_URL=...` passes it, unquoted by no shell), else the flows' own
+            # default: read here, not for --help, since it makes the default database's directory.
+            url = args.database_url = os.environ.get("DATABASE_URL") or default_database_url()
         if url is not None:
             _check_url(url, connects=name == "current" or (name == "upgrade" and not args.sql)
                        or (name == "revision" and args.autogenerate))
@@ -71,7 +73,8 @@ def _check_url(database_url: str, connects: bool) -> None:
     """Raise CommandError, before anything is connected, for a URL that cannot work here."""
     if not database_url.strip():
         raise CommandError("the database URL is empty: give one (e.g. sqlite:///spotdraft.db), or leave it out "
-                           "to use $DATABASE_URL, else sqlite:///spotdraft.db")
+                           "to use $DATABASE_URL, else the flows' default ($SPOTDRAFT_DATABASE_URL, else "
+                           "~/.local/share/spotdraft/spotdraft.db)")
     try:
         url = sa.engine.make_url(database_url)
     except sa.exc.ArgumentError:  # the URL itself is not repeated: where it does not parse, nor is its password

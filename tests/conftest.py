@@ -31,8 +31,13 @@ os.environ["SPOTDRAFT_RETRY_BASE_DELAY"] = "0.01"
 os.environ["SPOTDRAFT_RETRY_MAX_DELAY"] = "2"
 os.environ["SPOTDRAFT_RETRY_WINDOW"] = "30"
 os.environ["SPOTDRAFT_TIMEOUT_READ"] = "2"
+os.environ.pop("SPOTDRAFT_DATABASE_URL", None)  # a developer's own database is never a test's default
 
-from tests.support.paths import DATABASES
+from tests.support.paths import DATABASES, ROOT
+
+# The deployments the tests make clone this checkout in each flow run (deployments/steps.py), never its origin,
+# which may hold other commits or need credentials. (The deployment test that needs an origin makes its own.)
+os.environ["SPOTDRAFT_GIT_REPOSITORY"] = str(ROOT)
 
 
 def pytest_report_header(config) -> str:
@@ -64,6 +69,15 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.e2e)
         if e2e or _on_postgres(item):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_home(tmp_path_factory) -> Path:
+    """The user's data directory, where a flow given no database_url writes (store.database_url), made a
+    temporary one for the session, for this process and the workers and servers it starts."""
+    path = tmp_path_factory.mktemp("data-home")
+    os.environ["XDG_DATA_HOME"] = str(path)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -71,7 +71,9 @@ def save_credentials(env: dict[str, str], sb: SandboxProcess) -> None:
 def deploy(env: dict[str, str], database_url: str) -> None:
     """The work pool and the per-contract sync's deployment, writing `database_url`."""
     prefect_cli(env, "work-pool", "create", "spotdraft", "--type", "process", "--overwrite")
-    prefect_cli(env, "deploy", "--name", DEPLOYMENT.split("/")[1], "--prefect-file", "deployments/prefect.yaml")
+    # Its runs clone this checkout (the pull step; deployments/steps.py), whatever its origin.
+    prefect_cli({**env, "SPOTDRAFT_GIT_REPOSITORY": str(REPO)}, "deploy", "--name", DEPLOYMENT.split("/")[1],
+                "--prefect-file", "deployments/prefect.yaml")
 
     async def point_at(client):
         from prefect.client.schemas.actions import DeploymentUpdate

@@ -103,7 +103,7 @@ def test_the_archive_deployed_triggered_and_run_leaks_no_secret(tmp_path):
         assert [s["active"] for s in on[DAILY]["schedules"]] == [True]
         assert set(on[ON_EXECUTION]["parameters"]["storage"]) == {"$ref"}
         canary.pause_schedules(env)
-        for deployment in on.values():  # this test's database, not the repository's spotdraft.db
+        for deployment in on.values():  # this test's database, not the worker's default
             canary.rest(env, "PATCH", f"/deployments/{deployment['id']}",
                  {"parameters": {**deployment["parameters"], "database_url": database_url}})
         worker_log = stack.enter_context(open(tmp_path / "worker.log", "wb"))

@@ -24,7 +24,7 @@ def rest(env: dict, method: str, path: str, body: dict | None = None):
 
 def pause_schedules(env: dict) -> int:
     """Turn the deployments' schedules off (their pending runs go too): a cron run falling due during
-    the test would sync the deployment's default database, sqlite:///spotdraft.db in the repository."""
+    the test would sync the deployment's default database, the worker's."""
     paused = 0
     for deployment in rest(env, "POST", "/deployments/filter", {}):
         for schedule in deployment.get("schedules") or []:

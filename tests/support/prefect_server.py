@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 import sys
 import time
+from pathlib import Path
 from uuid import UUID
 
 from tests.support.paths import ROOT
@@ -14,10 +15,10 @@ from tests.support.paths import ROOT
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
-def cli(env: dict, *args: str, timeout: float = 180) -> str:
+def cli(env: dict, *args: str, timeout: float = 180, cwd: Path = ROOT) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "prefect", "--no-prompt", *args],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,

@@ -41,7 +41,10 @@ def fresh_shell_env(home: Path) -> dict[str, str]:
            and k not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "PYTHONHOME"}}
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
                                   if p and p not in venv_bins and not p.endswith("/.venv/bin"))
-    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    # The default database's directory (store.database_url) beside it: the README's commands never write the
+    # user's own ~/.local/share/spotdraft.
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
+               XDG_DATA_HOME=str(home.parent / "data-home"))
     return env
 
 
