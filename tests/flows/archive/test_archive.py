@@ -138,6 +138,23 @@ def test_a_hostile_file_name_stays_inside_the_base_path(prefect_api, sandbox, cr
         f"pdf/{contract}-{new['version_id']}-.._.._.._escaped...pdf"]
 
 
+def test_a_listed_contract_without_an_id_is_a_dead_letter_not_skipped_in_silence(
+        prefect_api, sandbox, credentials, sqlite_url, tmp_path):
+    storage = LocalFileSystem(basepath=str(tmp_path / "archive"))
+    unnamed, *others = executed_documents(sandbox)
+    sandbox.poison(unnamed, remove=["id"])  # the list shows it without its id: there is nothing to ask a link for
+    state = archive_contracts(credentials, storage, database_url=sqlite_url, return_state=True)
+    summary = state.result()
+    assert state.name == "Dead-lettered" and (summary["archived"], summary["failed"]) == (len(others), 1)
+    [letter] = letters(sqlite_url).values()
+    assert letter["operation"] == "archive_contracts" and letter["error_class"] == "MalformedResponseError"
+    assert letter["inputs"]["record"]["contract_status"] == "EXECUTED" and "no usable id" in letter["error_message"]
+
+    # Asked for by its id (a webhook event), the contract is archived whatever its list record lacks.
+    one = archive_contracts(credentials, storage, database_url=sqlite_url, contract_id=unnamed)
+    assert one["archived"] == 1 and (unnamed, str(sandbox.document(unnamed)["version_id"])) in archived(sqlite_url)
+
+
 def test_one_contract_from_an_event_is_archived_only_in_a_status_asked_for(
         prefect_api, sandbox, credentials, sqlite_url, tmp_path):
     storage = LocalFileSystem(basepath=str(tmp_path / "archive"))
