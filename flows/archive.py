@@ -161,14 +161,18 @@ def _archive_listed(job: Job, full: bool, concurrency: int, page_size: int) -> t
         job.logger.info("Finishing %d write(s) a killed run left", len(left))
         outcomes += archive_page(job, 0, left, concurrency)
     totals: set[int] = set()
+    seen = set(left)
     try:
         for number, answer in enumerate(job.client.iter_pages("list_contracts", limit=page_size, query=query,
                                                               logger=job.logger), start=1):
             totals.add(answer["total_results"])
             records = answer["results"]
             outcomes += _unnamed(job, name, number, [r for r in records if not has_id(r)])
-            ids = [composite_id_of(r) for r in records if has_id(r)]
-            outcomes += archive_page(job, number, [i for i in ids if i not in left], concurrency)
+            # Each contract once per pass: a list may name one twice (a page that shifted, a record that lies), and
+            # the run's threads share its lease, so two copies would be archived at once, over one another.
+            ids = [i for i in dict.fromkeys(composite_id_of(r) for r in records if has_id(r)) if i not in seen]
+            seen.update(ids)
+            outcomes += archive_page(job, number, ids, concurrency)
     except Exception as error:  # the list itself failed (after retries): this pass's letter; the next run resumes
         with job.engine.begin() as conn:
             dead_lettering.record(conn, operation=PASS_OPERATION, target=f"archive pass {name}",

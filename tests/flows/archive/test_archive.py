@@ -155,6 +155,22 @@ def test_a_listed_contract_without_an_id_is_a_dead_letter_not_skipped_in_silence
     assert one["archived"] == 1 and (unnamed, str(sandbox.document(unnamed)["version_id"])) in archived(sqlite_url)
 
 
+def test_a_contract_listed_twice_in_one_pass_is_archived_once(prefect_api, sandbox, credentials, sqlite_url, tmp_path):
+    """The list names one contract twice (a record that lies, or a page that shifted): the run's threads share its
+    lease, so both copies were archived at once, and the second failed (NoResultFound, ArchiveMismatch)."""
+    storage = LocalFileSystem(basepath=str(tmp_path / "archive"))
+    twice, _between, liar, *rest = executed_documents(sandbox)
+    sandbox.new_version(twice, size=30 * 1024 * 1024)  # still streaming when its second copy comes up
+    sandbox.poison(liar, id=twice)  # the page reads: twice, between, twice, ...
+    state = archive_contracts(credentials, storage, database_url=sqlite_url, concurrency=2, return_state=True)
+    summary = state.result()
+    assert state.name == "Completed", (summary["failures"], letters(sqlite_url))
+    assert (summary["archived"], summary["left_to_another_run"]) == (2 + len(rest), 0)
+    assert "watermark moved" in summary["pass"]
+    rows = archived(sqlite_url)
+    assert stored(storage) == {row["path"]: row["sha256"] for row in rows.values()} and writes(sqlite_url) == []
+
+
 def test_one_contract_from_an_event_is_archived_only_in_a_status_asked_for(
         prefect_api, sandbox, credentials, sqlite_url, tmp_path):
     storage = LocalFileSystem(basepath=str(tmp_path / "archive"))
