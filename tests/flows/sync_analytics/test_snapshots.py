@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from client.analytics_catalog import ALLOWLISTED, TABLES
 from flows import sync_analytics
 from sandbox import Sandbox
-from store import ANALYTICS_TABLES, engine_for
+from store import ANALYTICS_TABLES, engine_for, utcnow
+from store.analytics_swap import loading, snapshot_of
 from store.analytics_values import typed_rows
 from tests.support.analytics import analytics_requests, snapshots, stored_count
 from tests.support.paths import ROOT
@@ -78,6 +79,51 @@ def test_a_concurrent_reader_sees_the_previous_snapshot_or_the_new_one_never_a_m
         assert state.result()["tables"]["contracts"]["pages"] == 13  # 1,800 rows, 150 a page, then an empty one
         assert set(seen) == {(1500, 1500), (1800, 1800)}, seen
         assert seen[(1500, 1500)] > 5  # polled all along the load, not only before and after it
+
+
+def _swap(engine, table, rows: list[dict], errors: list[Exception]) -> None:
+    try:
+        with loading(engine, table) as load:
+            load.add(rows)
+            load.swap(taken_at=utcnow(), pages=1, paging="keyset on id", user_scoped=None, flow_run_id=None)
+    except Exception as error:  # the thread's failure, for the test to see
+        errors.append(error)
+
+
+def _wait_for_lock_waits(engine, count: int) -> None:
+    deadline = time.monotonic() + 30
+    with engine.connect() as conn:
+        while conn.exec_driver_sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                   "AND datname = current_database()").scalar_one() < count:
+            assert time.monotonic() < deadline, f"fewer than {count} sessions ever waited on a lock"
+            time.sleep(0.05)
+
+
+def test_two_swaps_of_one_table_at_once_leave_one_snapshot_not_both(postgres_server_url):
+    """Two runs swapping the same table at once (a daily run and one started by hand) on PostgreSQL: the second
+    swap's DELETE, begun while the first was uncommitted, waited for it and then did not see its rows (READ
+    COMMITTED takes the statement's snapshot before it waits), so both snapshots' rows stayed, each row twice.
+    A session holding analytics_snapshots makes the two swaps overlap every time. (SQLite has one writer at a
+    time, and a write transaction waits for it before it reads.)"""
+    from tests.support.databases import new_database
+
+    engine = engine_for(new_database(postgres_server_url))
+    table, errors = ANALYTICS_TABLES["users"], []
+    _swap(engine, table, [{"id": 100}, {"id": 101}], errors)  # the previous snapshot
+    swaps = [threading.Thread(target=_swap, args=(engine, table, [{"id": i} for i in range(5)], errors))
+             for _ in range(2)]
+    with engine.connect() as blocker:
+        blocker.exec_driver_sql("LOCK TABLE analytics_snapshots IN ACCESS EXCLUSIVE MODE")
+        for waiting, swap in enumerate(swaps, start=1):
+            swap.start()
+            _wait_for_lock_waits(engine, waiting)  # the first on analytics_snapshots, the second on the first
+        blocker.rollback()
+    for swap in swaps:
+        swap.join(60)
+    assert errors == []
+    with engine.connect() as conn:
+        ids = sorted(conn.execute(sa.select(table.c.id)).scalars())
+    assert ids == list(range(5)) and snapshot_of(engine, "users")["row_count"] == 5
 
 
 # The load as the task does it (flows/analytics_table.py), without Prefect: read, type, stage, swap.
