@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from client.analytics_catalog import ALLOWLISTED, TABLES
+from client.analytics_reading import SourceChanged, TableReader
 from flows import sync_analytics
 from sandbox import Sandbox
 from store import ANALYTICS_TABLES, engine_for, utcnow
@@ -177,6 +178,29 @@ def test_a_process_killed_mid_table_leaves_the_previous_snapshot_whole_and_the_n
         sb.set_faults(p_latency=0.0)
         state = sync_analytics(credentials, database_url=database_url, tables=["contracts"], return_state=True)
         assert state.name == "Completed" and stored_count(database_url, "contracts") == 1700
+
+
+def test_an_ordered_read_the_table_changed_under_is_not_taken_as_whole():
+    """A table without a usable key is read in pages ordered by every column, LIMIT and OFFSET. A row whose values
+    change between two pages moves in that order: rows shift across the page boundaries, one is read twice and
+    another never, and the counts before and after (the same) cannot tell."""
+    with Sandbox(contracts=40, seed=2) as sb:
+        ids = [c["id"] for c in sb.snapshot()]
+        sb.set_analytics_value("contracts", ids[1], "contract_id", ids[0])  # a key seen twice: ordered paging
+        client = credentials_for(sb).get_client()
+        reader = TableReader(client, TABLES["contracts"], None, page_rows=10)
+        pages = reader.pages()
+        first = next(pages)
+        assert reader.paging == "ordered by every column" and len(first) == 10
+        sb.set_analytics_value("contracts", ids[35], "contract_id", ids[0] - 5)  # a row not read yet moves first
+        with pytest.raises(SourceChanged, match="changed while it was read"):
+            for _ in pages:
+                pass
+
+        # Read again with nothing changing meanwhile, the table comes whole: each row once.
+        reader = TableReader(client, TABLES["contracts"], None, page_rows=10)
+        read = Counter(row["contract_id"] for page in reader.pages() for row in page)
+        assert read == Counter([ids[0], ids[0], ids[0] - 5, *ids[2:35], *ids[36:]])
 
 
 def _canonical(rows: list[dict]) -> Counter:
