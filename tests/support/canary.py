@@ -16,12 +16,13 @@ __all__ = ["TERMINAL", "Place", "canary_signatures", "cli", "flow_run", "paged",
            "rest", "runs_of", "scan_files", "sqlite_dump", "wait_for"]
 
 
-def canary_signatures(sandbox, signature: str) -> None:
+def canary_signatures(sandbox, signature: str, *, whole: bool = False) -> None:
     """Every signature the sandbox's store hands out (and checks) carries `signature`: workspace files' and
-    contract documents' URLs alike."""
+    contract documents' URLs alike. With `whole`, every signature is exactly `signature` (for a scripted answer
+    that repeats the one it was sent)."""
     store = sandbox.app.storage
     sign = store._signature
-    store._signature = lambda method, file_id, expires: signature + sign(method, file_id, expires)
+    store._signature = lambda method, file_id, expires: signature + ("" if whole else sign(method, file_id, expires))
 
 
 @dataclass

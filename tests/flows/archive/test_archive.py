@@ -3,6 +3,7 @@ s3fs), recorded in SQLite and PostgreSQL: every executed contract's file once, v
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
@@ -13,6 +14,7 @@ from prefect.filesystems import LocalFileSystem
 from flows import archive_contracts
 from flows.replays import replay_for
 from store import archive_writes, archived_documents, dead_letters, engine_for
+from tests.support import canary
 from tests.support.archive import archived, executed_documents, link_posts, storage_gets, stored, writes
 from tests.support.s3 import s3_server
 
@@ -111,6 +113,26 @@ def test_a_download_cut_once_gets_a_new_link_and_an_expired_link_one_more(
     sandbox.set_download_links(900)
     replay_for("archive_contract")(credentials, sqlite_url, letter["inputs"], None)
     assert len([key for key in archived(sqlite_url) if key[0] == contract]) == 2
+
+
+def test_a_storage_error_that_repeats_the_signature_leaves_it_out_of_letters_logs_and_the_summary(
+        prefect_api, sandbox, credentials, sqlite_url, tmp_path, caplog):
+    """A storage host may repeat what it was sent in its error text (an S3-style Message, a proxy's plain text):
+    the signed URL's own signature is a secret wherever it is repeated, not only as a URL's parameter."""
+    caplog.set_level(logging.INFO)
+    signature = "canaryEchoedSignature4d7c"
+    canary.canary_signatures(sandbox, signature, whole=True)
+    xml, text = (f"<Error><Code>AccessDenied</Code><Message>Signature {signature} refused</Message></Error>",
+                 f"upstream failed for {signature}")
+    refused, failing, *_ = executed_documents(sandbox)
+    sandbox.script("GET", re.escape(f"/_storage/documents/{refused}/"), 403, body=xml, times=5)
+    sandbox.script("GET", re.escape(f"/_storage/documents/{failing}/"), 500, body=text, times=20)
+    storage = LocalFileSystem(basepath=str(tmp_path / "archive"))
+    state = archive_contracts(credentials, storage, database_url=sqlite_url, return_state=True)
+    pending = letters(sqlite_url)
+    assert set(pending) == {refused, failing} and "Signature [redacted] refused" in pending[refused]["error_message"]
+    for place in (str(pending), str(state.result()), state.message, caplog.text):
+        assert signature not in place
 
 
 def test_a_stored_file_that_differs_from_the_download_is_a_dead_letter_with_nothing_left(
