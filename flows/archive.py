@@ -117,6 +117,8 @@ def archive_contracts(
     engine = engine_for(check_database_url(database_url))
     job = Job(credentials.get_client(), engine, ArchiveStorage(storage), format, path_template, tuple(wanted),
               leases.holder_id(), logger)
+    if not archive.holds_any(engine, job.storage.location):  # a storage new to the archive: can it hold a file?
+        job.storage.check_writable()  # (not on every run: a versioned or locked bucket keeps what is written)
     logger.info("Archiving %s as %s into %s", one or f"contracts in {', '.join(wanted)}", format, job.storage.location)
 
     if one is not None:

@@ -3,13 +3,14 @@ s3fs), recorded in SQLite and PostgreSQL: every executed contract's file once, v
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import uuid
 
 import pytest
 import sqlalchemy as sa
-from prefect.filesystems import LocalFileSystem
+from prefect.filesystems import LocalFileSystem, RemoteFileSystem
 
 from flows import archive_contracts
 from flows.replays import replay_for
@@ -232,6 +233,24 @@ def test_writes_a_killed_run_left_are_finished_or_undone_by_the_next_run(
     assert summary["finished_from_killed_runs"] == 3 and summary["archived"] == 1  # the cut one, again
     assert archived(sqlite_url).keys() == rows.keys() and writes(sqlite_url) == []
     assert stored(storage) == {row["path"]: row["sha256"] for row in rows.values()}
+
+
+@pytest.mark.parametrize("kind", ["a base path that is a file", "an S3 bucket that does not exist"])
+def test_a_storage_that_cannot_hold_a_file_is_refused_before_any_request(
+        prefect_api, sandbox, credentials, sqlite_url, tmp_path, kind):
+    """Not one dead letter per contract (each file downloaded, then thrown away) for what is wrong with the storage
+    as a whole: the run stops at once and says so."""
+    with contextlib.ExitStack() as stack:
+        if kind.startswith("a base path"):
+            (tmp_path / "archive").write_text("a file, not a folder")
+            storage, said = LocalFileSystem(basepath=str(tmp_path / "archive")), "cannot be written"
+        else:
+            s3 = stack.enter_context(s3_server())
+            storage, said = RemoteFileSystem(basepath="s3://no-such-bucket/contracts", settings=s3.settings()), \
+                "bucket does not exist"
+        state = archive_contracts(credentials, storage, database_url=sqlite_url, return_state=True)
+    assert state.is_failed() and said in state.message
+    assert sandbox.request_log() == [] and letters(sqlite_url) == {}
 
 
 @pytest.mark.parametrize("change, refusal", [
