@@ -7,10 +7,11 @@ has a path of its own, so a new version is written beside the old one and never 
 
 Every value is untrusted (SpotDraft names the file; a name may hold `../`, a NUL, a line break or a
 right-to-left override): separators become `_`, control and format characters go, a value of dots
-alone becomes `_`, and the file name is cut (its extension kept) so that its path segment holds at most
-200 bytes; the ids beside it in the segment are never cut. The template itself
-is refused when it would leave the storage's base path: absolute, `..` or `.` segments, backslashes,
-control characters, empty segments, unknown fields, or format specs (`{version_id:>5}`).
+alone becomes `_`, so does a leading `~` (Office's lock files are ~$Name.docx), and the file name is
+cut (its extension kept) so that its path segment holds at most 200 bytes; the ids beside it in the
+segment are never cut. The template itself is refused when it would leave the storage's base path:
+absolute, `..` or `.` segments, backslashes, control characters, empty segments, unknown fields, or
+format specs (`{version_id:>5}`).
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def clean(value: object) -> str:
     """One field's value made safe inside a path segment."""
     text = "".join(ch for ch in str(value) if not _unfit(ch))
     text = text.replace("/", "_").replace("\\", "_").strip()
+    if text.startswith("~"):  # a value first in the template would make the path read as a home folder
+        text = "_" + text[1:]
     return "_" if not text.strip(".") else text
 
 

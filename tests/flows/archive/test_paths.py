@@ -68,3 +68,11 @@ def test_a_long_japanese_file_name_keeps_the_version_id_and_the_extension():
 def test_a_template_segment_too_long_for_any_file_name_is_refused():
     with pytest.raises(ValueError, match="longer than 200 bytes"):
         check_template("{contract_id}/" + "x" * 210 + "-{version_id}")
+
+
+@pytest.mark.parametrize("template", ["{file_name}-{contract_id}-{version_id}", DEFAULT_TEMPLATE])
+def test_a_file_name_starting_with_a_tilde_is_archived_not_refused(template):
+    """Office's lock files are named ~$Name.docx: a value is never a home folder, the storage's base path comes first,
+    so such a name is kept (its ~ made _) rather than refusing that contract's path on every run."""
+    path = render(template, {"contract_id": "T-1", "version_id": "2", "file_name": "~$Lease.docx", "format": "docx"})
+    assert "_$Lease.docx" in path and not path.startswith("~")
