@@ -5,7 +5,9 @@ identifier quoted. An answer holds at most 5,000 rows, so a larger table is read
 - keyset on the catalog's key (`contract_id > last ORDER BY contract_id LIMIT n`), when the catalog names
   one and a count shows it unique and never NULL (COUNT(DISTINCT key) = COUNT(*));
 - otherwise ordered by every column, `LIMIT n OFFSET k`: a total order up to rows equal in every column,
-  which are interchangeable.
+  which are interchangeable. A row that changes meanwhile moves in that order and shifts the rows across
+  the page boundaries (one read twice, one missed, the count unchanged), so a read of more than one answer
+  is read a second time and must hold the same rows (compared by a fingerprint, not kept).
 A count before the first page and after the last must both equal the rows read: then every row was read
 once and none changed in between (an insert or delete would show); otherwise SourceChanged, and nothing
 is stored. An answer that says more rows matched but cannot be paged past (no rows, or a key that does
@@ -15,6 +17,7 @@ not advance) is IncompleteRead: the table fails loudly, never stored in part.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -132,25 +135,48 @@ class TableReader:
         before = self.count()
         keyset = bool(key) and self.table.type_of(key or "") in KEYSET_TYPES and before.distinct_keys == before.rows
         self.paging = f"keyset on {key}" if keyset else "ordered by every column"
+        read = RowsFingerprint()
+        for rows in self._answers(keyset):
+            self.pages_read += 1
+            self.rows_read += len(rows)
+            if not keyset:
+                read.add(rows)
+            if rows:
+                yield rows
+        if not keyset and self.pages_read > 1:
+            # Offsets count rows in an order of every column: a row changed between two pages moves in it, and
+            # the rows across a page boundary shift (one read twice, one never) with the count unchanged. A second
+            # read with the same rows shows that nothing moved while the first one ran.
+            again = RowsFingerprint()
+            for rows in self._answers(keyset):
+                again.add(rows)
+            if again != read:
+                raise SourceChanged(f"{self.table.name}: changed while it was read (a second read in the same "
+                                    "order holds other rows)")
+        after_count = self.count()
+        if not before.rows == after_count.rows == self.rows_read:
+            raise SourceChanged(f"{self.table.name}: counted {before.rows:,} rows before the read and "
+                                f"{after_count.rows:,} after it, and read {self.rows_read:,}")
+
+    def _answers(self, keyset: bool) -> Iterator[list[dict[str, Any]]]:
+        """The rows of each answer, from the first to the one that ends the table."""
+        key = self.table.key
         after, offset = None, 0
         while True:
             sql = page_query(self.table, self.page_rows, after=after) if keyset else \
                 page_query(self.table, self.page_rows, offset=offset)
             answer = self.ask(sql)
             rows, truncated = answer.pop("rows"), answer["truncated"]
-            self.pages_read += 1
-            self.rows_read += len(rows)
             count, last = len(rows), rows[-1].get(key or "") if rows else None
-            if rows:
-                yield rows
+            yield rows
             # Only one page is held at a time, so memory stays flat in the table's size. The retry machinery
             # keeps each call's answer and response in a reference cycle, which only a full collection frees
             # (it outlives the young ones): without this, every large page stays until Python gets to it.
-            del rows
+            del rows, answer
             if count >= COLLECT_AFTER_ROWS:
                 gc.collect()
             if not (truncated or count >= self.page_rows):
-                break
+                return
             if not count:
                 raise IncompleteRead(f"{self.table.name}: an answer said more rows matched but held none; the "
                                      "table cannot be paged further")
@@ -161,10 +187,22 @@ class TableReader:
                 after = last
             else:
                 offset += count
-        after_count = self.count()
-        if not before.rows == after_count.rows == self.rows_read:
-            raise SourceChanged(f"{self.table.name}: counted {before.rows:,} rows before the read and "
-                                f"{after_count.rows:,} after it, and read {self.rows_read:,}")
+
+
+class RowsFingerprint:
+    """The rows read, as a multiset, in a few bytes: equal for the same rows in any order (a sum of their hashes)."""
+
+    def __init__(self) -> None:
+        self.value, self.rows = 0, 0
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            text = json.dumps(row, sort_keys=True, separators=(",", ":"), default=str)
+            self.value = (self.value + int.from_bytes(hashlib.sha256(text.encode()).digest())) % (1 << 256)
+        self.rows += len(rows)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RowsFingerprint) and (self.value, self.rows) == (other.value, other.rows)
 
 
 def _after(value: Any, previous: Any, kind: str) -> bool:

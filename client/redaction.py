@@ -21,7 +21,7 @@ import logging
 import re
 import threading
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 MASK = "[redacted]"
 
@@ -177,12 +177,13 @@ def scrub_signed(text: str) -> str:
     return _SIGNING_PARAM.sub(r"\1=[removed]", _SIGNED_QUERY.sub(r"\1?[query removed]", text))
 
 
-def storage_error_fields(body: Any) -> dict[str, str] | None:
+def storage_error_fields(body: Any, url: str | None = None) -> dict[str, str] | None:
     """What a storage host's error body says, without what could repeat the signature.
 
     S3 and GCS error bodies echo the signature and the string signed (`SignatureProvided`,
     `StringToSign`, `CanonicalRequest`); only their `Code` and `Message` are kept (or a JSON body's
-    code/detail/message/error), and any URL in them loses its query.
+    code/detail/message/error), and any URL in them loses its query. The signing values of `url` (the
+    request's) are masked wherever the text repeats them, bare too (a Message, a proxy's plain text).
     """
     if isinstance(body, dict):
         kept = {k: body[k] for k in ("code", "detail", "message", "error") if isinstance(body.get(k), str)}
@@ -190,7 +191,22 @@ def storage_error_fields(body: Any) -> dict[str, str] | None:
         kept = {k.lower(): v for k, v in _XML_FIELD.findall(body)} or {"detail": body[:200]}
     else:
         return None
-    return {k: scrub_signed(v) for k, v in kept.items()} or None
+    sent = _signing_values(url)
+    return {k: _without(scrub_signed(v), sent) for k, v in kept.items()} or None
+
+
+def _signing_values(url: str | None) -> list[str]:
+    """The values of a URL's secret parameters (a signature, a credential), longest first."""
+    query = (url or "").partition("#")[0].partition("?")[2]
+    pairs = (piece.partition("=") for piece in query.split("&"))
+    values = {unquote(value) for name, _, value in pairs if _is_secret_param(name) and len(unquote(value)) >= 6}
+    return sorted(values | {quote(v, safe="") for v in values}, key=len, reverse=True)
+
+
+def _without(text: str, values: list[str]) -> str:
+    for value in values:
+        text = text.replace(value, MASK)
+    return text
 
 
 # -- httpx's own request log ----------------------------------------------------------------------------------

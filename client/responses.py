@@ -43,8 +43,8 @@ def safe_body(response: httpx.Response) -> Any:
 
 
 def storage_body(response: httpx.Response) -> Any:
-    """What a storage host's error says, without what could repeat the signature."""
-    return storage_error_fields(safe_body(response))
+    """What a storage host's error says, without what could repeat the signature it was sent."""
+    return storage_error_fields(safe_body(response), str(response.request.url))
 
 
 def short_detail(body: Any) -> str | None:

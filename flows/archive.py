@@ -24,6 +24,7 @@ from prefect.logging import get_run_logger
 from pydantic import Field
 
 from blocks import SpotDraftCredentials
+from client import errors as E
 from client.contract_ids import CONTRACT_ID, contract_key
 from client.models import EditableDocumentDownloadFormat
 from flows.archive_documents import ALREADY, ARCHIVED, FAILED, LEFT, SKIPPED, Job, Outcome, archive_contract
@@ -40,7 +41,7 @@ from flows.common import (
 from flows.params import OptionalText, credentials_form, database_url_form, form
 from flows.replays import exact_inputs, replays
 from flows.sync_contract import listed_records
-from flows.sync_pages import _window
+from flows.sync_pages import _window, has_id
 from store import archive, dead_lettering, engine_for, leases, utcnow
 
 OPERATION = "archive_contract"  # a contract's dead letters: the review replays them with archive_contracts
@@ -115,6 +116,8 @@ def archive_contracts(
     engine = engine_for(database_url)
     job = Job(credentials.get_client(), engine, ArchiveStorage(storage), format, path_template, tuple(wanted),
               leases.holder_id(), logger)
+    if not archive.holds_any(engine, job.storage.location):  # a storage new to the archive: can it hold a file?
+        job.storage.check_writable()  # (not on every run: a versioned or locked bucket keeps what is written)
     logger.info("Archiving %s as %s into %s", one or f"contracts in {', '.join(wanted)}", format, job.storage.location)
 
     if one is not None:
@@ -134,7 +137,7 @@ def _archive_one(job: Job, contract_id: str) -> list[Outcome]:
     """One contract, if its status is one of the job's; a run archiving it already is waited for."""
     records = listed_records(job.client, contract_key(contract_id), job.logger)
     record = records[0] if records else None
-    composite = composite_id_of(record) if record else contract_id
+    composite = composite_id_of(record) if has_id(record) else contract_id
     if record is None or record.get("contract_status") not in job.statuses:
         shown = "not in SpotDraft's list" if record is None else f"status {record.get('contract_status')}"
         job.logger.info("Contract %s is %s: nothing to archive", composite, shown)
@@ -159,12 +162,18 @@ def _archive_listed(job: Job, full: bool, concurrency: int, page_size: int) -> t
         job.logger.info("Finishing %d write(s) a killed run left", len(left))
         outcomes += archive_page(job, 0, left, concurrency)
     totals: set[int] = set()
+    seen = set(left)
     try:
         for number, answer in enumerate(job.client.iter_pages("list_contracts", limit=page_size, query=query,
                                                               logger=job.logger), start=1):
             totals.add(answer["total_results"])
-            ids = [composite_id_of(r) for r in answer["results"] if isinstance(r, dict) and r.get("id")]
-            outcomes += archive_page(job, number, [i for i in ids if i not in left], concurrency)
+            records = answer["results"]
+            outcomes += _unnamed(job, name, number, [r for r in records if not has_id(r)])
+            # Each contract once per pass: a list may name one twice (a page that shifted, a record that lies), and
+            # the run's threads share its lease, so two copies would be archived at once, over one another.
+            ids = [i for i in dict.fromkeys(composite_id_of(r) for r in records if has_id(r)) if i not in seen]
+            seen.update(ids)
+            outcomes += archive_page(job, number, ids, concurrency)
     except Exception as error:  # the list itself failed (after retries): this pass's letter; the next run resumes
         with job.engine.begin() as conn:
             dead_lettering.record(conn, operation=PASS_OPERATION, target=f"archive pass {name}",
@@ -178,6 +187,21 @@ def _archive_listed(job: Job, full: bool, concurrency: int, page_size: int) -> t
     kind = "full" if since is None else f"since {since:%Y-%m-%d %H:%M:%S}"
     kept = "kept: the list changed meanwhile, or a contract was left to another run"
     return outcomes, f"{kind}; watermark {'moved' if still else kept}"
+
+
+def _unnamed(job: Job, name: str, page: int, records: list[Any]) -> list[Outcome]:
+    """Records the list gave without a usable id: no link can be asked for them, so each is a dead letter of the
+    pass (with the record, to find the contract by), never a contract skipped in silence."""
+    outcomes = []
+    with job.engine.begin() as conn:
+        for index, record in enumerate(records, start=1):
+            target = f"archive pass {name} page {page} record {index}"
+            error = E.MalformedResponseError(f"{target} has no usable id; its contract could not be archived")
+            job.logger.warning("Dead-lettered %s: it has no usable id", target)
+            dead_lettering.record(conn, operation=PASS_OPERATION, target=target, inputs={"record": record},
+                                  error=error)
+            outcomes.append(Outcome(target, FAILED, error=error))
+    return outcomes
 
 
 def _settle(job: Job, outcomes: list[Outcome]) -> None:
@@ -232,8 +256,8 @@ def _replay_archive(credentials, database_url, inputs, payload) -> dict[str, Any
 
 @replays(PASS_OPERATION)
 def _replay_pass(credentials, database_url, inputs, payload) -> dict[str, Any]:
-    raise ValueError("a pass's list failed: run archive_contracts again (its deployment) with the same storage; "
-                     "then discard this letter")
+    raise ValueError("a pass's list failed, or listed a contract without its id: run archive_contracts again (its "
+                     "deployment, or with contract_id) with the same storage; then discard this letter")
 
 
 def _storage_of(inputs: dict[str, Any]) -> Any:

@@ -7,9 +7,11 @@ has a path of its own, so a new version is written beside the old one and never 
 
 Every value is untrusted (SpotDraft names the file; a name may hold `../`, a NUL, a line break or a
 right-to-left override): separators become `_`, control and format characters go, a value of dots
-alone becomes `_`, and each path segment is cut to 200 bytes (an extension kept). The template itself
-is refused when it would leave the storage's base path: absolute, `..` or `.` segments, backslashes,
-control characters, empty segments, unknown fields, or format specs (`{version_id:>5}`).
+alone becomes `_`, so does a leading `~` (Office's lock files are ~$Name.docx), and the file name is
+cut (its extension kept) so that its path segment holds at most 200 bytes; the ids beside it in the
+segment are never cut. The template itself is refused when it would leave the storage's base path:
+absolute, `..` or `.` segments, backslashes, control characters, empty segments, unknown fields, or
+format specs (`{version_id:>5}`).
 """
 
 from __future__ import annotations
@@ -50,21 +52,41 @@ def check_template(template: str) -> str:
         raise ValueError("path_template must hold " + " and ".join("{" + f + "}" for f in missing)
                          + ": every version of every contract needs a path of its own, or one would overwrite "
                            "another")
-    _check_segments(template.format(**dict.fromkeys(FIELDS, "x")), "path_template")
+    sample = dict.fromkeys(FIELDS, "x")
+    _check_segments("/".join(_fill(part, sample) for part in template.split("/")), "path_template")
     return template
 
 
 def render(template: str, values: dict[str, object]) -> str:
-    """The relative path for these values (each sanitised), under the storage's base path."""
-    path = check_template(template).format(**{name: clean(values[name]) for name in FIELDS})
-    segments = [_cut(segment) for segment in path.split("/")]
+    """The relative path for these values (each sanitised), under the storage's base path.
+
+    Only `{file_name}` is shortened to keep a segment within MAX_SEGMENT_BYTES: cutting the whole segment
+    could cut off the contract or version id written after the name, and two versions would share a path.
+    """
+    cleaned = {name: clean(values[name]) for name in FIELDS}
+    segments = [_fill(part, cleaned) for part in check_template(template).split("/")]
     return _check_segments("/".join(segments), "the path")
+
+
+def _fill(part: str, values: dict[str, str]) -> str:
+    """One segment of the template filled in, its file name cut to what the rest of the segment leaves."""
+    names = [field for _, field, _, _ in string.Formatter().parse(part) if field == "file_name"]
+    if names:
+        rest = len(part.format(**{**values, "file_name": ""}).encode())
+        values = {**values, "file_name": _cut(values["file_name"], (MAX_SEGMENT_BYTES - rest) // len(names))}
+    segment = part.format(**values)
+    if len(segment.encode()) > MAX_SEGMENT_BYTES:
+        raise ValueError(f"a path segment would be longer than {MAX_SEGMENT_BYTES} bytes even with its file name "
+                         f"cut short: {segment[:80]!r}...")
+    return segment
 
 
 def clean(value: object) -> str:
     """One field's value made safe inside a path segment."""
     text = "".join(ch for ch in str(value) if not _unfit(ch))
     text = text.replace("/", "_").replace("\\", "_").strip()
+    if text.startswith("~"):  # a value first in the template would make the path read as a home folder
+        text = "_" + text[1:]
     return "_" if not text.strip(".") else text
 
 
@@ -73,16 +95,16 @@ def _unfit(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text)
 
 
-def _cut(segment: str) -> str:
-    """A segment at most MAX_SEGMENT_BYTES in UTF-8, its extension (if short) kept."""
-    if len(segment.encode()) <= MAX_SEGMENT_BYTES:
-        return segment
-    stem, dot, extension = segment.rpartition(".")
-    if not dot or len(extension) > _EXTENSION_CHARS:
-        stem, extension = segment, ""
+def _cut(name: str, limit: int) -> str:
+    """A file name at most `limit` bytes in UTF-8, its extension (if short) kept."""
+    if len(name.encode()) <= limit:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot or len(extension) > _EXTENSION_CHARS or len(extension.encode()) + 2 > limit:
+        stem, extension = name, ""
     suffix = f".{extension}" if extension else ""
-    room = MAX_SEGMENT_BYTES - len(suffix.encode())
-    return stem.encode()[:room].decode("utf-8", "ignore").rstrip() + suffix
+    room = max(0, limit - len(suffix.encode()))
+    return (stem.encode()[:room].decode("utf-8", "ignore").rstrip() or "_") + suffix
 
 
 def _check_segments(path: str, what: str) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 import fsspec
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem
 
-from client.redaction import MASK, hide_url_secrets
+from client.redaction import MASK, hide_url_secrets, scrub_text
 
 PART_BYTES = 5 * 1024 * 1024  # an object store's upload part (S3's smallest): what a write buffers at most
 READ_BYTES = 1024 * 1024
@@ -112,6 +112,21 @@ class ArchiveStorage:
         """A name beside `path` no reader takes for the file: hidden, unique, ending in .part."""
         folder, _, name = path.rpartition("/")
         return f"{folder + '/' if folder else ''}.{name}.{uuid.uuid4().hex[:12]}.part"
+
+    def check_writable(self) -> None:
+        """Write and remove a small hidden file under the base path: a storage that cannot hold a file at all (no
+        such bucket, a base path that is a file, no permission) is refused before any contract is asked for, rather
+        than being every contract's dead letter after its download. (What a file reads back as is each file's check.)
+        The flow does it for a storage nothing was archived into yet: a versioned or locked bucket keeps every
+        version of what is written, so a daily run with nothing new must write nothing."""
+        probe = f".spotdraft-archive-check.{uuid.uuid4().hex[:12]}.part"
+        try:
+            self._write(probe, [b"%PDF"], lambda: None)
+        except Exception as error:
+            raise ValueError(f"the storage {self.location} cannot be written ({type(error).__name__}: "
+                             f"{scrub_text(str(error))[:300]}); check the block's base path and credentials") from None
+        finally:
+            self.remove(probe)
 
     def write(self, path: str, chunks: Iterable[bytes], every_chunk: Callable[[], None] = lambda: None,
               size: int | None = None) -> Digests:

@@ -7,7 +7,7 @@ If the load stops (an error, a kill), the staging table goes with its connection
 snapshot was never touched. The swap is one transaction: analytics_<table> emptied, filled from the
 staging table, and its row in analytics_snapshots rewritten; a reader (PostgreSQL's MVCC, SQLite's WAL)
 sees the previous snapshot until it commits and the new one after, never a mix, and the recorded row
-count always matches the table's.
+count always matches the table's. Two swaps of one table (two runs at once) take turns.
 """
 
 from __future__ import annotations
@@ -51,6 +51,12 @@ class SnapshotLoad:
         """Replace the table's rows with the staged ones and record the snapshot, in one transaction."""
         columns = [c.name for c in self.table.columns]
         with self.conn.begin():
+            if self.conn.dialect.name == "postgresql":
+                # One swap of a table at a time: a DELETE begun while another swap is uncommitted would wait for it
+                # and then not see its rows (READ COMMITTED), leaving both snapshots in the table. This mode blocks
+                # other writers only; readers (ACCESS SHARE) go on. SQLite has one writer at a time anyway.
+                name = self.conn.dialect.identifier_preparer.format_table(self.table)
+                self.conn.exec_driver_sql(f"LOCK TABLE {name} IN SHARE ROW EXCLUSIVE MODE")
             self.conn.execute(self.table.delete())
             self.conn.execute(self.table.insert().from_select(columns, sa.select(*self.staging.c)))
             stored = self.conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one()

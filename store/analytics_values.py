@@ -2,8 +2,9 @@
 
 The API sends values as JSON (timestamps as ISO 8601 text; a number may come as text). Each becomes the
 Python value of its column's type; one that cannot (text where a number belongs, a date that is not
-one) is stored as NULL and counted, never failing the page. Text keeps everything but what no database
-stores: NUL and lone surrogates become U+FFFD, as in every table here.
+one, a time whose UTC falls outside years 1-9999, a number past any float) is stored as NULL and counted,
+never failing the page (nor the run: an exception here would end every table's sync). Text keeps
+everything but what no database stores: NUL and lone surrogates become U+FFFD, as in every table here.
 """
 
 from __future__ import annotations
@@ -104,7 +105,11 @@ def typed_rows(table: AnalyticsTable, rows: Iterable[dict[str, Any]]) -> tuple[l
             value = row.get(name)
             if value is None:
                 continue
-            out[name] = new = convert(value)
+            try:
+                new = convert(value)
+            except (ArithmeticError, ValueError):  # past what a conversion can hold: years 1-9999 in UTC, a float
+                new = None
+            out[name] = new
             if new is not value and not _same(value, new) and new != value:
                 fitted.append(f"{name}: {_preview(value)} stored as {_preview(new)}")
         typed.append(out)

@@ -45,6 +45,13 @@ def is_archived(engine: Engine, key: DocumentKey) -> bool:
         return conn.execute(sa.select(sa.literal(1)).where(key.where(archived_documents))).first() is not None
 
 
+def holds_any(engine: Engine, storage: str) -> bool:
+    """Whether anything was ever archived into this storage."""
+    with engine.connect() as conn:
+        query = sa.select(sa.literal(1)).where(archived_documents.c.storage == storage).limit(1)
+        return conn.execute(query).first() is not None
+
+
 def begin_write(engine: Engine, key: DocumentKey, *, path: str, temp_path: str, file_name: str | None,
                 storage_block: str | None) -> None:
     """Record the intent to write `path` (through `temp_path`) before anything is written."""

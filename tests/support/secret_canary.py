@@ -64,12 +64,13 @@ def pg_connect(port: int, dbname: str):
                            autocommit=True)
 
 
-def canary_signatures(sandbox: Sandbox, signature: str = SIGNATURE) -> None:
+def canary_signatures(sandbox: Sandbox, signature: str = SIGNATURE, *, whole: bool = False) -> None:
     """Every signature the sandbox's store hands out (and checks) carries `signature`: workspace files' and
-    contract documents' URLs alike."""
+    contract documents' URLs alike. With `whole`, every signature is exactly `signature` (for a scripted answer
+    that repeats the one it was sent)."""
     store = sandbox.app.storage
     sign = store._signature
-    store._signature = lambda method, file_id, expires: signature + sign(method, file_id, expires)
+    store._signature = lambda method, file_id, expires: signature + ("" if whole else sign(method, file_id, expires))
 
 
 @dataclass

@@ -3,16 +3,19 @@ s3fs), recorded in SQLite and PostgreSQL: every executed contract's file once, v
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import uuid
 
 import pytest
 import sqlalchemy as sa
-from prefect.filesystems import LocalFileSystem
+from prefect.filesystems import LocalFileSystem, RemoteFileSystem
 
 from flows import archive_contracts
 from flows.replays import replay_for
 from store import archive_writes, archived_documents, dead_letters, engine_for
+from tests.support import canary
 from tests.support.archive import archived, executed_documents, link_posts, storage_gets, stored, writes
 from tests.support.s3 import s3_server
 
@@ -113,6 +116,26 @@ def test_a_download_cut_once_gets_a_new_link_and_an_expired_link_one_more(
     assert len([key for key in archived(sqlite_url) if key[0] == contract]) == 2
 
 
+def test_a_storage_error_that_repeats_the_signature_leaves_it_out_of_letters_logs_and_the_summary(
+        prefect_api, sandbox, credentials, sqlite_url, tmp_path, caplog):
+    """A storage host may repeat what it was sent in its error text (an S3-style Message, a proxy's plain text):
+    the signed URL's own signature is a secret wherever it is repeated, not only as a URL's parameter."""
+    caplog.set_level(logging.INFO)
+    signature = "canaryEchoedSignature4d7c"
+    canary.canary_signatures(sandbox, signature, whole=True)
+    xml, text = (f"<Error><Code>AccessDenied</Code><Message>Signature {signature} refused</Message></Error>",
+                 f"upstream failed for {signature}")
+    refused, failing, *_ = executed_documents(sandbox)
+    sandbox.script("GET", re.escape(f"/_storage/documents/{refused}/"), 403, body=xml, times=5)
+    sandbox.script("GET", re.escape(f"/_storage/documents/{failing}/"), 500, body=text, times=20)
+    storage = LocalFileSystem(basepath=str(tmp_path / "archive"))
+    state = archive_contracts(credentials, storage, database_url=sqlite_url, return_state=True)
+    pending = letters(sqlite_url)
+    assert set(pending) == {refused, failing} and "Signature [redacted] refused" in pending[refused]["error_message"]
+    for place in (str(pending), str(state.result()), state.message, caplog.text):
+        assert signature not in place
+
+
 def test_a_stored_file_that_differs_from_the_download_is_a_dead_letter_with_nothing_left(
         prefect_api, sandbox, credentials, sqlite_url, tmp_path):
     from tests.support.lossy_filesystem import lossy_storage
@@ -136,6 +159,39 @@ def test_a_hostile_file_name_stays_inside_the_base_path(prefect_api, sandbox, cr
     files = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix == ".pdf"]
     assert [p.relative_to(tmp_path / "archive").as_posix() for p in files] == [
         f"pdf/{contract}-{new['version_id']}-.._.._.._escaped...pdf"]
+
+
+def test_a_listed_contract_without_an_id_is_a_dead_letter_not_skipped_in_silence(
+        prefect_api, sandbox, credentials, sqlite_url, tmp_path):
+    storage = LocalFileSystem(basepath=str(tmp_path / "archive"))
+    unnamed, *others = executed_documents(sandbox)
+    sandbox.poison(unnamed, remove=["id"])  # the list shows it without its id: there is nothing to ask a link for
+    state = archive_contracts(credentials, storage, database_url=sqlite_url, return_state=True)
+    summary = state.result()
+    assert state.name == "Dead-lettered" and (summary["archived"], summary["failed"]) == (len(others), 1)
+    [letter] = letters(sqlite_url).values()
+    assert letter["operation"] == "archive_contracts" and letter["error_class"] == "MalformedResponseError"
+    assert letter["inputs"]["record"]["contract_status"] == "EXECUTED" and "no usable id" in letter["error_message"]
+
+    # Asked for by its id (a webhook event), the contract is archived whatever its list record lacks.
+    one = archive_contracts(credentials, storage, database_url=sqlite_url, contract_id=unnamed)
+    assert one["archived"] == 1 and (unnamed, str(sandbox.document(unnamed)["version_id"])) in archived(sqlite_url)
+
+
+def test_a_contract_listed_twice_in_one_pass_is_archived_once(prefect_api, sandbox, credentials, sqlite_url, tmp_path):
+    """The list names one contract twice (a record that lies, or a page that shifted): the run's threads share its
+    lease, so both copies were archived at once, and the second failed (NoResultFound, ArchiveMismatch)."""
+    storage = LocalFileSystem(basepath=str(tmp_path / "archive"))
+    twice, _between, liar, *rest = executed_documents(sandbox)
+    sandbox.new_version(twice, size=30 * 1024 * 1024)  # still streaming when its second copy comes up
+    sandbox.poison(liar, id=twice)  # the page reads: twice, between, twice, ...
+    state = archive_contracts(credentials, storage, database_url=sqlite_url, concurrency=2, return_state=True)
+    summary = state.result()
+    assert state.name == "Completed", (summary["failures"], letters(sqlite_url))
+    assert (summary["archived"], summary["left_to_another_run"]) == (2 + len(rest), 0)
+    assert "watermark moved" in summary["pass"]
+    rows = archived(sqlite_url)
+    assert stored(storage) == {row["path"]: row["sha256"] for row in rows.values()} and writes(sqlite_url) == []
 
 
 def test_one_contract_from_an_event_is_archived_only_in_a_status_asked_for(
@@ -177,6 +233,24 @@ def test_writes_a_killed_run_left_are_finished_or_undone_by_the_next_run(
     assert summary["finished_from_killed_runs"] == 3 and summary["archived"] == 1  # the cut one, again
     assert archived(sqlite_url).keys() == rows.keys() and writes(sqlite_url) == []
     assert stored(storage) == {row["path"]: row["sha256"] for row in rows.values()}
+
+
+@pytest.mark.parametrize("kind", ["a base path that is a file", "an S3 bucket that does not exist"])
+def test_a_storage_that_cannot_hold_a_file_is_refused_before_any_request(
+        prefect_api, sandbox, credentials, sqlite_url, tmp_path, kind):
+    """Not one dead letter per contract (each file downloaded, then thrown away) for what is wrong with the storage
+    as a whole: the run stops at once and says so."""
+    with contextlib.ExitStack() as stack:
+        if kind.startswith("a base path"):
+            (tmp_path / "archive").write_text("a file, not a folder")
+            storage, said = LocalFileSystem(basepath=str(tmp_path / "archive")), "cannot be written"
+        else:
+            s3 = stack.enter_context(s3_server())
+            storage, said = RemoteFileSystem(basepath="s3://no-such-bucket/contracts", settings=s3.settings()), \
+                "bucket does not exist"
+        state = archive_contracts(credentials, storage, database_url=sqlite_url, return_state=True)
+    assert state.is_failed() and said in state.message
+    assert sandbox.request_log() == [] and letters(sqlite_url) == {}
 
 
 @pytest.mark.parametrize("change, refusal", [

@@ -16,9 +16,11 @@ import pytest
 import sqlalchemy as sa
 
 from client.analytics_catalog import ALLOWLISTED, TABLES
+from client.analytics_reading import SourceChanged, TableReader
 from flows import sync_analytics
 from sandbox import Sandbox
-from store import ANALYTICS_TABLES, engine_for
+from store import ANALYTICS_TABLES, engine_for, utcnow
+from store.analytics_swap import loading, snapshot_of
 from store.analytics_values import typed_rows
 from tests.support.analytics import analytics_requests, snapshots, stored_count
 from tests.support.paths import ROOT
@@ -80,6 +82,51 @@ def test_a_concurrent_reader_sees_the_previous_snapshot_or_the_new_one_never_a_m
         assert seen[(1500, 1500)] > 5  # polled all along the load, not only before and after it
 
 
+def _swap(engine, table, rows: list[dict], errors: list[Exception]) -> None:
+    try:
+        with loading(engine, table) as load:
+            load.add(rows)
+            load.swap(taken_at=utcnow(), pages=1, paging="keyset on id", user_scoped=None, flow_run_id=None)
+    except Exception as error:  # the thread's failure, for the test to see
+        errors.append(error)
+
+
+def _wait_for_lock_waits(engine, count: int) -> None:
+    deadline = time.monotonic() + 30
+    with engine.connect() as conn:
+        while conn.exec_driver_sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                   "AND datname = current_database()").scalar_one() < count:
+            assert time.monotonic() < deadline, f"fewer than {count} sessions ever waited on a lock"
+            time.sleep(0.05)
+
+
+def test_two_swaps_of_one_table_at_once_leave_one_snapshot_not_both(postgres_server_url):
+    """Two runs swapping the same table at once (a daily run and one started by hand) on PostgreSQL: the second
+    swap's DELETE, begun while the first was uncommitted, waited for it and then did not see its rows (READ
+    COMMITTED takes the statement's snapshot before it waits), so both snapshots' rows stayed, each row twice.
+    A session holding analytics_snapshots makes the two swaps overlap every time. (SQLite has one writer at a
+    time, and a write transaction waits for it before it reads.)"""
+    from tests.support.databases import new_database
+
+    engine = engine_for(new_database(postgres_server_url))
+    table, errors = ANALYTICS_TABLES["users"], []
+    _swap(engine, table, [{"id": 100}, {"id": 101}], errors)  # the previous snapshot
+    swaps = [threading.Thread(target=_swap, args=(engine, table, [{"id": i} for i in range(5)], errors))
+             for _ in range(2)]
+    with engine.connect() as blocker:
+        blocker.exec_driver_sql("LOCK TABLE analytics_snapshots IN ACCESS EXCLUSIVE MODE")
+        for waiting, swap in enumerate(swaps, start=1):
+            swap.start()
+            _wait_for_lock_waits(engine, waiting)  # the first on analytics_snapshots, the second on the first
+        blocker.rollback()
+    for swap in swaps:
+        swap.join(60)
+    assert errors == []
+    with engine.connect() as conn:
+        ids = sorted(conn.execute(sa.select(table.c.id)).scalars())
+    assert ids == list(range(5)) and snapshot_of(engine, "users")["row_count"] == 5
+
+
 # The load as the task does it (flows/analytics_table.py), without Prefect: read, type, stage, swap.
 KILLED_LOAD = """
 import os, sys
@@ -131,6 +178,29 @@ def test_a_process_killed_mid_table_leaves_the_previous_snapshot_whole_and_the_n
         sb.set_faults(p_latency=0.0)
         state = sync_analytics(credentials, database_url=database_url, tables=["contracts"], return_state=True)
         assert state.name == "Completed" and stored_count(database_url, "contracts") == 1700
+
+
+def test_an_ordered_read_the_table_changed_under_is_not_taken_as_whole():
+    """A table without a usable key is read in pages ordered by every column, LIMIT and OFFSET. A row whose values
+    change between two pages moves in that order: rows shift across the page boundaries, one is read twice and
+    another never, and the counts before and after (the same) cannot tell."""
+    with Sandbox(contracts=40, seed=2) as sb:
+        ids = [c["id"] for c in sb.snapshot()]
+        sb.set_analytics_value("contracts", ids[1], "contract_id", ids[0])  # a key seen twice: ordered paging
+        client = credentials_for(sb).get_client()
+        reader = TableReader(client, TABLES["contracts"], None, page_rows=10)
+        pages = reader.pages()
+        first = next(pages)
+        assert reader.paging == "ordered by every column" and len(first) == 10
+        sb.set_analytics_value("contracts", ids[35], "contract_id", ids[0] - 5)  # a row not read yet moves first
+        with pytest.raises(SourceChanged, match="changed while it was read"):
+            for _ in pages:
+                pass
+
+        # Read again with nothing changing meanwhile, the table comes whole: each row once.
+        reader = TableReader(client, TABLES["contracts"], None, page_rows=10)
+        read = Counter(row["contract_id"] for page in reader.pages() for row in page)
+        assert read == Counter([ids[0], ids[0], ids[0] - 5, *ids[2:35], *ids[36:]])
 
 
 def _canonical(rows: list[dict]) -> Counter:

@@ -70,10 +70,12 @@ def test_every_allowlisted_table_is_copied_whole_with_the_apis_counts(big, datab
 
 def test_refusals_are_each_tables_own_and_a_502_is_retried(database_url):
     """A table outside the allowlist (400 SD_PUBLIC_00041) is its dead letter, the others sync; an execution
-    failure (502 SD_PUBLIC_00043) is retried; text with NUL and lone surrogates is stored fitted."""
+    failure (502 SD_PUBLIC_00043) is retried; text with NUL and lone surrogates, and a time that has no UTC
+    (year 1 at +05:00 is year 0 in UTC), are stored fitted."""
     with Sandbox(contracts=40, seed=2) as sb:
         first = sb.snapshot()[0]["id"]
         sb.set_analytics_value("contracts", first, "counterparty_name", "Acme\x00 \ud800Ltd")
+        sb.set_analytics_value("contracts", first, "sign_starts", "0001-01-01T00:00:00+05:00")
         failed = {"detail": "Query execution failed.", "status_code": 502, "code": "SD_PUBLIC_00043",
                   "message": "Query execution failed."}
         sb.script("POST", QUERY_PATH, 502, times=2, body=failed)
@@ -92,8 +94,9 @@ def test_refusals_are_each_tables_own_and_a_502_is_retried(database_url):
         assert [r.status for r in analytics_requests(sb)][:3] == [502, 502, 200]
         with engine_for(database_url).connect() as conn:
             table = ANALYTICS_TABLES["contracts"]
-            name = conn.execute(sa.select(table.c.counterparty_name).where(table.c.contract_id == first)).scalar_one()
-        assert name == "Acme\ufffd \ufffdLtd"
+            name, starts = conn.execute(sa.select(table.c.counterparty_name, table.c.sign_starts)
+                                        .where(table.c.contract_id == first)).one()
+        assert name == "Acme\ufffd \ufffdLtd" and starts is None
 
 
 def test_workspace_wide_contracts_without_the_admin_role_is_that_tables_403(sqlite_url):

@@ -37,6 +37,10 @@ def test_what_fits_is_stored_as_its_type_and_not_reported(column, sent, stored):
     ("s", "a\x00b", "a\ufffdb"), ("s", "lone \ud800", "lone \ufffd"), ("s", {"en": "x"}, '{"en": "x"}'), ("s", 7, "7"),
     ("d", "2024-13-40", None), ("d", "2024-05-01T10:00:00Z", None), ("ts", "yesterday", None), ("ts", [1], None),
     ("b", "maybe", None), ("b", 2, None),
+    # Conversions that overflow or hit a limit: a time with no UTC in years 1-9999, a number past float or int
+    ("ts", "0001-01-01T00:00:00+05:00", None), ("ts", "9999-12-31T23:00:00-05:00", None),
+    pytest.param("ts", 10**400, None, id="ts-10**400"), pytest.param("f", 10**400, None, id="f-10**400"),
+    pytest.param("n", "9" * 5000, None, id="n-5000-digits"),
 ])
 def test_what_does_not_fit_is_stored_fitted_and_reported(column, sent, stored):
     [row], fitted = typed_rows(ONE, [{column: sent, "unknown_column": 1}])
