@@ -23,6 +23,7 @@ from store.tables import (
     sync_state,
     templates,
     utcnow,
+    webhook_deliveries,
 )
 from store.writes import fit_row, storable, upsert, upsert_each
 
@@ -51,4 +52,5 @@ __all__ = [
     "upsert",
     "upsert_each",
     "utcnow",
+    "webhook_deliveries",
 ]
