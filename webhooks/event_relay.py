@@ -21,7 +21,7 @@ logger = logging.getLogger("webhooks.relay")
 BATCH = 100  # events in one request (Prefect takes a list)
 SEND_TIMEOUT_S = 10.0  # one exchange with the Prefect API, its client's own retries included
 IDLE_S = 5.0  # a look at the outbox even when no delivery woke the relay (another receiver's rows)
-BACKOFF_S, MAX_BACKOFF_S = 1.0, 60.0
+BACKOFF_S, MAX_BACKOFF_S = 1.0, 10.0  # one request per attempt, whatever the backlog: cheap to repeat
 HOUSEKEEPING_S = 60.0  # how often deliveries a sync covered are settled, old ones pruned, a backlog reported
 STALE_SYNC = timedelta(minutes=5)  # a delivery unsynced this long says no sync worker runs (or all fail)
 

@@ -65,7 +65,7 @@ class PrefectEventSink:
         except TimeoutError as timeout:
             unreachable = timeout
         if unreachable is not None:
-            logger.warning("the Prefect API at %s does not answer yet (%s); deliveries get 503 until it does",
+            logger.warning("the Prefect API at %s does not answer yet (%s); events wait in the outbox until it does",
                            PREFECT_API_URL.value(), type(unreachable).__name__)
         return self
 

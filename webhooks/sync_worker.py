@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
+
 from store import database_now, engine_for, leases, webhook_outbox
 
 logger = logging.getLogger("webhooks.sync_worker")
@@ -33,6 +35,7 @@ POLL_S = 0.2  # how often the outbox is looked at: the delay a change waits befo
 SETTLE_ROUNDS = 10  # a contract whose deliveries never quiet is synced after this many settle periods anyway
 CLAIM_SECONDS = 30  # a worker's claim on a contract, renewed while its sync runs; a killed worker's lapses
 RETRY_BASE_S, RETRY_MAX_S = 1.0, 60.0
+PROBE_S = 2.0  # while a change waits to be tried again, how often the Prefect API's health is asked
 CREDENTIALS_TTL_S = 300.0  # the credentials document is read again after this long (a rotated secret)
 TAGS = ("spotdraft", "spotdraft-data", "spotdraft-webhook")  # spotdraft-data: a failed run starts a review
 
@@ -63,6 +66,7 @@ class SyncWorker:
         self._lock = threading.Lock()  # _retries: written by the sync threads, read by the loop
         self._thread: threading.Thread | None = None
         self._claims_renewed = 0.0
+        self._probed, self._api_down = 0.0, False
 
     # -- the loop -----------------------------------------------------------------------------------
 
@@ -113,6 +117,7 @@ class SyncWorker:
         self._forget_finished()
         engine = engine_for(self.database_url)
         self._renew_claims(engine)
+        self._probe_api()
         now = database_now(engine)
         for pending in webhook_outbox.pending_syncs(engine):
             if len(self._running) >= self.concurrency:
@@ -180,6 +185,24 @@ class SyncWorker:
         logger.warning("contract %s: no sync run could be made or finished (%s); its change stays queued, "
                        "trying again in %g s (attempt %d)", key, why, wait, attempts)
 
+    def _probe_api(self) -> None:
+        """While changes wait to be tried again, ask the Prefect API's health now and then: once it answers after
+        not answering, every waiting change is tried at once, not after the rest of its backoff. Only the probe
+        knocks on an API that is down, not each waiting change."""
+        with self._lock:
+            waiting = bool(self._retries)
+        if not waiting or time.monotonic() - self._probed < PROBE_S:
+            return
+        self._probed = time.monotonic()
+        if not _api_healthy():
+            self._api_down = True
+        elif self._api_down:
+            self._api_down = False
+            logger.info("the Prefect API answers again: the waiting changes are tried now")
+            with self._lock:
+                for retry in self._retries.values():
+                    retry.not_before = 0.0
+
     def _forget_finished(self) -> None:
         for key in [k for k, future in self._running.items() if future.done()]:
             error = self._running.pop(key).exception()
@@ -192,6 +215,19 @@ class SyncWorker:
         self._claims_renewed = time.monotonic()
         for key in list(self._running):
             leases.acquire(engine, _claim_key(key), self.holder, CLAIM_SECONDS)
+
+
+def _api_healthy() -> bool:
+    """One GET of the Prefect API's /health, without the client's retries (a 503 would be retried for a minute)."""
+    from prefect.settings import PREFECT_API_KEY, PREFECT_API_URL
+
+    key = PREFECT_API_KEY.value()
+    try:
+        answer = httpx.get(f"{PREFECT_API_URL.value()}/health", timeout=PROBE_S,
+                           headers={"Authorization": f"Bearer {key.get_secret_value()}"} if key else {})
+    except httpx.HTTPError:
+        return False
+    return answer.status_code == 200
 
 
 def _claim_key(key: str) -> str:
