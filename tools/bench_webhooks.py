@@ -126,6 +126,9 @@ def run_one(prefect_env: dict[str, str], home: Path, deliveries: int, executor: 
                     f"{IN_FLIGHT} rows are still to come", steady, settle, trend=True)
         burst = measure(sb, env, database_url, ids[deliveries:], BURST)
         ok = report(f"burst: {BURST} changes at once, each to its own contract", burst, settle, trend=False) and ok
+        if every := [c.latency for c in steady + burst if c.latency is not None]:
+            print(f"  all {len(steady) + len(burst)} changes: median {statistics.median(every):.2f} s, "
+                  f"p95 {percentile(every, 0.95):.2f} s, max {max(every):.2f} s")
     print(f"  the section took {time.monotonic() - began:.0f} s; load average {load_average()} "
           f"(the figures are this machine's, shared with whatever else ran)")
     return ok

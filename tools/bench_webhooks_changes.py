@@ -127,8 +127,8 @@ def add_runs(env: dict[str, str], changes: list[Change]) -> None:
             runs += page
         for run in runs:
             change = by_contract.get(str(run.parameters.get("contract_id")))
-            if change is None or change.created is not None:
-                continue
+            if change is None or change.created is not None or epoch(run.created) < change.changed - 1:
+                continue  # another section's run of the same contract id (the same server, the same seed)
             change.created = epoch(run.created)
             change.completed = epoch(run.end_time) if run.end_time and run.state.is_completed() else None
             change.run_state = describe(run.state)
