@@ -47,6 +47,7 @@ from tests.support.webhook_deliveries import (
     sign,
     wait_for_events,
 )
+from tests.support.webhook_sinks import outbox_rows
 from tools.prefect_server import free_port, local_prefect_server
 from webhooks.__main__ import main
 
@@ -376,6 +377,8 @@ def test_the_key_and_signatures_never_leave_and_every_202_is_one_event(prefect, 
 
     output = receiver.output()
     assert "POST /spotdraft/webhooks" in output and "refused a delivery" in output  # it did write things down
-    everything = output + json.dumps(stored)
+    outbox = outbox_rows(receiver.database_url)  # what the receiver stored: the same events, and nothing more
+    assert sorted(row["event_id"] for row in outbox) == sorted(ACCEPTED)
+    everything = output + json.dumps(stored) + json.dumps(outbox, default=str)
     for canary in (KEY_TEXT, KEY.decode(), *SENT_SIGNATURES):
         assert canary not in everything
