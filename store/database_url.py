@@ -13,6 +13,11 @@ from client.redaction import hide_url_secrets
 
 DEFAULT_DATABASE_URL = "sqlite:///spotdraft.db"
 
+
+def default_database_url() -> str:
+    """The database of a process given none (the webhook receiver, its sync worker): the flows' default."""
+    return DEFAULT_DATABASE_URL
+
 # A database URL's query can carry a password under many names (password, sslpassword, PWD inside an
 # odbc_connect string, private_key_file_pwd, "-c password=" in options): any mention is refused.
 _PASSWORD_WORD = re.compile(r"pwd|passw", re.IGNORECASE)

@@ -23,7 +23,7 @@ import sys
 import httpx
 import uvicorn
 
-from store.database_url import DEFAULT_DATABASE_URL, check_database_url
+from store.database_url import check_database_url, default_database_url
 from webhooks import sync_worker
 from webhooks.connections import (
     DEFAULT_BACKLOG,
@@ -49,9 +49,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="address to listen on (default 127.0.0.1: put a TLS proxy in front)")
     parser.add_argument("--key-block", metavar="NAME",
                         help=f"a Prefect Secret block holding the key (instead of ${KEY_VARIABLE})")
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL,
+    parser.add_argument("--database-url",
                         help="where deliveries are stored before they are answered, and the syncs write (no password: "
-                             f"PGPASSWORD or ~/.pgpass) (default {DEFAULT_DATABASE_URL})")
+                             "PGPASSWORD or ~/.pgpass) (default: the flows' default database)")
     parser.add_argument("--no-sync", dest="sync", action="store_false",
                         help="store and emit only: the contracts are synced by python -m webhooks.sync_worker")
     sync_worker.add_options(parser, prefix="sync-")
@@ -115,7 +115,7 @@ def _secret_block_text(name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
     try:
-        check_database_url(arguments.database_url)
+        database_url = check_database_url(arguments.database_url or default_database_url())
         sink = PrefectEventSink()  # first: the key block is read from that same API
         key = _key(arguments.key_block)
     except (WebhookKeyError, EventsNotConfigured, ValueError) as error:
@@ -125,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per delivery is ours; not one per API call
     syncs = None
     if arguments.sync:
-        syncs = sync_worker.SyncWorker(arguments.database_url, credentials_block=arguments.credentials_block,
+        syncs = sync_worker.SyncWorker(database_url, credentials_block=arguments.credentials_block,
                                        settle_seconds=arguments.settle_seconds, concurrency=arguments.concurrency)
-    app = create_app(key, database_url=arguments.database_url, sink=sink, sync_worker=syncs,
+    app = create_app(key, database_url=database_url, sink=sink, sync_worker=syncs,
                      max_body_bytes=arguments.max_body_bytes)
     # h11, not httptools: h11 caps a request's head at 16 KiB, httptools reads any size of headers into
     # memory before our checks run (an unsigned 128 MB header cost 260 MB). Our subclass of it adds a

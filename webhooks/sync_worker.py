@@ -266,18 +266,18 @@ def _count(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     from prefect.settings import PREFECT_API_URL
 
-    from store.database_url import DEFAULT_DATABASE_URL, check_database_url
+    from store.database_url import check_database_url, default_database_url
 
     parser = argparse.ArgumentParser(prog="python -m webhooks.sync_worker", description=(
         "Sync each contract the webhook receiver (python -m webhooks --no-sync) stored a change for, "
         "as a sync_contract flow run in this process."))
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL,
-                        help=f"the receiver's database, where the syncs write too (default {DEFAULT_DATABASE_URL})")
+    parser.add_argument("--database-url", help="the receiver's database, where the syncs write too (default: the "
+                                               "flows' default database)")
     add_options(parser)
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     arguments = parser.parse_args(argv)
     try:
-        check_database_url(arguments.database_url)
+        database_url = check_database_url(arguments.database_url or default_database_url())
     except ValueError as error:
         print(f"webhooks.sync_worker: {error}", file=sys.stderr)
         return 2
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=arguments.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    worker = SyncWorker(arguments.database_url, credentials_block=arguments.credentials_block,
+    worker = SyncWorker(database_url, credentials_block=arguments.credentials_block,
                         settle_seconds=arguments.settle_seconds, concurrency=arguments.concurrency)
     for sig in (signal.SIGTERM, signal.SIGINT):  # stop taking contracts; the syncs under way finish
         signal.signal(sig, lambda *_: worker.request_stop())

@@ -182,3 +182,21 @@ def test_an_event_the_server_holds_already_is_not_sent_again(sqlite_url):
         time.sleep(0.3)
     assert len(sink.sent) == 1 and uuid.UUID(sentinel["id"]) not in sink.held
     assert all(row["emitted_at"] is not None for row in outbox_rows(sqlite_url))
+
+
+def test_a_database_url_with_a_password_stops_the_start(monkeypatch, capsys):
+    """The receiver's syncs are flow runs whose parameters Prefect stores and shows: no password in the URL."""
+    import base64
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from webhooks.__main__ import main as receiver_main
+    from webhooks.sync_worker import main as worker_main
+
+    monkeypatch.setenv("SPOTDRAFT_WEBHOOK_KEY", base64.b64encode(KEY).decode())
+    url = "postgresql+psycopg://etl:s3cret-pw@db.example/contracts"
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        assert receiver_main(["--port", "1", "--database-url", url]) == 2
+        assert worker_main(["--database-url", url]) == 2
+    error = capsys.readouterr().err
+    assert error.count("carries a password") == 2 and "s3cret" not in error
