@@ -103,14 +103,20 @@ class SyncWorker:
             self._stopping.wait(wait)
 
     def _warm_up(self) -> None:
-        """The flows imported and the credentials read now, not in the first change's time (seconds, on 2 cores)."""
-        import flows.sync_contract  # noqa: F401
+        """Pay now what the first run would pay in the first change's time (seconds on a busy 2-core machine): the
+        flows' imports, Prefect's parameter encoder (it imports FastAPI), its API version check, the credentials."""
+        from prefect.client.orchestration import get_client
 
+        from flows.sync_contract import sync_contract
+
+        sync_contract.serialize_parameters({"contract_id": "1", "database_url": self.database_url})
         try:
+            with get_client(sync_client=True) as client:
+                client.raise_for_api_version_mismatch_once()  # once per process, as every run would
             self._credentials_document()
-        except Exception as error:  # not there yet, or Prefect down: each sync reads it again until it is
-            logger.warning("the credentials document %r could not be read yet (%s)", self.credentials_block,
-                           type(error).__name__)
+        except Exception as error:  # Prefect down, or no document yet: each sync tries again until it works
+            logger.warning("the Prefect API or the credentials document %r could not be read yet (%s)",
+                           self.credentials_block, type(error).__name__)
 
     def tick(self) -> None:
         """One look at the outbox: start a sync for each contract whose deliveries have settled."""
