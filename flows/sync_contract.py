@@ -29,49 +29,31 @@ from flows.params import OptionalText, credentials_form, database_url_form, form
 from flows.replays import exact_inputs, replays
 from flows.sync_pages import enrich, has_id, store_contracts
 from store import contract_syncs, contracts, database_now, dead_lettering, engine_for, leases, mark_deleted, utcnow
+from store.sync_tickets import counters, take_ticket
 
 NOT_LISTED = "not listed"  # the outcome of a run whose contract exists but is not in the list it can read
 COVERED = "Covered"  # the name of a Completed run whose change a read of another run had already stored
 OPERATION = "sync_contract"  # its dead letters' operation; the review replays them by running it again
 TURN_POLL_SECONDS = 0.2  # how often a run waiting for its contract's turn looks again
 SETTLE_ROUNDS = 10  # a burst that never quiets is read after this many settle periods anyway
+# A run renews its contract's lease while it lives (store.leases.kept): one that died (its process killed) holds
+# the contract up for this long at most, one that is merely slow keeps its turn.
+LEASE_SECONDS = 30
 
 
 ContractId = Annotated[str, BeforeValidator(as_text), Field(pattern=CONTRACT_ID.pattern.join("^$"))]
 
 
-def take_ticket(engine, key: str) -> int:
-    """A new ticket for this contract: the number of runs started for it so far, this one included."""
-    bump = contract_syncs.update().where(contract_syncs.c.contract_id == key).values(
-        requested=contract_syncs.c.requested + 1)
-    with engine.begin() as conn:
-        if not conn.execute(bump).rowcount:
-            try:
-                with conn.begin_nested():
-                    conn.execute(contract_syncs.insert().values(contract_id=key, requested=1, covered=0))
-            except sa.exc.IntegrityError:  # another run made the row between the two statements
-                conn.execute(bump)
-        return conn.execute(sa.select(contract_syncs.c.requested).where(contract_syncs.c.contract_id == key)
-                            ).scalar_one()
-
-
-def _counters(engine, key: str) -> tuple[int, int]:
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(contract_syncs.c.requested, contract_syncs.c.covered)
-                           .where(contract_syncs.c.contract_id == key)).one()
-    return row.requested, row.covered
-
-
 def _wait_for_turn(engine, key: str, ticket: int, holder: str) -> bool:
     """Take the contract's lease (True), or find this run's ticket covered while waiting for it (False).
 
-    A holder that died keeps the lease until it lapses (store.leases.LEASE_SECONDS); runs wait that long.
+    A holder that died keeps the lease until it lapses (LEASE_SECONDS); runs wait that long.
     """
     while True:
-        if _counters(engine, key)[1] >= ticket:
+        if counters(engine, key)[1] >= ticket:
             return False
-        if leases.acquire(engine, _lease_key(key), holder):
-            if _counters(engine, key)[1] >= ticket:  # covered between the look and the lease
+        if leases.acquire(engine, _lease_key(key), holder, LEASE_SECONDS):
+            if counters(engine, key)[1] >= ticket:  # covered between the look and the lease
                 leases.release(engine, _lease_key(key), holder)
                 return False
             return True
@@ -80,10 +62,10 @@ def _wait_for_turn(engine, key: str, ticket: int, holder: str) -> bool:
 
 def _settled(engine, key: str, settle_seconds: float) -> int:
     """The tickets issued once none has been for `settle_seconds` (at most SETTLE_ROUNDS periods)."""
-    requested = _counters(engine, key)[0]
+    requested = counters(engine, key)[0]
     for _ in range(SETTLE_ROUNDS if settle_seconds > 0 else 0):
         time.sleep(settle_seconds)
-        now = _counters(engine, key)[0]
+        now = counters(engine, key)[0]
         if now == requested:
             break
         requested = now
@@ -174,7 +156,8 @@ def sync_contract(
         logger.info(message)
         return Completed(name=COVERED, message=message, data={"contract_id": key, "outcome": "covered"})
     try:
-        return _sync_one(credentials, engine, contract_id, key, logger, database_url, settle_seconds)
+        with leases.kept(engine, _lease_key(key), holder, LEASE_SECONDS):
+            return _sync_one(credentials, engine, contract_id, key, logger, database_url, settle_seconds)
     finally:
         leases.release(engine, _lease_key(key), holder)
 

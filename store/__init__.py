@@ -1,8 +1,8 @@
 """The storage layer the flows write: tables, engines, keyed writes, migrations, sync state, dead letters, leases.
 
 It imports no flow. The names most code needs are here; each module holds one job (tables, engine, writes,
-contract_reads, sync_state, dead_letters, leases, migrations, migrate, database_url; analytics_tables, generated
-from the spec, and analytics_swap, which loads and swaps them).
+contract_reads, sync_state, sync_tickets, dead_letters, leases, migrations, migrate, database_url; webhook_outbox,
+the webhook receiver's; analytics_tables, generated from the spec, and analytics_swap, which loads and swaps them).
 """
 
 from store.analytics_tables import ANALYTICS_TABLES
@@ -23,6 +23,7 @@ from store.tables import (
     sync_state,
     templates,
     utcnow,
+    webhook_deliveries,
 )
 from store.writes import fit_row, storable, upsert, upsert_each
 
@@ -51,4 +52,5 @@ __all__ = [
     "upsert",
     "upsert_each",
     "utcnow",
+    "webhook_deliveries",
 ]

@@ -44,6 +44,7 @@ def database_url_or_default(database_url: str | None) -> str:
     default_database_url(); refused if it carries a password (check_database_url)."""
     return check_database_url(database_url) if database_url else default_database_url()
 
+
 # A database URL's query can carry a password under many names (password, sslpassword, PWD inside an
 # odbc_connect string, private_key_file_pwd, "-c password=" in options): any mention is refused.
 _PASSWORD_WORD = re.compile(r"pwd|passw", re.IGNORECASE)

@@ -4,13 +4,16 @@ SpotDraft has no create-if-absent: a look-up followed by a POST is two steps, an
 create runs on the same records, a create run and a review's retry) that both look up before either
 POSTs would both create. A lease row, taken with one atomic statement in the database the runs
 share, makes the look-up, the create, the recording and the send of one record a single writer's
-work. A lease lapses after `LEASE_SECONDS`, so a run killed while holding one delays the record's
-next writer, never blocks it.
+work. A lease lapses after `LEASE_SECONDS` (or the seconds its taker gives), so a run killed while holding
+one delays the record's next writer, never blocks it. `kept(...)` renews a short lease while its holder
+lives: a holder that dies is replaced within that short time, one that runs long keeps it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,6 +27,8 @@ from store.tables import record_leases
 # Longer than one record's worst case (look-up, create and send, each within SPOTDRAFT_RETRY_WINDOW).
 LEASE_SECONDS = 15 * 60
 
+log = logging.getLogger(__name__)
+
 
 def holder_id() -> str:
     """This flow run's id, or a fresh id outside Prefect."""
@@ -32,15 +37,16 @@ def holder_id() -> str:
     return current_flow_run()[1] or f"process-{uuid.uuid4()}"
 
 
-def acquire(engine: Engine, key: str, holder: str) -> bool:
-    """Take the lease on `key` for `holder` if nobody holds it (or the holder's lease lapsed).
+def acquire(engine: Engine, key: str, holder: str, seconds: float | None = None) -> bool:
+    """Take the lease on `key` for `holder` for `seconds` (LEASE_SECONDS by default) if nobody holds it
+    (or the holder's lease lapsed); the holder's own lease is renewed.
 
     Lapses are judged by the database's clock (store.database_now): a worker whose own clock runs
     ahead must not take the leases of others' live runs.
     """
     with engine.begin() as conn:
         now = database_now(conn)
-        until = now + timedelta(seconds=LEASE_SECONDS)
+        until = now + timedelta(seconds=LEASE_SECONDS if seconds is None else seconds)
         taken = conn.execute(
             record_leases.update()
             .where(record_leases.c.key == key,
@@ -71,6 +77,34 @@ def lease(engine: Engine, key: str, holder: str) -> Iterator[bool]:
     finally:
         if held:
             release(engine, key, holder)
+
+
+@contextlib.contextmanager
+def kept(engine: Engine, key: str, holder: str, seconds: float) -> Iterator[None]:
+    """Renew `holder`'s lease on `key` (taken already) every third of `seconds` until the block ends.
+
+    A thread does it, so a holder busy in one long call keeps its lease; a holder that dies stops renewing
+    and its lease lapses `seconds` later. A renewal that fails (the database away for a moment) is tried
+    again at the next tick; one that finds the lease taken by another (ours lapsed) stops.
+    """
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(seconds / 3):
+            try:
+                if not acquire(engine, key, holder, seconds):
+                    log.warning("the lease on %s lapsed and was taken by another holder", key)
+                    return
+            except sa.exc.SQLAlchemyError as error:
+                log.warning("could not renew the lease on %s (%s); trying again", key, type(error).__name__)
+
+    renewer = threading.Thread(target=renew, name=f"lease {key}", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
 
 
 def create_key(external_id: str) -> str:

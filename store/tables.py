@@ -99,6 +99,28 @@ contract_syncs = sa.Table(
     sa.Column("flow_run_id", sa.Text, comment="the run that stored it"),
 )
 
+webhook_deliveries = sa.Table(
+    "webhook_deliveries", metadata,
+    sa.Column("event_id", sa.Text, primary_key=True,
+              comment="the Prefect event id, a UUID from the SHA-256 of the delivery's bytes"),
+    sa.Column("contract_id", sa.Text, nullable=False, comment="SpotDraft's integer contract id, as text"),
+    sa.Column("event_name", sa.Text, nullable=False, comment="spotdraft.contract.<activity>"),
+    sa.Column("event", sa.Text, nullable=False,
+              comment="the Prefect event as JSON, secrets masked; its occurred is set when it is sent"),
+    sa.Column("ticket", sa.Integer, nullable=False,
+              comment="the contract's ticket this delivery took (contract_syncs.requested)"),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Column("emitted_at", sa.DateTime, comment="when the Prefect API accepted the event; NULL: still to send"),
+    sa.Column("settled_at", sa.DateTime,
+              comment="when a stored read covered the ticket, or a failed sync run left it to the review; "
+                      "NULL: still to sync"),
+    sa.Column("outcome", sa.Text, comment="synced, or failed (the flow run that failed)"),
+    sa.Index("ix_webhook_deliveries_emitted_at", "emitted_at"),
+    sa.Index("ix_webhook_deliveries_settled_at", "settled_at"),
+    # The receiver writes a row and the contract's ticket in one transaction before it answers 2xx.
+    comment="the webhook receiver's outbox: each delivery, its event until Prefect has it, its change until synced",
+)
+
 dead_letters = sa.Table(
     "dead_letters", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

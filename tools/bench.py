@@ -12,9 +12,9 @@
    429 share and wall time per row. The exit status is non-zero when a load failed or stored fewer
    contracts than seeded; the speeds are printed only.
 5. Webhooks (tools/bench_webhooks.py): a change in SpotDraft to its row in SQLite through the receiver,
-   a Prefect event, the deployment's trigger, a process worker and sync_contract: median, p95, max and
-   where the time goes, for a steady stream of changes and for a burst. The exit status is non-zero
-   when a change never reached its row.
+   which stores it, and the sync worker that runs sync_contract for it (or another executor,
+   --webhook-executors): median, p95, max and where the time goes, for a steady stream of changes and
+   for a burst. The exit status is non-zero when a change never reached its row.
 6. Analytics (tools/bench_analytics.py): sync_analytics at 50 requests/s, rows per second and requests for
    10,000 and 100,000 contracts, and peak memory at each (flat in the table's size: at most 1.2x). The exit
    status is non-zero when a load failed, stored fewer contracts than seeded, or memory was not flat.
@@ -30,8 +30,9 @@
     python -m tools.bench --only rate --shapes bucket-0.2s --no-retry-after --tools ours,dlt --json out.json
     python -m tools.bench --only rate --cases bucket-1@50,fixed-60s@20,bucket-0.2s@50:300ms:no-ra
                                                    cases named one by one
-    python -m tools.bench --only webhooks          100 changes, 3 in flight, then a burst of 20 (12-18 minutes)
-    python -m tools.bench --only webhooks --deliveries 20
+    python -m tools.bench --only webhooks          100 changes, 3 in flight, then a burst of 20 (2-3 minutes)
+    python -m tools.bench --only webhooks --prefect-database postgresql      the Prefect server on PostgreSQL
+    python -m tools.bench --only webhooks --webhook-executors receiver,sync-worker,deployment,serve --deliveries 30
     python -m tools.bench --only analytics --analytics-rows 10000,100000     (3-6 minutes)
     python -m tools.bench --only archive           the archive's three cases (about 5 minutes)
 
@@ -47,7 +48,8 @@ another latency, :no-ra for 429s without Retry-After. --contracts sets N for eve
 --naive-cap-s stops the naive load after that many seconds (default 60; 0: no cap), keeping what it
 read: at 300 ms it would take many minutes.
 
-Sections 2, 4, 5, 6 and 7 share one local Prefect server, started once.
+Sections 2, 4, 5, 6 and 7 share one local Prefect server, started once: its database is SQLite in its
+home, or a throwaway PostgreSQL server with --prefect-database postgresql (the production setup).
 """
 
 from __future__ import annotations
@@ -152,6 +154,7 @@ PREFECT_SECTIONS = {"sync", "rate", "webhooks", "analytics", "archive"}
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from tools import bench_rate, bench_webhooks, quota_shapes
+    from tools.bench_webhooks_executors import EXECUTORS
     from tools.quota_shapes import SHAPES
 
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.splitlines()[0],
@@ -180,6 +183,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--deliveries", type=int, default=bench_webhooks.DELIVERIES,
                         help=f"webhooks section: changes in the steady stream, at most {bench_webhooks.IN_FLIGHT} "
                              f"in flight (default: {bench_webhooks.DELIVERIES})")
+    parser.add_argument("--webhook-executors", default="receiver",
+                        help=f"webhooks section: what runs the syncs, comma-separated, of {','.join(EXECUTORS)} "
+                             "(tools/bench_webhooks_executors.py; default: receiver)")
+    parser.add_argument("--prefect-database", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the local Prefect server's database (default: sqlite)")
     parser.add_argument("--analytics-rows", default="10000,100000",
                         help="analytics section: contracts seeded, one load each (default: 10000,100000)")
     parser.add_argument("--analytics-limit", type=float, default=50.0,
@@ -188,6 +196,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     if unknown := set(args.sections) - set(SECTIONS):
         parser.error(f"--only: unknown section(s) {sorted(unknown)}; choose from {','.join(SECTIONS)}")
+    args.executors = tuple(e.strip() for e in args.webhook_executors.split(",") if e.strip())
+    if not args.executors or set(args.executors) - set(EXECUTORS):
+        parser.error(f"--webhook-executors: choose from {','.join(EXECUTORS)}")
     default_tools = bench_rate.TOOLS if args.quick else bench_rate.DEFAULT_TOOLS
     args.tool_list = [t.strip() for t in args.tools.split(",") if t.strip()] if args.tools else list(default_tools)
     if unknown := set(args.tool_list) - set(bench_rate.TOOLS):
@@ -247,7 +258,12 @@ def main(argv: list[str] | None = None) -> int:
                     file_transfer(sb, home)
         prefect_env = None
         if PREFECT_SECTIONS & set(args.sections):
-            prefect_env = stack.enter_context(local_prefect_server(home / "prefect"))
+            database_url = None
+            if args.prefect_database == "postgresql":
+                from tools.postgres import postgres_server, prefect_database
+
+                database_url = prefect_database(stack.enter_context(postgres_server()))
+            prefect_env = stack.enter_context(local_prefect_server(home / "prefect", database_url=database_url))
         if "sync" in args.sections:
             # 5 ms per answer stands in for the network: concurrency only pays where there is latency.
             with SandboxProcess(contracts=CONTRACTS, seed=1, faults=Faults(p_latency=1.0, latency_ms=5)) as sb:
@@ -259,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         if "webhooks" in args.sections:
             from tools import bench_webhooks
 
-            ok = bench_webhooks.run(prefect_env, home / "webhooks", args.deliveries) and ok
+            ok = bench_webhooks.run(prefect_env, home / "webhooks", args.deliveries, args.executors,
+                                    {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[args.prefect_database]) and ok
         if "analytics" in args.sections:
             from tools import bench_analytics
 

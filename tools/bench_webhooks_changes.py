@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from sandbox import SandboxProcess
 from store import contracts, engine_for
-from tools.bench_webhooks_stack import AFTER, DEPLOYMENT, STEP, api
+from tools.bench_webhooks_stack import AFTER, STEP, api
 from webhooks.delivery import event_id_for
 
 ACTIVITY = "CONTRACT_SENT_TO_COUNTERPARTY"
@@ -111,24 +111,24 @@ def add_deliveries(sb: SandboxProcess, changes: list[Change]) -> None:
 
 
 def add_runs(env: dict[str, str], changes: list[Change]) -> None:
-    """From Prefect: each contract's (first) run, its creation and its Pending, Running and final states."""
+    """From Prefect: each contract's (first) sync-contract run, its creation and its Pending, Running and final
+    states (in-process runs are Pending from their creation)."""
     by_contract = {c.contract_id: c for c in changes}
 
     async def read(client):
-        from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+        from prefect.client.schemas.filters import FlowFilter, FlowFilterName
         from prefect.client.schemas.sorting import FlowRunSort
 
-        deployment = await client.read_deployment_by_name(DEPLOYMENT)
-        only_ours = DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+        only_ours = FlowFilter(name=FlowFilterName(any_=["sync-contract"]))
         runs, page = [], None
         while page is None or len(page) == 200:
-            page = await client.read_flow_runs(deployment_filter=only_ours, sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+            page = await client.read_flow_runs(flow_filter=only_ours, sort=FlowRunSort.EXPECTED_START_TIME_ASC,
                                                limit=200, offset=len(runs))
             runs += page
         for run in runs:
             change = by_contract.get(str(run.parameters.get("contract_id")))
-            if change is None or change.created is not None:
-                continue
+            if change is None or change.created is not None or epoch(run.created) < change.changed - 1:
+                continue  # another section's run of the same contract id (the same server, the same seed)
             change.created = epoch(run.created)
             change.completed = epoch(run.end_time) if run.end_time and run.state.is_completed() else None
             change.run_state = describe(run.state)

@@ -1,6 +1,6 @@
 """The webhook benchmark's stack (tools/bench_webhooks.py says what it measures): a sandbox process, the
-credentials document, the per-contract sync's deployment on a process work pool, one full sync, a worker,
-and the receiver subscribed and started, each process stopped (with its children) when the stack ends."""
+credentials document, one full sync, the receiver subscribed and started, and what runs its syncs
+(tools/bench_webhooks_executors.py), each process stopped (with its children) when the stack ends."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from store import contracts, engine_for
 from tools.prefect_server import free_port, stop_process_group
 
 REPO = Path(__file__).resolve().parents[1]
-DEPLOYMENT = "sync-contract/sync-contract-on-change"
 KEY_BLOCK = "spotdraft-webhook-key"
 STEP, BEFORE, AFTER = "send", "DRAFT", "REDLINING"  # the change: one delivery, CONTRACT_SENT_TO_COUNTERPARTY
 WORKER_ENV = {"PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "5",
@@ -66,30 +65,6 @@ def save_credentials(env: dict[str, str], sb: SandboxProcess) -> None:
             "C(client_id=os.environ['SB_ID'], client_secret=os.environ['SB_SECRET'], "
             "base_url=os.environ['SB_URL']).save('spotdraft', overwrite=True)")
     run_python({**env, "SB_ID": sb.client_id, "SB_SECRET": sb.client_secret, "SB_URL": str(sb.base_url)}, save)
-
-
-def deploy(env: dict[str, str], database_url: str) -> None:
-    """The work pool and the per-contract sync's deployment, writing `database_url`."""
-    prefect_cli(env, "work-pool", "create", "spotdraft", "--type", "process", "--overwrite")
-    # Its runs clone this checkout (the pull step; deployments/steps.py), whatever its origin.
-    prefect_cli({**env, "SPOTDRAFT_GIT_REPOSITORY": str(REPO)}, "deploy", "--name", DEPLOYMENT.split("/")[1],
-                "--prefect-file", "deployments/prefect.yaml")
-
-    async def point_at(client):
-        from prefect.client.schemas.actions import DeploymentUpdate
-
-        deployment = await client.read_deployment_by_name(DEPLOYMENT)
-        await client.update_deployment(deployment.id, DeploymentUpdate(
-            parameters={**deployment.parameters, "database_url": database_url}))
-
-    api(env, point_at)
-
-
-def settle_seconds(env: dict[str, str]) -> float:
-    """The settle_seconds the deployed runs use: the flow's default, as the deployment's form shows it."""
-    deployment = api(env, lambda client: client.read_deployment_by_name(DEPLOYMENT))
-    return float(deployment.parameters.get(
-        "settle_seconds", deployment.parameter_openapi_schema["properties"]["settle_seconds"]["default"]))
 
 
 def fill_database(env: dict[str, str], database_url: str, contract_count: int) -> None:
@@ -187,8 +162,10 @@ def answers(url: str, process: subprocess.Popen) -> bool:
 
 
 @contextlib.contextmanager
-def webhook_stack(prefect_env: dict[str, str], home: Path, contract_count: int) -> Iterator[tuple]:
+def webhook_stack(prefect_env: dict[str, str], home: Path, contract_count: int, executor: str) -> Iterator[tuple]:
     """Everything above, ready for changes: yields (sandbox, env, database_url, contract ids)."""
+    from tools import bench_webhooks_executors
+
     env = {**os.environ, **prefect_env, **WORKER_ENV}
     database_url = f"sqlite:///{home / 'webhooks.db'}"
     with contextlib.ExitStack() as stack:
@@ -197,12 +174,11 @@ def webhook_stack(prefect_env: dict[str, str], home: Path, contract_count: int) 
         for contract_id in ids:
             sb.touch(contract_id, status=BEFORE)  # silent: no delivery
         save_credentials(env, sb)
-        deploy(env, database_url)
         fill_database(env, database_url, len(ids))
-        stack.enter_context(worker(env, home / "worker.log"))
+        extra = bench_webhooks_executors.start(executor, stack, env, home, database_url)
         port = free_port()
         register_webhook(env, sb, f"http://127.0.0.1:{port}/spotdraft/webhooks")
         receiver = stack.enter_context(background(env, home / "receiver.log", "-m", "webhooks", "--port", str(port),
-                                                  "--key-block", KEY_BLOCK))
+                                                  "--key-block", KEY_BLOCK, "--database-url", database_url, *extra))
         wait_until(lambda: answers(f"http://127.0.0.1:{port}/healthz", receiver), 90, "the receiver to answer")
         yield sb, env, database_url, ids

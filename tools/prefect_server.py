@@ -53,37 +53,63 @@ def stop_process_group(process: subprocess.Popen, grace: float = 10.0) -> None:
             continue
 
 
-@contextlib.contextmanager
-def local_prefect_server(home: Path, *, log_path: Path | None = None, timeout: float = 180.0) -> Iterator[dict]:
-    """Run `prefect server start` with its own PREFECT_HOME; yields the env that points clients at it."""
-    home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    api_url = f"http://127.0.0.1:{port}/api"
-    # The UI needs PREFECT_UI_API_URL as well on a port other than 4200, or it calls 127.0.0.1:4200.
-    env = {**os.environ, **QUIET_ENV, "PREFECT_HOME": str(home), "PREFECT_API_URL": api_url,
-           "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port),
-           "PREFECT_UI_API_URL": api_url}
-    log_file = open(log_path or home / "server.log", "ab")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
+class PrefectServer:
+    """`prefect server start` on one port with its own PREFECT_HOME; stopped and started again at will (a restart
+    keeps its database: the SQLite file in its home, or the PostgreSQL database given)."""
+
+    def __init__(self, home: Path, *, database_url: str | None = None, log_path: Path | None = None,
+                 port: int | None = None) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        self.home, self.log_path, self.port = home, log_path or home / "server.log", port or free_port()
+        api_url = f"http://127.0.0.1:{self.port}/api"
+        # What a client needs. The UI needs PREFECT_UI_API_URL as well on a port other than 4200.
+        self.env = {**QUIET_ENV, "PREFECT_HOME": str(home), "PREFECT_API_URL": api_url,
+                    "PREFECT_UI_URL": api_url.removesuffix("/api")}
+        self._server_env = {**os.environ, **self.env, "PREFECT_SERVER_API_HOST": "127.0.0.1",
+                            "PREFECT_SERVER_API_PORT": str(self.port), "PREFECT_UI_API_URL": api_url}
+        self._server_env.pop("PREFECT_UI_URL")
+        if database_url:  # PostgreSQL (postgresql+asyncpg://...): the production setup; SQLite in its home otherwise
+            self._server_env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def api_url(self) -> str:
+        return self.env["PREFECT_API_URL"]
+
+    def start(self, timeout: float = 180.0) -> None:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=self._server_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
         deadline = time.monotonic() + timeout
         while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"prefect server exited with {process.returncode}; see {log_file.name}")
+            if self.process.poll() is not None:
+                raise RuntimeError(f"prefect server exited with {self.process.returncode}; see {self.log_path}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
-                    break
+                if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
+                    return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"prefect server did not answer within {timeout:.0f}s; see {log_file.name}")
+                self.stop()
+                raise RuntimeError(f"prefect server did not answer within {timeout:.0f}s; see {self.log_path}")
             time.sleep(0.3)
-        yield {**QUIET_ENV, "PREFECT_HOME": str(home), "PREFECT_API_URL": api_url,
-               "PREFECT_UI_URL": api_url.removesuffix("/api")}
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process_group(self.process)
+
+
+@contextlib.contextmanager
+def local_prefect_server(home: Path, *, log_path: Path | None = None, timeout: float = 180.0,
+                         database_url: str | None = None) -> Iterator[dict]:
+    """Run `prefect server start` with its own PREFECT_HOME (and its database at `database_url`, a
+    postgresql+asyncpg:// URL, if given); yields the env that points clients at it."""
+    server = PrefectServer(home, database_url=database_url, log_path=log_path)
+    try:
+        server.start(timeout)
+        yield dict(server.env)
     finally:
-        stop_process_group(process)
-        log_file.close()
+        server.stop()
 
 
 def flush_prefect_workers(timeout: float = 10.0) -> None:

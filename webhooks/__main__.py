@@ -2,9 +2,12 @@
 
 The key is SpotDraft's base64 `hmac_key`, from SPOTDRAFT_WEBHOOK_KEY or from a Prefect Secret
 block (`--key-block NAME`); never from the command line, where any user of the machine could read
-it in the process list. Events go to the Prefect API that PREFECT_API_URL names (or the active
-profile's). It listens on 127.0.0.1 by default: SpotDraft delivers only over HTTPS with a publicly
-trusted certificate, so a TLS proxy (Caddy, nginx, a load balancer) sits in front of it.
+it in the process list. Each delivery is stored in the database (`--database-url`) before it is
+answered; its event goes to the Prefect API that PREFECT_API_URL names (or the active profile's),
+and its contract is synced by the sync worker this process runs (webhooks/sync_worker.py), unless
+`--no-sync` leaves that to `python -m webhooks.sync_worker`. It listens on 127.0.0.1 by default:
+SpotDraft delivers only over HTTPS with a publicly trusted certificate, so a TLS proxy (Caddy,
+nginx, a load balancer) sits in front of it.
 Connections are bounded in time and number (--head-timeout, --limit-concurrency, --backlog; see
 webhooks/connections.py): a client that connects and sends nothing, or trickles, holds nothing for long.
 """
@@ -20,6 +23,8 @@ import sys
 import httpx
 import uvicorn
 
+from store.database_url import check_database_url, default_database_url
+from webhooks import sync_worker
 from webhooks.connections import (
     DEFAULT_BACKLOG,
     DEFAULT_HEAD_TIMEOUT_S,
@@ -36,13 +41,20 @@ KEY_VARIABLE = "SPOTDRAFT_WEBHOOK_KEY"
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m webhooks",
-        description=f"Receive SpotDraft webhook deliveries on POST {WEBHOOK_PATH} and emit them as Prefect events.",
+        description=f"Receive SpotDraft webhook deliveries on POST {WEBHOOK_PATH}: each is stored, emitted as a "
+                    "Prefect event and its contract synced into the database.",
     )
     parser.add_argument("--port", type=int, required=True, help="port to listen on")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: put a TLS proxy in front)")
     parser.add_argument("--key-block", metavar="NAME",
                         help=f"a Prefect Secret block holding the key (instead of ${KEY_VARIABLE})")
+    parser.add_argument("--database-url",
+                        help="where deliveries are stored before they are answered, and the syncs write (no password: "
+                             "PGPASSWORD or ~/.pgpass) (default: the flows' default database)")
+    parser.add_argument("--no-sync", dest="sync", action="store_false",
+                        help="store and emit only: the contracts are synced by python -m webhooks.sync_worker")
+    sync_worker.add_options(parser, prefix="sync-")
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES,
                         help=f"larger deliveries are refused with 413 unread (default {DEFAULT_MAX_BODY_BYTES})")
     parser.add_argument("--head-timeout", type=_positive(float), default=DEFAULT_HEAD_TIMEOUT_S, metavar="SECONDS",
@@ -103,14 +115,20 @@ def _secret_block_text(name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
     try:
+        database_url = check_database_url(arguments.database_url or default_database_url())
         sink = PrefectEventSink()  # first: the key block is read from that same API
         key = _key(arguments.key_block)
-    except (WebhookKeyError, EventsNotConfigured) as error:
+    except (WebhookKeyError, EventsNotConfigured, ValueError) as error:
         print(f"webhooks: {error}", file=sys.stderr)
         return 2
     logging.basicConfig(level=arguments.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per delivery is ours; not one per API call
-    app = create_app(key, sink=sink, max_body_bytes=arguments.max_body_bytes)
+    syncs = None
+    if arguments.sync:
+        syncs = sync_worker.SyncWorker(database_url, credentials_block=arguments.credentials_block,
+                                       settle_seconds=arguments.settle_seconds, concurrency=arguments.concurrency)
+    app = create_app(key, database_url=database_url, sink=sink, sync_worker=syncs,
+                     max_body_bytes=arguments.max_body_bytes)
     # h11, not httptools: h11 caps a request's head at 16 KiB, httptools reads any size of headers into
     # memory before our checks run (an unsigned 128 MB header cost 260 MB). Our subclass of it adds a
     # deadline for the head and makes room under the connection cap (connections.py). No websockets.

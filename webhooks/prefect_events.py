@@ -38,9 +38,9 @@ class EventSink(Protocol):
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None: ...
 
-    async def already_stored(self, event_id: UUID) -> bool: ...
+    async def stored(self, event_ids: list[UUID]) -> set[UUID]: ...
 
-    async def send(self, event: Event) -> None: ...
+    async def send(self, events: list[dict]) -> None: ...
 
 
 class PrefectEventSink:
@@ -65,7 +65,7 @@ class PrefectEventSink:
         except TimeoutError as timeout:
             unreachable = timeout
         if unreachable is not None:
-            logger.warning("the Prefect API at %s does not answer yet (%s); deliveries get 503 until it does",
+            logger.warning("the Prefect API at %s does not answer yet (%s); events wait in the outbox until it does",
                            PREFECT_API_URL.value(), type(unreachable).__name__)
         return self
 
@@ -75,20 +75,22 @@ class PrefectEventSink:
             await self._client.__aexit__(exc_type, exc, tb)
             self._client = None
 
-    async def already_stored(self, event_id: UUID) -> bool:
-        """Whether the server holds an event with this id (within its retention, 7 days by default)."""
+    async def stored(self, event_ids: list[UUID]) -> set[UUID]:
+        """Those of `event_ids` the server holds (within its retention, 7 days by default)."""
         try:
-            page = await self._api.read_events(EventFilter(id=EventIDFilter(id=[event_id])), limit=1)
+            page = await self._api.read_events(EventFilter(id=EventIDFilter(id=event_ids)), limit=len(event_ids))
         except httpx.HTTPError as error:
             raise EventsUnavailable(f"could not read events from the Prefect API ({_why(error)})") from None
-        return bool(page.events)
+        return {event.id for event in page.events}
 
-    async def send(self, event: Event) -> None:
-        body = event_body(event)
+    async def send(self, events: list[dict]) -> None:
+        """POST the events (JSON-ready dicts, as `event_json` writes them) in one request; the server answers
+        once they are on its event bus."""
+        body = json.dumps(events, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
         try:
             await self._api.request("POST", "/events", content=body, headers={"Content-Type": "application/json"})
         except httpx.HTTPError as error:
-            raise EventsUnavailable(f"could not send the event to the Prefect API ({_why(error)})") from None
+            raise EventsUnavailable(f"could not send events to the Prefect API ({_why(error)})") from None
 
     @property
     def _api(self) -> PrefectClient:
@@ -97,14 +99,15 @@ class PrefectEventSink:
         return self._client
 
 
-def event_body(event: Event) -> bytes:
-    """What the events endpoint is sent for `event`: a JSON list of it, in UTF-8, as httpx's `json=` writes it.
+def event_json(event: Event) -> str:
+    """The event as the JSON text the events endpoint takes (one event; `send` posts a list of them).
 
     Raises ValueError (UnicodeEncodeError for a lone surrogate, ValueError for NaN) for an event that
     cannot be sent; webhooks.delivery makes a delivery's text sendable first, so that would be a bug.
     """
-    return json.dumps([event.model_dump(mode="json")], ensure_ascii=False, separators=(",", ":"),
-                      allow_nan=False).encode("utf-8")
+    text = json.dumps(event.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text.encode("utf-8")  # what the request will be: a lone surrogate fails here, not later in the relay
+    return text
 
 
 def _why(error: httpx.HTTPError) -> str:

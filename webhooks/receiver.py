@@ -1,4 +1,4 @@
-"""The SpotDraft webhook receiver: `POST /spotdraft/webhooks` in, one Prefect event out.
+"""The SpotDraft webhook receiver: `POST /spotdraft/webhooks` in; a stored change to sync and one Prefect event out.
 
 The design, and why: docs/design/webhooks.md (section `webhooks/receiver.py`).
 """
@@ -10,21 +10,26 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+if TYPE_CHECKING:
+    from webhooks.sync_worker import SyncWorker
+
+from store import engine_for, webhook_outbox
 from webhooks.delivery import Delivery, DeliveryRefused, delivery_digest
-from webhooks.once_per_delivery import DuplicateGuard, Outcome
-from webhooks.prefect_events import EventSink, EventsUnavailable, PrefectEventSink, event_body
+from webhooks.event_relay import EventRelay
+from webhooks.prefect_events import EventSink, PrefectEventSink, event_json
 from webhooks.signature import SIGNATURE_HEADER, signature_matches
 
 WEBHOOK_PATH = "/spotdraft/webhooks"
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
 BODY_TIMEOUT_S = 10.0
-EMIT_TIMEOUT_S = 5.0
+STORE_TIMEOUT_S = 5.0  # storing a delivery takes milliseconds; past this SpotDraft is told to deliver it again
 RETRY_AFTER_S = 30
 
 logger = logging.getLogger("webhooks.receiver")
@@ -34,17 +39,30 @@ class _BodyTooLarge(Exception):
     pass
 
 
-def create_app(key: bytes, *, sink: EventSink | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-               body_timeout: float = BODY_TIMEOUT_S, emit_timeout: float = EMIT_TIMEOUT_S,
-               remembered_deliveries: int = 10_000) -> Starlette:
-    """The receiver as an ASGI app; `key` is the decoded key (signature.decode_key), `sink` defaults to Prefect."""
+def create_app(key: bytes, *, database_url: str, sink: EventSink | None = None, sync_worker: SyncWorker | None = None,
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, body_timeout: float = BODY_TIMEOUT_S,
+               store_timeout: float = STORE_TIMEOUT_S) -> Starlette:
+    """The receiver as an ASGI app; `key` is the decoded key (signature.decode_key), `database_url` where deliveries
+    are stored (webhook_deliveries, contract_syncs), `sink` defaults to Prefect; `sync_worker`, if given, runs
+    beside it (webhooks.sync_worker)."""
     events = sink if sink is not None else PrefectEventSink()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with events:
-            app.state.guard = DuplicateGuard(events, capacity=remembered_deliveries, timeout=emit_timeout)
-            yield
+            app.state.relay = EventRelay(database_url, events)
+            relaying = asyncio.create_task(app.state.relay.run(), name="event relay")
+            try:
+                await asyncio.to_thread(_open_database, database_url)
+                if sync_worker is not None:
+                    sync_worker.start()
+                yield
+            finally:
+                if sync_worker is not None:
+                    await asyncio.to_thread(sync_worker.stop)
+                relaying.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relaying
 
     async def receive_delivery(request: Request) -> Response:
         received_at = datetime.now(UTC)
@@ -67,8 +85,7 @@ def create_app(key: bytes, *, sink: EventSink | None = None, max_body_bytes: int
             return _answer(401, f"{SIGNATURE_HEADER} is missing or does not sign this body")
         try:
             delivery = Delivery.from_body(body)
-            event = delivery.to_event(received_at)
-            event_body(event)  # what Prefect will be sent, written once here: a fault in it is the delivery's
+            stored_event = event_json(delivery.to_event(received_at))  # a fault in it is the delivery's: 400
         except DeliveryRefused as refusal:
             logger.warning("refused a signed delivery (sha256 %s): %s", delivery_digest(body)[:16], refusal)
             return _answer(400, str(refusal))
@@ -78,16 +95,18 @@ def create_app(key: bytes, *, sink: EventSink | None = None, max_body_bytes: int
                          delivery_digest(body)[:16], type(error).__name__)
             return _answer(400, f"the delivery could not become an event ({type(error).__name__})")
         try:
-            outcome = await request.app.state.guard.emit_once(delivery, event)
-        except EventsUnavailable as error:
-            logger.error("delivery for contract %s (%s) not acknowledged: %s",
-                         delivery.contract_id, delivery.activity, error)
-            return _answer(503, "events cannot be recorded right now; deliver again later",
+            async with asyncio.timeout(store_timeout):
+                new = await asyncio.to_thread(_store, database_url, delivery, stored_event)
+        except Exception as error:  # the database: SpotDraft delivers it again later
+            logger.error("delivery for contract %s (%s) not acknowledged: it could not be stored (%s)",
+                         delivery.contract_id, delivery.activity, _why(error))
+            return _answer(503, "the delivery cannot be stored right now; deliver again later",
                            headers={"Retry-After": str(RETRY_AFTER_S)})
+        request.app.state.relay.wake()
         logger.info("contract %s %s: %s as event %s", delivery.contract_id, delivery.activity,
-                    "emitted" if outcome is Outcome.EMITTED else "replay, already", delivery.event_id)
-        return JSONResponse({"status": outcome.value, "event": delivery.event_name, "event_id": str(delivery.event_id)},
-                            status_code=202 if outcome is Outcome.EMITTED else 200)
+                    "stored" if new else "replay, already stored", delivery.event_id)
+        return JSONResponse({"status": "accepted" if new else "duplicate", "event": delivery.event_name,
+                             "event_id": str(delivery.event_id)}, status_code=202 if new else 200)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -95,6 +114,29 @@ def create_app(key: bytes, *, sink: EventSink | None = None, max_body_bytes: int
     return Starlette(routes=[Route(WEBHOOK_PATH, receive_delivery, methods=["POST"]),
                              Route("/healthz", health, methods=["GET"])],
                      lifespan=lifespan)
+
+
+def _open_database(database_url: str) -> None:
+    """The database ready (its schema upgraded) before the first delivery; if it cannot be reached yet, deliveries
+    are answered 503 until it can."""
+    try:
+        engine_for(database_url)
+    except Exception as error:
+        logger.warning("the database does not answer yet (%s); deliveries get 503 until it does", _why(error))
+
+
+def _store(database_url: str, delivery: Delivery, event: str) -> bool:
+    return webhook_outbox.record_delivery(engine_for(database_url), event_id=str(delivery.event_id),
+                                          contract_id=delivery.contract_id, event_name=delivery.event_name,
+                                          event=event)
+
+
+def _why(error: BaseException) -> str:
+    """The error's kind and the first line of its own text: never a statement's parameters (the delivery)."""
+    if isinstance(error, TimeoutError):
+        return "no answer in time"
+    text = str(getattr(error, "orig", None) or error)
+    return f"{type(error).__name__}: {text.splitlines()[0][:200]}" if text else type(error).__name__
 
 
 async def _read_body(request: Request, limit: int, timeout: float) -> bytes:

@@ -217,20 +217,12 @@ def wait_for_claims(env: dict, database_url: str, targets: set[str], timeout: fl
 
 def test_a_change_in_spotdraft_reaches_the_database_through_a_webhook(stack, tmp_path):
     """The README's path: register the receiver, start it beside the worker, change contracts in SpotDraft;
-    each change lands in the database through receiver, event, trigger and per-contract sync."""
+    each change lands in the database through the receiver and its sync worker (a sync_contract run each), and
+    the deployed sync-contract-on-change starts no second run: its trigger is off."""
     from tools.prefect_server import free_port
 
     env, sb = stack["env"], stack["sandbox"]
     database_url = f"sqlite:///{tmp_path / 'webhooks.db'}"
-
-    async def point_at_test_database(client):
-        from prefect.client.schemas.actions import DeploymentUpdate
-
-        deployment = await client.read_deployment_by_name("sync-contract/sync-contract-on-change")
-        await client.update_deployment(deployment.id, DeploymentUpdate(
-            parameters={**deployment.parameters, "database_url": database_url}))
-
-    api(env, point_at_test_database)
     port = free_port()
     url = f"http://127.0.0.1:{port}/spotdraft/webhooks"
     register = (
@@ -246,7 +238,8 @@ def test_a_change_in_spotdraft_reaches_the_database_through_a_webhook(stack, tmp
 
     receiver_log = open(tmp_path / "receiver.log", "wb")  # noqa: SIM115 - closed below
     receiver = subprocess.Popen(
-        [sys.executable, "-m", "webhooks", "--port", str(port), "--key-block", "spotdraft-webhook-key"],
+        [sys.executable, "-m", "webhooks", "--port", str(port), "--key-block", "spotdraft-webhook-key",
+         "--database-url", database_url],
         cwd=ROOT, env=env, stdout=receiver_log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
@@ -265,7 +258,7 @@ def test_a_change_in_spotdraft_reaches_the_database_through_a_webhook(stack, tmp
         for step in ("request_signature", "sign", "execute", "update_metrics"):
             sb.advance(burst, step)
         _wait_until(lambda: _status(database_url, burst) == "EXECUTED", 120, f"{burst} to reach EXECUTED")
-        print(f"\nwebhook delivery to row: {[round(s, 2) for s in latencies]} s (worker polls every 1 s)")
+        print(f"\nwebhook delivery to row: {[round(s, 2) for s in latencies]} s")
 
         wanted = {"spotdraft.contract.sent_to_counterparty", "spotdraft.contract.executed"}
         events: list = []
@@ -276,6 +269,8 @@ def test_a_change_in_spotdraft_reaches_the_database_through_a_webhook(stack, tmp
 
         _wait_until(stored_events, 30, "the events to be stored")
         assert all(sb.client_secret not in e.model_dump_json() for e in events)
+        on_change = api(env, lambda c: c.read_deployment_by_name("sync-contract/sync-contract-on-change"))
+        assert not api(env, lambda c: _runs_of(c, on_change.id))  # the sync worker synced; the trigger did not
     finally:
         stop_process_group(receiver, grace=3)
         receiver_log.close()
@@ -305,6 +300,12 @@ def _status(database_url: str, composite_id: str) -> str | None:
     with engine_for(database_url).connect() as conn:
         return conn.execute(sa.select(contracts.c.contract_status)
                             .where(contracts.c.composite_id == composite_id)).scalar()
+
+
+async def _runs_of(client, deployment_id) -> list:
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    return await client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))
 
 
 async def _spotdraft_events(client) -> list:

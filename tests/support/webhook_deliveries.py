@@ -59,10 +59,14 @@ def delivery(activity: str = "CONTRACT_EXECUTED", **fields) -> tuple[dict, bytes
 
 
 class Receiver:
-    """`python -m webhooks` as a child process on a fixed port, restartable; its output kept in files."""
+    """`python -m webhooks` as a child process on a fixed port, restartable; its output kept in files. Its database
+    is `database_url` (a SQLite file beside the logs by default); it syncs contracts only if `sync`."""
 
-    def __init__(self, env: dict, logs: Path, port: int | None = None) -> None:
+    def __init__(self, env: dict, logs: Path, port: int | None = None, *, database_url: str | None = None,
+                 sync: bool = False) -> None:
         self.env, self.logs, self.port = env, logs, port or free_port()
+        self.database_url = database_url or f"sqlite:///{logs / 'receiver.db'}"
+        self.options = ["--database-url", self.database_url, *([] if sync else ["--no-sync"])]
         self.process: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -70,7 +74,7 @@ class Receiver:
         n = len(list(self.logs.glob("receiver-*.log")))
         with open(self.logs / f"receiver-{n}.log", "wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "webhooks", "--port", str(self.port), *args], cwd=ROOT,
+                [sys.executable, "-m", "webhooks", "--port", str(self.port), *self.options, *args], cwd=ROOT,
                 env=env or self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
         if wait:

@@ -124,7 +124,7 @@ def test_the_deployments():
             "archive-contracts/archive-contracts-daily", "archive-contracts/archive-contract-on-execution"} <= found
 
 
-@pytest.mark.parametrize("module", ["flows.migrate", "webhooks", "sandbox"])
+@pytest.mark.parametrize("module", ["flows.migrate", "webhooks", "webhooks.sync_worker", "sandbox"])
 def test_the_commands(module):
     done = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)

@@ -45,7 +45,8 @@ class Receiver:
                "SPOTDRAFT_WEBHOOK_KEY": base64.b64encode(KEY).decode()}
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "webhooks", "--port", str(self.port), *args], cwd=ROOT, env=env,
+                [sys.executable, "-m", "webhooks", "--port", str(self.port), "--no-sync",
+                 "--database-url", f"sqlite:///{tmp_path / f'receiver-{self.port}.db'}", *args], cwd=ROOT, env=env,
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 60
         while True:

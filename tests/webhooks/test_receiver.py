@@ -2,8 +2,9 @@
 secrets and keys kept out of events, nesting and header limits, event ids the triggered sync can take,
 and one event for one delivery given to two receivers.
 
-The receiver runs in-process under uvicorn on a loopback port; the attacks on its input use a recording
-sink (what reaches Prefect is the question, not Prefect itself), the ones on duplicates use the real
+The receiver runs in-process under uvicorn on a loopback port, storing into a real SQLite file; the attacks on
+its input use a recording sink (what reaches Prefect is the question, not Prefect itself) and read its outbox
+(a refused delivery writes nothing, so nothing can ever be sent for it), the ones on duplicates use the real
 Prefect API of the `prefect_api` harness.
 """
 
@@ -27,8 +28,11 @@ import pytest
 import uvicorn
 
 from flows.sync_contract import ContractId, contract_key
+from store import engine_for
+from store.sync_tickets import counters
 from tests.support.serving import serving as serving_port
 from tests.support.sync_contract_runs import wait
+from tests.support.webhook_sinks import RecordingSink, outbox_rows
 from tools.prefect_server import free_port
 from webhooks.delivery import event_id_for
 from webhooks.receiver import create_app
@@ -44,25 +48,6 @@ def sign(body: bytes) -> str:
 
 def body_of(**fields) -> bytes:
     return json.dumps({"contract_id": 4242, "activity": "CONTRACT_EXECUTED", **fields}).encode()
-
-
-class RecordingSink:
-    """Stands in for Prefect where only what the receiver hands over matters: every event it sends."""
-
-    def __init__(self) -> None:
-        self.sent: list = []
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        return None
-
-    async def already_stored(self, event_id) -> bool:
-        return False
-
-    async def send(self, event) -> None:
-        self.sent.append(event.model_dump(mode="json"))  # what PrefectEventSink.send does before POSTing
 
 
 @contextlib.contextmanager
@@ -91,10 +76,17 @@ def raw_status(url: str, body: bytes, signature_line: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[tuple[str, RecordingSink]]:
+def receiver(tmp_path_factory) -> Iterator[tuple[str, RecordingSink]]:
     sink = RecordingSink()
-    with serving(create_app(KEY, sink=sink)) as url:
+    database_url = f"sqlite:///{tmp_path_factory.mktemp('receiver') / 'receiver.db'}"
+    with serving(create_app(KEY, database_url=database_url, sink=sink)) as url:
+        sink.database_url = database_url
         yield url, sink
+
+
+def stored(sink: RecordingSink) -> int:
+    """How many deliveries the receiver has stored (each one's event is sent from there, and only from there)."""
+    return len(outbox_rows(sink.database_url))
 
 
 # ------------------------------------------------------------------------------ receiver: its input
@@ -103,14 +95,17 @@ def receiver() -> Iterator[tuple[str, RecordingSink]]:
 def test_the_same_body_signed_in_any_header_spelling_is_one_event(receiver):
     url, sink = receiver
     raw = body_of(contract_id=5001)
-    before = len(sink.sent)
+    before, rows = len(sink.sent), stored(sink)
     first = post(url, raw)
     variants = [post(url, raw, sign(raw).upper()).status_code,
                 httpx.post(url, content=raw, headers=[("x-sd-webhook-content-hash", sign(raw))]).status_code,
                 raw_status(url, raw, f"{SIGNATURE_HEADER}:   {sign(raw)} \t"),
                 raw_status(url, raw, f"x-Sd-Webhook-Content-Hash:{sign(raw).upper()}")]
     assert first.status_code == 202 and variants == [200] * 4
-    assert len(sink.sent) == before + 1
+    assert stored(sink) == rows + 1
+    sink.wait_for(before + 1)
+    time.sleep(0.3)
+    assert [e["id"] for e in sink.sent[before:]] == [first.json()["event_id"]]
 
 
 @pytest.mark.parametrize("fields", [
@@ -121,20 +116,20 @@ def test_the_same_body_signed_in_any_header_spelling_is_one_event(receiver):
 ], ids=repr)
 def test_a_signed_delivery_that_is_not_one_is_400_and_no_event(receiver, fields):
     url, sink = receiver
-    before = len(sink.sent)
+    before = stored(sink)
     answer = post(url, body_of(**fields))
     assert answer.status_code == 400, answer.text
-    assert len(sink.sent) == before
+    assert stored(sink) == before
 
 
 def test_bytes_and_headers_that_are_not_a_delivery_are_refused(receiver):
     url, sink = receiver
-    before = len(sink.sent)
+    before = stored(sink)
     for raw in (b"\xff\xfe\x00{", b"\x80" * 100, b'{"contract_id": 1, "activity": "X", "t": "\xc3\x28"}'):
         assert post(url, raw).status_code == 400
     unsigned = post(url, body_of(), signature="", **{"X-Padding": "b"})
     assert unsigned.status_code == 401 and KEY.decode() not in unsigned.text
-    assert len(sink.sent) == before
+    assert stored(sink) == before
 
 
 def test_secret_looking_fields_of_a_delivery_never_reach_the_event(receiver):
@@ -148,8 +143,8 @@ def test_secret_looking_fields_of_a_delivery_never_reach_the_event(receiver):
                   password="pw-123456789", Authorization="Bearer tok-123456789",
                   counterparties=[{"counterparty_id": 1, "organization_name": key_text, "token": "tk-123456789"}])
     assert post(url, raw).status_code == 202
-    [event] = sink.sent[before:]
-    shown = json.dumps(event)
+    [event] = sink.wait_for(before + 1)[before:]
+    shown = json.dumps(event) + json.dumps(outbox_rows(sink.database_url), default=str)  # stored as sent
     for secret in (key_text, "cs-123456789", "pw-123456789", "tok-123456789", "tk-123456789"):
         assert secret not in shown
 
@@ -171,10 +166,10 @@ def test_the_key_block_shows_no_key():
 @pytest.mark.parametrize("depth", [300, 600, 2000])
 def test_a_deeply_nested_delivery_is_400_not_a_crash(receiver, depth):
     url, sink = receiver
-    before = len(sink.sent)
+    before = stored(sink)
     raw = b'{"contract_id": 4243, "activity": "CONTRACT_EXECUTED", "n": ' + b"[" * depth + b"]" * depth + b"}"
     assert post(url, raw).status_code == 400
-    assert len(sink.sent) == before
+    assert stored(sink) == before
 
 
 @pytest.mark.parametrize("contract_id", [10**30, "abc", "T-1x"], ids=repr)
@@ -182,18 +177,19 @@ def test_every_event_names_a_contract_the_triggered_sync_can_take(receiver, cont
     from pydantic import TypeAdapter
 
     url, sink = receiver
-    before = len(sink.sent)
     answer = post(url, body_of(contract_id=contract_id))
     if answer.status_code == 400:
         return
-    [event] = sink.sent[before:]
+    sink.wait_for(1)
+    wait(lambda: any(e["id"] == answer.json()["event_id"] for e in sink.sent))
+    [event] = [e for e in sink.sent if e["id"] == answer.json()["event_id"]]
     label = event["resource"]["spotdraft.contract.id"]  # what the deployment's trigger passes as contract_id
     TypeAdapter(ContractId).validate_python(label)
     contract_key(label)
 
 
 @contextlib.contextmanager
-def as_operators_run_it(monkeypatch) -> Iterator[str]:
+def as_operators_run_it(monkeypatch, tmp_path) -> Iterator[str]:
     """The app and uvicorn options `python -m webhooks` uses (its main(), uvicorn.run intercepted), served
     on a free port; the Prefect API it names is down, which only matters past the signature check."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -204,7 +200,8 @@ def as_operators_run_it(monkeypatch) -> Iterator[str]:
     monkeypatch.setattr(uvicorn, "run", lambda app, **given: options.update(app=app, **given))
     monkeypatch.setenv("SPOTDRAFT_WEBHOOK_KEY", base64.b64encode(KEY).decode())
     with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{free_port()}/api"}):
-        assert main(["--port", "1", "--log-level", "error"]) == 0
+        assert main(["--port", "1", "--log-level", "error", "--no-sync",
+                     "--database-url", f"sqlite:///{tmp_path / 'receiver.db'}"]) == 0
         app = options.pop("app")
         options.update(port=free_port(), log_level="critical")
         server = uvicorn.Server(uvicorn.Config(app, **options))
@@ -218,8 +215,8 @@ def as_operators_run_it(monkeypatch) -> Iterator[str]:
             thread.join(timeout=10)
 
 
-def test_an_oversized_header_is_refused_before_it_is_read_whole(monkeypatch):
-    with as_operators_run_it(monkeypatch) as url:
+def test_an_oversized_header_is_refused_before_it_is_read_whole(monkeypatch, tmp_path):
+    with as_operators_run_it(monkeypatch, tmp_path) as url:
         answer = httpx.post(url, content=body_of(), headers={"X-Padding": "a" * (8 << 20)}, timeout=60)
     assert answer.status_code in (400, 413, 431)
 
@@ -240,12 +237,15 @@ def _stored(event_id: str) -> int:
 
 
 @pytest.mark.usefixtures("prefect_api")
-def test_two_receivers_given_one_delivery_store_one_event(sandbox):
-    """Six copies of one delivery at once, split between two receivers (neither remembers the other's);
-    and a sandbox delivery replayed by SpotDraft's side to the other receiver: one stored event each."""
+def test_two_receivers_given_one_delivery_store_one_event(sandbox, sqlite_url, tmp_path):
+    """Six copies of one delivery at once, split between two receivers on one database (behind one load
+    balancer); a sandbox delivery replayed by SpotDraft's side to the other receiver; and a third receiver
+    with a database of its own given both again: one stored delivery, one ticket and one event each."""
     raw = body_of(contract_id=6001, activity="CONTRACT_SIGNED", nonce=str(uuid.uuid4()))
     sandbox.set_webhook_key(base64.b64encode(KEY).decode())
-    with serving(create_app(KEY)) as one, serving(create_app(KEY)) as two:
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    with serving(create_app(KEY, database_url=sqlite_url)) as one, serving(create_app(KEY, database_url=sqlite_url)) \
+            as two, serving(create_app(KEY, database_url=elsewhere)) as three:
         results: list[httpx.Response] = []
         threads = [threading.Thread(target=lambda u=u: results.append(post(u, raw))) for u in (one, two) * 3]
         for thread in threads:
@@ -254,9 +254,14 @@ def test_two_receivers_given_one_delivery_store_one_event(sandbox):
             thread.join(30)
         [valid] = sandbox.send_webhook("valid", one, contract=1002, activity="CONTRACT_EXECUTED")
         [replayed] = sandbox.send_webhook("replayed", two, delivery_id=valid.delivery_id)
-    assert (valid.status, replayed.status) in ((202, 200), (202, 202))  # found, or re-sent under the same id
+        assert post(three, raw).status_code == 202  # its own database: stored, and sent under the same id
+        [again] = sandbox.send_webhook("replayed", three, delivery_id=valid.delivery_id)
+        time.sleep(2)  # the third receiver's relay sends (or finds the events held) before it stops
+    assert (valid.status, replayed.status, again.status) == (202, 200, 202)
     codes = sorted(r.status_code for r in results)
-    assert len(codes) == 6 and 202 in codes and set(codes) <= {200, 202}, codes
+    assert codes == [200] * 5 + [202], codes
+    engine = engine_for(sqlite_url)
+    assert counters(engine, "6001") == (1, 0) and counters(engine, "1002") == (1, 0)  # one ticket each
     [event_id] = {r.json()["event_id"] for r in results}
     assert valid.body_sha256 == replayed.body_sha256
     replay_id = str(event_id_for(valid.body_sha256))

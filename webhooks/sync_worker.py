@@ -1,0 +1,306 @@
+"""The sync worker: each contract the receiver stored a change for, synced in this process as a sync_contract run.
+
+Runs inside `python -m webhooks` (the default), or alone:
+
+    python -m webhooks.sync_worker [--database-url URL] [--credentials-block NAME] [--settle-seconds S]
+                                   [--concurrency N]
+
+beside a receiver started with `--no-sync`, on the same database and Prefect API (PREFECT_API_URL).
+The design, and why: docs/design/webhooks.md (section `webhooks/sync_worker.py`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from store import database_now, engine_for, leases, webhook_outbox
+
+logger = logging.getLogger("webhooks.sync_worker")
+
+DEFAULT_SETTLE_S = 1.0
+DEFAULT_CONCURRENCY = 8
+POLL_S = 0.2  # how often the outbox is looked at: the delay a change waits before its settle begins
+SETTLE_ROUNDS = 10  # a contract whose deliveries never quiet is synced after this many settle periods anyway
+CLAIM_SECONDS = 30  # a worker's claim on a contract, renewed while its sync runs; a killed worker's lapses
+RETRY_BASE_S, RETRY_MAX_S = 1.0, 60.0
+PROBE_S = 2.0  # while a change waits to be tried again, how often the Prefect API's health is asked
+CREDENTIALS_TTL_S = 300.0  # the credentials document is read again after this long (a rotated secret)
+TAGS = ("spotdraft", "spotdraft-data", "spotdraft-webhook")  # spotdraft-data: a failed run starts a review
+
+
+@dataclass
+class _Retry:
+    attempts: int
+    not_before: float  # time.monotonic()
+
+
+class SyncWorker:
+    """`start()` runs the loop in a thread of its own and `stop()` ends it (running syncs finish); `run()` blocks."""
+
+    def __init__(self, database_url: str, *, credentials_block: str = "spotdraft",
+                 settle_seconds: float = DEFAULT_SETTLE_S, concurrency: int = DEFAULT_CONCURRENCY,
+                 credentials: Any = None) -> None:
+        self.database_url = database_url
+        self.credentials_block = credentials_block
+        self.settle = timedelta(seconds=settle_seconds)
+        self.concurrency = concurrency
+        self.holder = f"sync-worker-{uuid.uuid4()}"
+        self._given_credentials = credentials
+        self._credentials: tuple[float, Any] | None = None
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="sync-contract")
+        self._running: dict[str, Future] = {}
+        self._retries: dict[str, _Retry] = {}
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()  # _retries: written by the sync threads, read by the loop
+        self._thread: threading.Thread | None = None
+        self._claims_renewed = 0.0
+        self._probed, self._api_down = 0.0, False
+
+    # -- the loop -----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="sync worker", daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Take no more contracts (a signal handler's part; `stop()` then waits for the syncs under way)."""
+        self._stopping.set()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(self) -> None:
+        logger.info("sync worker %s: syncing each stored change's contract (settle %g s, %d at once)",
+                    self.holder, self.settle.total_seconds(), self.concurrency)
+        self._warm_up()
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                self.tick()
+                failures = 0
+                wait = POLL_S
+            except Exception as error:  # the database: nothing is lost, the next round looks again
+                failures += 1
+                wait = min(RETRY_MAX_S, RETRY_BASE_S * 2 ** (failures - 1))
+                if failures == 1 or failures % 10 == 0:
+                    logger.warning("the outbox could not be read (%s); looking again in %g s",
+                                   type(error).__name__, wait)
+            self._stopping.wait(wait)
+
+    def _warm_up(self) -> None:
+        """Pay now what the first run would pay in the first change's time (seconds on a busy 2-core machine): the
+        flows' imports, Prefect's parameter encoder (it imports FastAPI), its API version check, the credentials."""
+        from prefect.client.orchestration import get_client
+
+        from flows.sync_contract import sync_contract
+
+        sync_contract.serialize_parameters({"contract_id": "1", "database_url": self.database_url})
+        try:
+            with get_client(sync_client=True) as client:
+                client.raise_for_api_version_mismatch_once()  # once per process, as every run would
+            self._credentials_document()
+        except Exception as error:  # Prefect down, or no document yet: each sync tries again until it works
+            logger.warning("the Prefect API or the credentials document %r could not be read yet (%s)",
+                           self.credentials_block, type(error).__name__)
+
+    def tick(self) -> None:
+        """One look at the outbox: start a sync for each contract whose deliveries have settled."""
+        self._forget_finished()
+        engine = engine_for(self.database_url)
+        self._renew_claims(engine)
+        self._probe_api()
+        now = database_now(engine)
+        for pending in webhook_outbox.pending_syncs(engine):
+            if len(self._running) >= self.concurrency:
+                break
+            key = pending.contract_id
+            with self._lock:
+                retry = self._retries.get(key)
+            if key in self._running or (retry and time.monotonic() < retry.not_before):
+                continue
+            settled = now - pending.last_received >= self.settle
+            overdue = now - pending.first_received >= self.settle * SETTLE_ROUNDS
+            if not (settled or overdue):
+                continue
+            # Another worker on the same database syncs it: both would start a run, the second to find it covered.
+            if leases.acquire(engine, _claim_key(key), self.holder, CLAIM_SECONDS):
+                self._running[key] = self._pool.submit(self._sync, key, pending.ticket, pending.deliveries)
+
+    # -- one contract ---------------------------------------------------------------------------------
+
+    def _sync(self, key: str, ticket: int, deliveries: int) -> None:
+        engine = engine_for(self.database_url)
+        try:
+            state = self._run_flow(key)
+        except Exception as error:  # no run, or one Prefect never heard the end of: the change stays queued
+            self._retry_later(key, f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}")
+            return
+        finally:
+            leases.release(engine, _claim_key(key), self.holder)
+        webhook_outbox.settle_covered(engine, key)
+        run = f"flow run {state.state_details.flow_run_id}"
+        if state.is_failed() or state.is_crashed():
+            # Recorded where the review sees it (a failed run tagged spotdraft-data; a dead letter for a
+            # SpotDraft error): not tried again here, which could go on for ever. The next delivery tries again.
+            given_up = webhook_outbox.give_up(engine, key, ticket, f"failed ({run}): left to the review")
+            logger.warning("contract %s: the sync failed (%s, %s); %d deliveries left to the review",
+                           key, run, state.name, given_up)
+        else:
+            logger.info("contract %s: %s by %s (%d deliveries)", key, state.name.lower(), run, deliveries)
+        with self._lock:
+            self._retries.pop(key, None)
+
+    def _run_flow(self, key: str):
+        from prefect import tags
+
+        from flows.sync_contract import sync_contract
+
+        with tags(*TAGS):
+            return sync_contract(self._credentials_document(), key, database_url=self.database_url,
+                                 settle_seconds=0, return_state=True)  # settled here, on the deliveries' times
+
+    def _credentials_document(self) -> Any:
+        if self._given_credentials is not None:
+            return self._given_credentials
+        if self._credentials is None or time.monotonic() - self._credentials[0] > CREDENTIALS_TTL_S:
+            from blocks import SpotDraftCredentials
+
+            self._credentials = (time.monotonic(), SpotDraftCredentials.load(self.credentials_block))
+        return self._credentials[1]
+
+    def _retry_later(self, key: str, why: str) -> None:
+        with self._lock:
+            attempts = self._retries[key].attempts + 1 if key in self._retries else 1
+            wait = min(RETRY_MAX_S, RETRY_BASE_S * 2 ** (attempts - 1))
+            self._retries[key] = _Retry(attempts, time.monotonic() + wait)
+        logger.warning("contract %s: no sync run could be made or finished (%s); its change stays queued, "
+                       "trying again in %g s (attempt %d)", key, why, wait, attempts)
+
+    def _probe_api(self) -> None:
+        """While changes wait to be tried again, ask the Prefect API's health now and then: once it answers after
+        not answering, every waiting change is tried at once, not after the rest of its backoff. Only the probe
+        knocks on an API that is down, not each waiting change."""
+        with self._lock:
+            waiting = bool(self._retries)
+        if not waiting or time.monotonic() - self._probed < PROBE_S:
+            return
+        self._probed = time.monotonic()
+        if not _api_healthy():
+            self._api_down = True
+        elif self._api_down:
+            self._api_down = False
+            logger.info("the Prefect API answers again: the waiting changes are tried now")
+            with self._lock:
+                for retry in self._retries.values():
+                    retry.not_before = 0.0
+
+    def _forget_finished(self) -> None:
+        for key in [k for k, future in self._running.items() if future.done()]:
+            error = self._running.pop(key).exception()
+            if error is not None:  # a bug, or the database failing after the run: retried all the same
+                self._retry_later(key, f"{type(error).__name__} after the run")
+
+    def _renew_claims(self, engine) -> None:
+        if time.monotonic() - self._claims_renewed < CLAIM_SECONDS / 3:
+            return
+        self._claims_renewed = time.monotonic()
+        for key in list(self._running):
+            leases.acquire(engine, _claim_key(key), self.holder, CLAIM_SECONDS)
+
+
+def _api_healthy() -> bool:
+    """One GET of the Prefect API's /health, without the client's retries (a 503 would be retried for a minute)."""
+    from prefect.settings import PREFECT_API_KEY, PREFECT_API_URL
+
+    key = PREFECT_API_KEY.value()
+    try:
+        answer = httpx.get(f"{PREFECT_API_URL.value()}/health", timeout=PROBE_S,
+                           headers={"Authorization": f"Bearer {key.get_secret_value()}"} if key else {})
+    except httpx.HTTPError:
+        return False
+    return answer.status_code == 200
+
+
+def _claim_key(key: str) -> str:
+    return f"sync-worker:{key}"
+
+
+# -- python -m webhooks.sync_worker ---------------------------------------------------------------------
+
+def add_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """The worker's options, for its own command and for `python -m webhooks` (there prefixed `sync-`)."""
+    parser.add_argument(f"--{prefix}credentials-block", dest="credentials_block", default="spotdraft", metavar="NAME",
+                        help="the SpotDraftCredentials document the syncs use (default spotdraft, as the deployments)")
+    parser.add_argument(f"--{prefix}settle-seconds", dest="settle_seconds", type=_seconds, default=DEFAULT_SETTLE_S,
+                        metavar="S", help="a contract is synced once no delivery for it came for this long, so a "
+                                          f"burst of deliveries is read once (default {DEFAULT_SETTLE_S:g})")
+    parser.add_argument(f"--{prefix}concurrency", dest="concurrency", type=_count, default=DEFAULT_CONCURRENCY,
+                        metavar="N", help=f"contracts synced at once (default {DEFAULT_CONCURRENCY})")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 60:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 60: {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 64: {text!r}")
+    return int(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from prefect.settings import PREFECT_API_URL
+
+    from store.database_url import check_database_url, default_database_url
+
+    parser = argparse.ArgumentParser(prog="python -m webhooks.sync_worker", description=(
+        "Sync each contract the webhook receiver (python -m webhooks --no-sync) stored a change for, "
+        "as a sync_contract flow run in this process."))
+    parser.add_argument("--database-url", help="the receiver's database, where the syncs write too (default: the "
+                                               "flows' default database)")
+    add_options(parser)
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    arguments = parser.parse_args(argv)
+    try:
+        database_url = check_database_url(arguments.database_url or default_database_url())
+    except ValueError as error:
+        print(f"webhooks.sync_worker: {error}", file=sys.stderr)
+        return 2
+    if not PREFECT_API_URL.value():
+        print("webhooks.sync_worker: PREFECT_API_URL is not set: the syncs are flow runs of a running Prefect "
+              "server (or Prefect Cloud), e.g. PREFECT_API_URL=http://127.0.0.1:4200/api", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=arguments.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    worker = SyncWorker(database_url, credentials_block=arguments.credentials_block,
+                        settle_seconds=arguments.settle_seconds, concurrency=arguments.concurrency)
+    for sig in (signal.SIGTERM, signal.SIGINT):  # stop taking contracts; the syncs under way finish
+        signal.signal(sig, lambda *_: worker.request_stop())
+    worker.run()
+    worker.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
