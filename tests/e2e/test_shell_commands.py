@@ -148,7 +148,7 @@ def database_url(clone: DeployedClone) -> str:
     which runs at the clone's root), else the flows' default as the worker computes it."""
     deployment = sync_api(clone.env, lambda api: api.read_deployment_by_name("sync-contracts/sync-contracts-hourly"))
     url = deployment.parameters.get("database_url") or clone.shell(
-        ".venv/bin/python -c 'from flows.common import DEFAULT_DATABASE_URL as u; print(u)'").stdout.strip()
+        ".venv/bin/python -c 'from store.database_url import default_database_url as u; print(u())'").stdout.strip()
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         url = f"sqlite:///{clone.root / url.removeprefix('sqlite:///')}"
     return url
