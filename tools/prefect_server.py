@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from tools import prefect_db_template
+
 QUIET_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
 
@@ -63,6 +65,8 @@ def local_prefect_server(home: Path, *, log_path: Path | None = None, timeout: f
     env = {**os.environ, **QUIET_ENV, "PREFECT_HOME": str(home), "PREFECT_API_URL": api_url,
            "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port),
            "PREFECT_UI_API_URL": api_url}
+    if prefect_db_template.seed(home, env):  # its block types are in it already
+        env["PREFECT_API_BLOCKS_REGISTER_ON_START"] = "false"
     log_file = open(log_path or home / "server.log", "ab")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
@@ -79,6 +83,7 @@ def local_prefect_server(home: Path, *, log_path: Path | None = None, timeout: f
             if time.monotonic() > deadline:
                 raise RuntimeError(f"prefect server did not answer within {timeout:.0f}s; see {log_file.name}")
             time.sleep(0.3)
+        prefect_db_template.save(home, env)
         yield {**QUIET_ENV, "PREFECT_HOME": str(home), "PREFECT_API_URL": api_url,
                "PREFECT_UI_URL": api_url.removesuffix("/api")}
     finally:
