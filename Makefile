@@ -40,9 +40,10 @@ test: setup
 
 # test-all runs the e2e modules after the rest, in E2E_WORKERS processes: each starts real servers (a prefect
 # server, a worker, flow-run processes), and four at once on 2 cores pushed one past its 300 s timeout.
-# A phase that PYTEST_ARGS leaves without tests (pytest's exit 5) is not a failure.
+# Modules are handed out in collection order (--no-loadscope-reorder; tests/conftest.py puts the longest first),
+# not by their number of tests. A phase that PYTEST_ARGS leaves without tests (pytest's exit 5) is not a failure.
 E2E_WORKERS ?= 2
-XDIST_E2E = $(if $(filter 0,$(E2E_WORKERS) $(TEST_WORKERS)),-p no:xdist,-n $(E2E_WORKERS) --dist loadfile)
+XDIST_E2E = $(if $(filter 0,$(E2E_WORKERS) $(TEST_WORKERS)),-p no:xdist,-n $(E2E_WORKERS) --dist loadfile --no-loadscope-reorder)
 PYTEST_PHASE = $(UV) run --frozen --no-sync pytest
 
 test-all: setup

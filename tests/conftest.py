@@ -47,6 +47,10 @@ def pytest_report_header(config) -> str:
 
 
 E2E_DIR = Path(__file__).resolve().parent / "e2e"
+# The longest e2e modules (several minutes each), collected first: pytest-xdist's loadfile hands modules out in
+# collection order, so these start at once and the shorter ones fill in beside them. Started last (in name
+# order), they left one worker running alone for minutes at the end of the phase.
+E2E_LONGEST_FIRST = ("test_readme_commands.py", "test_prefect_server.py")
 
 
 def pytest_configure(config) -> None:
@@ -69,6 +73,8 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.e2e)
         if e2e or _on_postgres(item):
             item.add_marker(pytest.mark.slow)
+    first = {name: rank for rank, name in enumerate(E2E_LONGEST_FIRST)}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)) if item.path.parent == E2E_DIR else len(first))
 
 
 @pytest.fixture(scope="session", autouse=True)

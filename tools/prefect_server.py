@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from tools import prefect_db_template
+
 QUIET_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
 
@@ -77,6 +79,8 @@ class PrefectServer:
         return self.env["PREFECT_API_URL"]
 
     def start(self, timeout: float = 180.0) -> None:
+        if prefect_db_template.seed(self.home, self._server_env):  # a fresh home: its block types are in it already
+            self._server_env["PREFECT_API_BLOCKS_REGISTER_ON_START"] = "false"
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
@@ -88,6 +92,7 @@ class PrefectServer:
                 raise RuntimeError(f"prefect server exited with {self.process.returncode}; see {self.log_path}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
+                    prefect_db_template.save(self.home, self._server_env)
                     return
             if time.monotonic() > deadline:
                 self.stop()

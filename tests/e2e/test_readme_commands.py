@@ -39,14 +39,21 @@ import re
 import shlex
 import subprocess
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.support.paths import ROOT, require_spec
 from tests.support.readme_blocks import BLOCKS, Block, Command, all_commands, command_words
-from tests.support.readme_runner import COMMAND_TIMEOUT, Clone, answers_at, fresh_shell_env, in_background, run_block
+from tests.support.readme_runner import (
+    COMMAND_TIMEOUT,
+    Clone,
+    answers_at,
+    fresh_shell_env,
+    in_background,
+    prefect_helps,
+    run_block,
+)
 from tools.prefect_server import free_port
 
 # Placeholders a `sandbox` block's commands have for what only a real installation has.
@@ -125,14 +132,9 @@ def test_commands_exist_in_a_fresh_clone(clone: Clone):
     problems += [f"README.md:{line}: `{name}` fails in the fresh clone: {bad[name]}"
                  for line, name in sorted(modules) if name in bad]
 
-    def helps(sub: tuple[str, ...]) -> subprocess.CompletedProcess:
-        return subprocess.run([".venv/bin/prefect", *sub, "--help"], cwd=clone.root, env=clone.env,
-                              capture_output=True, text=True, timeout=120)
-    unique = sorted({sub for _, sub in prefect_commands})
-    with ThreadPoolExecutor(4) as pool:
-        answers = dict(zip(unique, pool.map(helps, unique), strict=True))
-    problems += [f"README.md:{line}: `prefect {' '.join(sub)}` is not a Prefect command: {answers[sub].stderr[-500:]}"
-                 for line, sub in sorted(prefect_commands) if answers[sub].returncode != 0]
+    answers = prefect_helps(clone, sorted({sub for _, sub in prefect_commands}))
+    problems += [f"README.md:{line}: `prefect {' '.join(sub)}` is not a Prefect command: {answers[sub][1]}"
+                 for line, sub in sorted(prefect_commands) if answers[sub][0] != 0]
     assert not problems, "\n".join(problems)
 
 
