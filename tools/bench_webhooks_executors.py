@@ -6,8 +6,10 @@ stored delivery, started beside the receiver and stopped with the stack.
     sync-worker  python -m webhooks --no-sync and python -m webhooks.sync_worker: the same in a process of its own
     deployment   python -m webhooks --no-sync, the sync-contract-on-change deployment with its trigger turned on and
                  a process worker: a new Python process per event (the path before the sync worker)
-    serve        python -m webhooks --no-sync and the same trigger on a deployment that `sync_contract.serve()`
-                 runs in a long-lived process: a spawned Python process per event
+    serve        python -m webhooks --no-sync and the same trigger on a deployment that `serve()` runs in a
+                 long-lived process: a new Python process per event (`python -m prefect.engine`; the flow given
+                 from source: Prefect's other way, a spawned process given the pickled flow, fails this flow's
+                 parameter validation in Prefect 3.9.1, "Sync_ContractModel is not fully defined")
 """
 
 from __future__ import annotations
@@ -80,12 +82,14 @@ def _deployment_exists(env: dict[str, str], name: str) -> bool:
     return api(env, read) is not None
 
 
-# The served deployment: the flow object in a long-lived process, its runs started by the same trigger.
+# The served deployment: a long-lived process serving it, its runs started by the same trigger.
 SERVE = f"""
 import asyncio, sys
+from prefect import Flow
 from prefect.client.orchestration import get_client
 from prefect.events import DeploymentEventTrigger
-from flows.sync_contract import sync_contract
+
+sync_contract = Flow.from_source(source={str(REPO)!r}, entrypoint="flows/sync_contract.py:sync_contract")
 
 async def credentials_reference():
     async with get_client() as client:

@@ -106,7 +106,9 @@ def stack(request, tmp_path_factory):
             client.call("create_webhook", body={"title": "e2e", "url": f"http://127.0.0.1:{port}/spotdraft/webhooks",
                                                 "only_for_activities": DEFAULT_ACTIVITIES})
             key = client.call("get_webhook_hmac_key")["hmac_key"]
-        env = {**os.environ, **server.env, "PREFECT_API_URL": proxy.api_url, "SPOTDRAFT_WEBHOOK_KEY": key}
+        # A read held by the sandbox is waited for (not timed out and retried): the kill below lands mid-sync.
+        env = {**os.environ, **server.env, "PREFECT_API_URL": proxy.api_url, "SPOTDRAFT_WEBHOOK_KEY": key,
+               "SPOTDRAFT_TIMEOUT_READ": "60"}
         receiver = Receiver(env, home, port, database_url=database_url, sync=True)
         stop.callback(receiver.stop)
         receiver.start()
