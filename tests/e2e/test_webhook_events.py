@@ -260,7 +260,7 @@ def sync_contract_trigger(prefect: dict, contract_id: int) -> str:
 def test_text_prefect_cannot_take_is_replaced_and_the_contract_still_syncs(prefect, receiver):
     """A lone surrogate is valid JSON but not UTF-8 (the HTTP client refused to send it: a 500, retried by
     SpotDraft for ever, every later delivery held behind it). It becomes U+FFFD, as the store writes it,
-    and the event still starts the contract's sync through the deployment's own trigger."""
+    and the event still starts the contract's sync through the deployment's trigger (as declared, turned on)."""
     from client.contract_ids import contract_key
 
     contract_id = next_contract_id()
