@@ -63,6 +63,13 @@ def acquire(engine: Engine, key: str, holder: str, seconds: float | None = None)
         return False
 
 
+def lapsed_holder(engine: Engine, key: str) -> str | None:
+    """Who held `key` until their lease lapsed unreleased (a holder that died, or stalled), else None."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(record_leases.c.holder).where(
+            record_leases.c.key == key, record_leases.c.expires_at < database_now(conn))).scalar()
+
+
 def release(engine: Engine, key: str, holder: str) -> None:
     with engine.begin() as conn:
         conn.execute(record_leases.delete().where(record_leases.c.key == key, record_leases.c.holder == holder))

@@ -186,6 +186,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--webhook-executors", default="receiver",
                         help=f"webhooks section: what runs the syncs, comma-separated, of {','.join(EXECUTORS)} "
                              "(tools/bench_webhooks_executors.py; default: receiver)")
+    parser.add_argument("--sync-concurrency", type=int, metavar="N",
+                        help="webhooks section: contracts the sync worker syncs at once (default: the worker's, 8)")
     parser.add_argument("--prefect-database", choices=("sqlite", "postgresql"), default="sqlite",
                         help="the local Prefect server's database (default: sqlite)")
     parser.add_argument("--analytics-rows", default="10000,100000",
@@ -276,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
             from tools import bench_webhooks
 
             ok = bench_webhooks.run(prefect_env, home / "webhooks", args.deliveries, args.executors,
-                                    {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[args.prefect_database]) and ok
+                                    {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[args.prefect_database],
+                                    args.sync_concurrency) and ok
         if "analytics" in args.sections:
             from tools import bench_analytics
 

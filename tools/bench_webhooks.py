@@ -105,20 +105,25 @@ def load_average() -> str:
 
 
 def run(prefect_env: dict[str, str], home: Path, deliveries: int = DELIVERIES,
-        executors: tuple[str, ...] = ("receiver",), prefect_database: str = "SQLite") -> bool:
+        executors: tuple[str, ...] = ("receiver",), prefect_database: str = "SQLite",
+        sync_concurrency: int | None = None) -> bool:
     """The section, once per executor: `deliveries` steady changes, then a burst of BURST; False when one was lost."""
     ok = True
     for executor in executors:
-        ok = run_one(prefect_env, home / executor, deliveries, executor, prefect_database) and ok
+        ok = run_one(prefect_env, home / executor, deliveries, executor, prefect_database, sync_concurrency) and ok
     return ok
 
 
-def run_one(prefect_env: dict[str, str], home: Path, deliveries: int, executor: str, prefect_database: str) -> bool:
+def run_one(prefect_env: dict[str, str], home: Path, deliveries: int, executor: str, prefect_database: str,
+            sync_concurrency: int | None = None) -> bool:
     began = time.monotonic()
     home.mkdir(parents=True, exist_ok=True)
-    print(f"webhooks, syncs run by '{executor}', Prefect server on {prefect_database}: a change in SpotDraft -> its "
-          f"row in SQLite; {deliveries} changes at most {IN_FLIGHT} in flight, then {BURST} at once:", flush=True)
-    with webhook_stack(prefect_env, home, deliveries + BURST, executor) as (sb, env, database_url, ids):
+    at_once = f" ({sync_concurrency} at once)" if sync_concurrency and executor in ("receiver", "sync-worker") else ""
+    print(f"webhooks, syncs run by '{executor}'{at_once}, Prefect server on {prefect_database}: a change in SpotDraft "
+          f"-> its row in SQLite; {deliveries} changes at most {IN_FLIGHT} in flight, then {BURST} at once:",
+          flush=True)
+    with webhook_stack(prefect_env, home, deliveries + BURST, executor, sync_concurrency) as (sb, env, database_url,
+                                                                                               ids):
         print(f"  stack ready in {time.monotonic() - began:.0f} s; load average {load_average()}", flush=True)
         settle = settle_seconds(executor)
         steady = measure(sb, env, database_url, ids[:deliveries], IN_FLIGHT)

@@ -39,13 +39,16 @@ def settle_seconds(executor: str) -> float:
     return WORKER_SETTLE_S if executor in ("receiver", "sync-worker") else FLOW_SETTLE_S
 
 
-def start(executor: str, stack: contextlib.ExitStack, env: dict[str, str], home: Path, database_url: str) -> list[str]:
+def start(executor: str, stack: contextlib.ExitStack, env: dict[str, str], home: Path, database_url: str,
+          sync_concurrency: int | None = None) -> list[str]:
     """Start what `executor` needs beside the receiver; returns the receiver's extra arguments."""
+    at_once = [] if sync_concurrency is None else [str(sync_concurrency)]
     if executor == "receiver":
-        return []
+        return ["--sync-concurrency", *at_once] if at_once else []
     if executor == "sync-worker":
         stack.enter_context(background(env, home / "sync-worker.log", "-m", "webhooks.sync_worker",
-                                       "--database-url", database_url))
+                                       "--database-url", database_url,
+                                       *(["--concurrency", *at_once] if at_once else [])))
     elif executor == "deployment":
         deploy_with_trigger(env, home, database_url)
         stack.enter_context(worker(env, home / "worker.log"))

@@ -162,7 +162,8 @@ def answers(url: str, process: subprocess.Popen) -> bool:
 
 
 @contextlib.contextmanager
-def webhook_stack(prefect_env: dict[str, str], home: Path, contract_count: int, executor: str) -> Iterator[tuple]:
+def webhook_stack(prefect_env: dict[str, str], home: Path, contract_count: int, executor: str,
+                  sync_concurrency: int | None = None) -> Iterator[tuple]:
     """Everything above, ready for changes: yields (sandbox, env, database_url, contract ids)."""
     from tools import bench_webhooks_executors
 
@@ -175,7 +176,7 @@ def webhook_stack(prefect_env: dict[str, str], home: Path, contract_count: int, 
             sb.touch(contract_id, status=BEFORE)  # silent: no delivery
         save_credentials(env, sb)
         fill_database(env, database_url, len(ids))
-        extra = bench_webhooks_executors.start(executor, stack, env, home, database_url)
+        extra = bench_webhooks_executors.start(executor, stack, env, home, database_url, sync_concurrency)
         port = free_port()
         register_webhook(env, sb, f"http://127.0.0.1:{port}/spotdraft/webhooks")
         receiver = stack.enter_context(background(env, home / "receiver.log", "-m", "webhooks", "--port", str(port),

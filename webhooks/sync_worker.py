@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from store import database_now, engine_for, leases, webhook_outbox
+from webhooks.left_running import WEBHOOK_TAG, close_runs_left_running
 
 logger = logging.getLogger("webhooks.sync_worker")
 
@@ -37,7 +38,7 @@ CLAIM_SECONDS = 30  # a worker's claim on a contract, renewed while its sync run
 RETRY_BASE_S, RETRY_MAX_S = 1.0, 60.0
 PROBE_S = 2.0  # while a change waits to be tried again, how often the Prefect API's health is asked
 CREDENTIALS_TTL_S = 300.0  # the credentials document is read again after this long (a rotated secret)
-TAGS = ("spotdraft", "spotdraft-data", "spotdraft-webhook")  # spotdraft-data: a failed run starts a review
+TAGS = ("spotdraft", "spotdraft-data", WEBHOOK_TAG)  # spotdraft-data: a failed run starts a review
 
 
 @dataclass
@@ -62,8 +63,11 @@ class SyncWorker:
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="sync-contract")
         self._running: dict[str, Future] = {}
         self._retries: dict[str, _Retry] = {}
+        self._left_running: set[str] = set()  # contracts whose last worker died mid-sync (left_running.py)
         self._stopping = threading.Event()
-        self._lock = threading.Lock()  # _retries: written by the sync threads, read by the loop
+        self._wake = threading.Event()  # a sync ended, or a stop was asked: look at the outbox now, not at the poll
+        self._run_settings: Any = None  # Prefect's settings for the runs, made once (_warm_up)
+        self._lock = threading.Lock()  # _retries, _left_running: shared by the sync threads and the loop
         self._thread: threading.Thread | None = None
         self._claims_renewed = 0.0
         self._probed, self._api_down = 0.0, False
@@ -77,9 +81,10 @@ class SyncWorker:
     def request_stop(self) -> None:
         """Take no more contracts (a signal handler's part; `stop()` then waits for the syncs under way)."""
         self._stopping.set()
+        self._wake.set()
 
     def stop(self, timeout: float = 60.0) -> None:
-        self._stopping.set()
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -100,7 +105,8 @@ class SyncWorker:
                 if failures == 1 or failures % 10 == 0:
                     logger.warning("the outbox could not be read (%s); looking again in %g s",
                                    type(error).__name__, wait)
-            self._stopping.wait(wait)
+            self._wake.wait(wait)
+            self._wake.clear()
 
     def _warm_up(self) -> None:
         """Pay now what the first run would pay in the first change's time (seconds on a busy 2-core machine): the
@@ -109,6 +115,7 @@ class SyncWorker:
 
         from flows.sync_contract import sync_contract
 
+        self._run_settings = _settings_without_heartbeats()
         sync_contract.serialize_parameters({"contract_id": "1", "database_url": self.database_url})
         try:
             with get_client(sync_client=True) as client:
@@ -138,14 +145,23 @@ class SyncWorker:
             if not (settled or overdue):
                 continue
             # Another worker on the same database syncs it: both would start a run, the second to find it covered.
+            dead_worker = leases.lapsed_holder(engine, _claim_key(key))
             if leases.acquire(engine, _claim_key(key), self.holder, CLAIM_SECONDS):
+                if dead_worker is not None:  # a worker died syncing it: its run is closed before ours starts
+                    with self._lock:
+                        self._left_running.add(key)
                 self._running[key] = self._pool.submit(self._sync, key, pending.ticket, pending.deliveries)
+                self._running[key].add_done_callback(lambda _: self._wake.set())
 
     # -- one contract ---------------------------------------------------------------------------------
 
     def _sync(self, key: str, ticket: int, deliveries: int) -> None:
         engine = engine_for(self.database_url)
         try:
+            if key in self._left_running:  # kept until it worked: the dead worker's claim is gone after this try
+                close_runs_left_running(key)
+                with self._lock:
+                    self._left_running.discard(key)
             state = self._run_flow(key)
         except Exception as error:  # no run, or one Prefect never heard the end of: the change stays queued
             self._retry_later(key, f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}")
@@ -167,10 +183,12 @@ class SyncWorker:
 
     def _run_flow(self, key: str):
         from prefect import tags
+        from prefect.context import SettingsContext
 
         from flows.sync_contract import sync_contract
 
-        with tags(*TAGS):
+        profile, settings = self._run_settings or _settings_without_heartbeats()
+        with tags(*TAGS), SettingsContext(profile=profile, settings=settings):
             return sync_contract(self._credentials_document(), key, database_url=self.database_url,
                                  settle_seconds=0, return_state=True)  # settled here, on the deliveries' times
 
@@ -234,6 +252,21 @@ def _api_healthy() -> bool:
     except httpx.HTTPError:
         return False
     return answer.status_code == 200
+
+
+def _settings_without_heartbeats() -> tuple[Any, Any]:
+    """The current Prefect settings with flow-run heartbeats off, for the runs made here.
+
+    Prefect's heartbeat thread sleeps in steps of a second, and a sync run waits for it to end: about 1 s more per
+    run, most of a run that takes 0.1 s, and the thread running it is held meanwhile. A heartbeat tells a server
+    that a run's process still lives; here the process is this long-lived one, and a change whose run it never saw
+    end stays queued in the outbox and is synced again by the next worker (made once: copying the settings costs
+    about 25 ms)."""
+    from prefect.context import get_settings_context
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY
+
+    context = get_settings_context()
+    return context.profile, context.settings.copy_with_update(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
 
 
 def _claim_key(key: str) -> str:

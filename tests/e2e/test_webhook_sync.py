@@ -32,6 +32,7 @@ from tests.support.webhook_sinks import outbox_rows
 from tools.postgres import new_database, postgres_server, prefect_database
 from tools.prefect_server import PrefectServer, free_port
 from webhooks.delivery import event_id_for
+from webhooks.left_running import ABANDONED
 
 BEFORE, AFTER = "DRAFT", "REDLINING"  # a change: `send`, one CONTRACT_SENT_TO_COUNTERPARTY delivery
 SERVER_SETTINGS = {"PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": "0.5",
@@ -208,3 +209,7 @@ def test_with_the_prefect_api_failing_no_change_is_lost(stack):
     for attempt in stack.sandbox.webhook_deliveries():
         answered.setdefault(attempt.body_sha256, set()).add(attempt.status)
     assert all(statuses & {200, 202} for statuses in answered.values()), answered  # each one acknowledged at last
+    # The killed receiver's run is not left Running: the worker that took the contract after it closed it.
+    slow_runs = sync_runs(stack)[slow.split("-")[1]]
+    assert [run["state"]["type"] for run in slow_runs if run["state"]["type"] in ("RUNNING", "PENDING")] == []
+    assert ABANDONED in [run["state"]["name"] for run in slow_runs], [run["state"] for run in slow_runs]

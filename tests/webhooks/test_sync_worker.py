@@ -144,3 +144,34 @@ def test_two_workers_on_one_database_sync_each_change_once(sandbox, credentials,
         wait(lambda: settled(sqlite_url))
     runs = runs_since(began)
     assert {key: len(found) for key, found in runs.items()} == {str(i): 1 for i, _ in ids}
+
+
+def test_a_run_a_dead_worker_left_running_is_closed_by_the_worker_that_takes_its_contract(sandbox, credentials,
+                                                                                          sqlite_url):
+    from prefect.client.orchestration import get_client
+    from prefect.states import Running
+
+    from flows.sync_contract import sync_contract
+    from store import record_leases
+    from webhooks.left_running import ABANDONED
+    from webhooks.sync_worker import TAGS
+
+    with get_client(sync_client=True) as client:  # what a worker killed mid-sync leaves behind
+        def left_running(contract_id: str, tags: tuple[str, ...]):
+            return client.create_flow_run(sync_contract, parameters={"contract_id": contract_id}, tags=list(tags),
+                                          state=Running()).id
+        dead, other_contract, not_a_worker_run = (left_running("1020", TAGS), left_running("1021", TAGS),
+                                                  left_running("1020", ("spotdraft",)))
+    with engine_for(sqlite_url).begin() as conn:  # the dead worker's claim, lapsed
+        conn.execute(record_leases.insert().values(key="sync-worker:1020", holder="sync-worker-dead",
+                                                   expires_at=datetime(2000, 1, 1)))
+    worker = SyncWorker(sqlite_url, credentials=credentials, settle_seconds=0.2)
+    with receiver(sqlite_url, worker) as url:
+        sandbox.touch("T-1020", name="After the dead worker")
+        deliver(url, 1020)
+        wait(lambda: name_of(sqlite_url, "T-1020") == "After the dead worker", timeout=60)
+        wait(lambda: settled(sqlite_url))
+    with get_client(sync_client=True) as client:
+        states = {run_id: client.read_flow_run(run_id).state for run_id in (dead, other_contract, not_a_worker_run)}
+    assert (states[dead].type.value, states[dead].name) == ("CANCELLED", ABANDONED), states[dead]
+    assert states[other_contract].is_running() and states[not_a_worker_run].is_running()  # not the dead one's
