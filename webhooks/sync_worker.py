@@ -69,7 +69,6 @@ class SyncWorker:
         self._run_settings: Any = None  # Prefect's settings for the runs, made once (_warm_up)
         self._lock = threading.Lock()  # _retries, _left_running: shared by the sync threads and the loop
         self._thread: threading.Thread | None = None
-        self._claims_renewed = 0.0
         self._probed, self._api_down = 0.0, False
 
     # -- the loop -----------------------------------------------------------------------------------
@@ -129,7 +128,6 @@ class SyncWorker:
         """One look at the outbox: start a sync for each contract whose deliveries have settled."""
         self._forget_finished()
         engine = engine_for(self.database_url)
-        self._renew_claims(engine)
         self._probe_api()
         now = database_now(engine)
         for pending in webhook_outbox.pending_syncs(engine):
@@ -158,11 +156,14 @@ class SyncWorker:
     def _sync(self, key: str, ticket: int, deliveries: int) -> None:
         engine = engine_for(self.database_url)
         try:
-            if key in self._left_running:  # kept until it worked: the dead worker's claim is gone after this try
-                close_runs_left_running(key)
-                with self._lock:
-                    self._left_running.discard(key)
-            state = self._run_flow(key)
+            # Renewed by a thread of its own while this sync lasts, not by the loop: the loop stops first when the
+            # worker is asked to stop, and a worker taking a lapsed claim sets the runs of its contract Abandoned.
+            with leases.kept(engine, _claim_key(key), self.holder, CLAIM_SECONDS):
+                if key in self._left_running:  # kept until it worked: the dead worker's claim is gone after this try
+                    close_runs_left_running(key)
+                    with self._lock:
+                        self._left_running.discard(key)
+                state = self._run_flow(key)
         except Exception as error:  # no run, or one Prefect never heard the end of: the change stays queued
             self._retry_later(key, f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}")
             return
@@ -232,13 +233,6 @@ class SyncWorker:
             error = self._running.pop(key).exception()
             if error is not None:  # a bug, or the database failing after the run: retried all the same
                 self._retry_later(key, f"{type(error).__name__} after the run")
-
-    def _renew_claims(self, engine) -> None:
-        if time.monotonic() - self._claims_renewed < CLAIM_SECONDS / 3:
-            return
-        self._claims_renewed = time.monotonic()
-        for key in list(self._running):
-            leases.acquire(engine, _claim_key(key), self.holder, CLAIM_SECONDS)
 
 
 def _api_healthy() -> bool:

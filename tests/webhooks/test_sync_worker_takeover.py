@@ -1,0 +1,63 @@
+"""A contract passing from one sync worker to another: the worker that takes it never sets a live run of the one it
+took it from Abandoned, and a run a stopped worker left Running is closed by whichever worker takes the contract next,
+also when the Prefect API failed when the first one tried to close it.
+
+In-process, as tests/webhooks/test_sync_worker.py: receivers with their workers on one SQLite file, the sandbox over
+HTTP, the real Prefect API of the `prefect_api` harness. The claims are made short (a second or two, not 30 s)
+so that one lapses within the test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.support.sync_contract_runs import wait
+from tests.support.webhook_sync import deliver, name_of, receiver, runs_since, settled
+from webhooks import sync_worker
+from webhooks.left_running import ABANDONED
+from webhooks.sync_worker import SyncWorker
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+CLAIM_S = 1.5
+
+
+@pytest.fixture
+def short_claims(monkeypatch):
+    monkeypatch.setattr(sync_worker, "CLAIM_SECONDS", CLAIM_S)
+
+
+def test_a_stopping_workers_last_sync_keeps_its_claim_and_is_not_abandoned(sandbox, credentials, sqlite_url,
+                                                                           short_claims, monkeypatch):
+    """A worker asked to stop takes no more contracts but finishes the syncs under way: while it does, its claims
+    hold (the receiver that replaces it in a rolling restart must not take the contract and abandon its run)."""
+    monkeypatch.setenv("SPOTDRAFT_TIMEOUT_READ", "30")
+    sandbox.set_faults(timeout_sleep_s=4 * CLAIM_S)  # the stopping worker's sync outlasts its claim several times
+    sandbox.script("GET", r"/T-1026/key_pointers$", "slow", times=1)
+    began = datetime.now(UTC)
+    leaving = SyncWorker(sqlite_url, credentials=credentials, settle_seconds=0.1)
+    with receiver(sqlite_url, leaving) as url:
+        sandbox.touch("T-1026", name="Before the restart")
+        deliver(url, 1026)
+        wait(lambda: not sandbox.app.injector.pending_script(), timeout=60)  # its run is reading the contract
+        leaving.request_stop()
+        arriving = SyncWorker(sqlite_url, credentials=credentials, settle_seconds=0.1)
+        with receiver(sqlite_url, arriving):
+            wait(lambda: name_of(sqlite_url, "T-1026") == "Before the restart", timeout=60)
+            wait(lambda: settled(sqlite_url))
+            time.sleep(1)  # the arriving worker's next rounds
+    runs = sorted(runs_since(began)["1026"], key=lambda r: r.created)
+    assert [state_names(r.id) for r in runs if ABANDONED in state_names(r.id)] == []
+    for earlier, later in itertools.pairwise(runs):  # one sync of the contract at a time
+        assert later.created >= earlier.end_time, (earlier, later)
+
+
+def state_names(flow_run_id) -> list[str]:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return [state.name for state in client.read_flow_run_states(flow_run_id)]
