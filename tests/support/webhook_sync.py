@@ -15,6 +15,7 @@ import httpx
 import sqlalchemy as sa
 
 from store import contracts, engine_for
+from tests.support.flaky_proxy import FlakyProxy
 from tests.support.serving import serving
 from tests.support.webhook_sinks import RecordingSink, outbox_rows
 from webhooks.receiver import create_app
@@ -64,3 +65,20 @@ def runs_since(began: datetime) -> dict[str, list]:
 
 def settled(database_url: str) -> bool:
     return all(row["settled_at"] is not None for row in outbox_rows(database_url))
+
+
+@contextlib.contextmanager
+def prefect_api_through_proxy() -> Iterator[FlakyProxy]:
+    """The Prefect API, for every thread of this process (the sync worker's included), reached through a proxy
+    that can be told to answer 503; the client gives up at the first failure instead of retrying for a minute."""
+    from urllib.parse import urlsplit
+
+    from prefect.context import SettingsContext, _temporary_global_settings_context, get_settings_context
+    from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES
+
+    context = get_settings_context()
+    with FlakyProxy(urlsplit(PREFECT_API_URL.value()).port).running() as proxy:
+        settings = context.settings.copy_with_update(updates={PREFECT_API_URL: proxy.api_url,
+                                                              PREFECT_CLIENT_MAX_RETRIES: 0})
+        with _temporary_global_settings_context(SettingsContext(profile=context.profile, settings=settings)):
+            yield proxy

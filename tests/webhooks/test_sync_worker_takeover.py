@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.support.sync_contract_runs import wait
-from tests.support.webhook_sync import deliver, name_of, receiver, runs_since, settled
+from tests.support.webhook_sync import deliver, name_of, prefect_api_through_proxy, receiver, runs_since, settled
 from webhooks import sync_worker
 from webhooks.left_running import ABANDONED
 from webhooks.sync_worker import SyncWorker
@@ -61,3 +61,37 @@ def state_names(flow_run_id) -> list[str]:
 
     with get_client(sync_client=True) as client:
         return [state.name for state in client.read_flow_run_states(flow_run_id)]
+
+
+def test_a_run_left_running_is_closed_by_the_next_worker_also_when_the_api_failed_the_first_to_try(
+        sandbox, credentials, sqlite_url, short_claims, caplog):
+    """The first worker to take the dead worker's contract finds the Prefect API answering 503 when it would close
+    the dead run, and is stopped before it could try again; the worker after it closes the run."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Running
+
+    from flows.sync_contract import sync_contract
+    from store import engine_for, record_leases
+    from webhooks.sync_worker import TAGS
+
+    with prefect_api_through_proxy() as proxy:
+        with get_client(sync_client=True) as client:  # what a worker killed mid-sync leaves behind
+            dead = client.create_flow_run(sync_contract, parameters={"contract_id": "1027"}, tags=list(TAGS),
+                                          state=Running()).id
+        with engine_for(sqlite_url).begin() as conn:  # and its claim, lapsed
+            conn.execute(record_leases.insert().values(key="sync-worker:1027", holder="sync-worker-dead",
+                                                       expires_at=datetime(2000, 1, 1)))
+        proxy.fail()
+        first = SyncWorker(sqlite_url, credentials=credentials, settle_seconds=0.1)
+        with receiver(sqlite_url, first) as url:
+            sandbox.touch("T-1027", name="After two workers")
+            deliver(url, 1027)
+            wait(lambda: "contract 1027: no sync run could be made" in caplog.text, timeout=30)
+        proxy.fail(False)
+        second = SyncWorker(sqlite_url, credentials=credentials, settle_seconds=0.1)
+        with receiver(sqlite_url, second):
+            wait(lambda: name_of(sqlite_url, "T-1027") == "After two workers", timeout=60)
+            wait(lambda: settled(sqlite_url))
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(dead).state
+    assert (state.type.value, state.name) == ("CANCELLED", ABANDONED), state
