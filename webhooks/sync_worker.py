@@ -36,6 +36,7 @@ POLL_S = 0.2  # how often the outbox is looked at: the delay a change waits befo
 SETTLE_ROUNDS = 10  # a contract whose deliveries never quiet is synced after this many settle periods anyway
 CLAIM_SECONDS = 30  # a worker's claim on a contract, renewed while its sync runs; a killed worker's lapses
 RETRY_BASE_S, RETRY_MAX_S = 1.0, 60.0
+SWEEP_S = 10.0  # how often lapsed claims on contracts with nothing pending are looked for (_close_what_the_dead_left)
 PROBE_S = 2.0  # while a change waits to be tried again, how often the Prefect API's health is asked
 CREDENTIALS_TTL_S = 300.0  # the credentials document is read again after this long (a rotated secret)
 TAGS = ("spotdraft", "spotdraft-data", WEBHOOK_TAG)  # spotdraft-data: a failed run starts a review
@@ -70,6 +71,7 @@ class SyncWorker:
         self._lock = threading.Lock()  # _retries, _left_running: shared by the sync threads and the loop
         self._thread: threading.Thread | None = None
         self._probed, self._api_down = 0.0, False
+        self._swept = 0.0
 
     # -- the loop -----------------------------------------------------------------------------------
 
@@ -130,7 +132,8 @@ class SyncWorker:
         engine = engine_for(self.database_url)
         self._probe_api()
         now = database_now(engine)
-        for pending in webhook_outbox.pending_syncs(engine):
+        pending_syncs = webhook_outbox.pending_syncs(engine)
+        for pending in pending_syncs:
             if len(self._running) >= self.concurrency:
                 break
             key = pending.contract_id
@@ -148,8 +151,39 @@ class SyncWorker:
                 if dead_worker is not None:  # a worker died syncing it: its run is closed before ours starts
                     with self._lock:
                         self._left_running.add(key)
-                self._running[key] = self._pool.submit(self._sync, key, pending.ticket, pending.deliveries)
-                self._running[key].add_done_callback(lambda _: self._wake.set())
+                self._submit(key, self._sync, key, pending.ticket, pending.deliveries)
+        self._close_what_the_dead_left(engine, {pending.contract_id for pending in pending_syncs})
+
+    def _submit(self, key: str, work, *arguments) -> None:
+        self._running[key] = self._pool.submit(work, *arguments)
+        self._running[key].add_done_callback(lambda _: self._wake.set())
+
+    def _close_what_the_dead_left(self, engine, pending: set[str]) -> None:
+        """Take each lapsed claim on a contract with nothing pending, close the runs its dead holder left, release it.
+
+        A worker killed after its run stored the change but before Prefect heard the run end leaves nothing pending
+        for that contract: no sync brings a worker there, and the run would stay Running. Its lapsed claim does."""
+        if time.monotonic() - self._swept < SWEEP_S:
+            return
+        self._swept = time.monotonic()
+        for claim in leases.lapsed_keys(engine, _claim_key("")):
+            key = claim.removeprefix(_claim_key(""))
+            if len(self._running) >= self.concurrency:
+                return
+            if key not in pending and key not in self._running and leases.acquire(engine, claim, self.holder,
+                                                                                  CLAIM_SECONDS):
+                self._submit(key, self._close_only, key)
+
+    def _close_only(self, key: str) -> None:
+        engine = engine_for(self.database_url)
+        try:
+            with leases.kept(engine, _claim_key(key), self.holder, CLAIM_SECONDS):
+                close_runs_left_running(key)
+        except Exception as error:  # the claim is left to lapse again: the next look tries again
+            logger.warning("contract %s: the runs a stopped sync worker left could not be closed yet (%s)",
+                           key, type(error).__name__)
+            return
+        leases.release(engine, _claim_key(key), self.holder)
 
     # -- one contract ---------------------------------------------------------------------------------
 

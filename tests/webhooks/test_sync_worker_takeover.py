@@ -95,3 +95,32 @@ def test_a_run_left_running_is_closed_by_the_next_worker_also_when_the_api_faile
         with get_client(sync_client=True) as client:
             state = client.read_flow_run(dead).state
     assert (state.type.value, state.name) == ("CANCELLED", ABANDONED), state
+
+
+def test_a_run_left_running_is_closed_also_when_its_change_was_stored_before_the_worker_died(
+        sandbox, credentials, sqlite_url, short_claims):
+    """The dead worker's run stored the change and the worker died before Prefect heard the run end: nothing is
+    pending for that contract any more, and its lapsed claim alone brings the next worker to close the run."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Running
+
+    from flows.sync_contract import sync_contract
+    from store import engine_for, record_leases
+    from tests.support.sync_contract_runs import run
+    from webhooks.sync_worker import TAGS
+
+    with get_client(sync_client=True) as client:  # what a worker killed mid-sync leaves behind
+        dead = client.create_flow_run(sync_contract, parameters={"contract_id": "1028"}, tags=list(TAGS),
+                                      state=Running()).id
+    with engine_for(sqlite_url).begin() as conn:
+        conn.execute(record_leases.insert().values(key="sync-worker:1028", holder="sync-worker-dead",
+                                                   expires_at=datetime(2000, 1, 1)))
+    sandbox.touch("T-1028", name="Stored before the worker died")
+    with receiver(sqlite_url, None) as url:  # the delivery, stored while no worker ran
+        deliver(url, 1028)
+    assert run(credentials, "1028", sqlite_url).is_completed()  # the read the dead run made: the change is stored
+    worker = SyncWorker(sqlite_url, credentials=credentials, settle_seconds=0.1)
+    with receiver(sqlite_url, worker), get_client(sync_client=True) as client:
+        wait(lambda: client.read_flow_run(dead).state.is_final(), timeout=20)
+        state = client.read_flow_run(dead).state
+    assert (state.type.value, state.name) == ("CANCELLED", ABANDONED), state
