@@ -81,4 +81,12 @@ def prefect_api_through_proxy() -> Iterator[FlakyProxy]:
         settings = context.settings.copy_with_update(updates={PREFECT_API_URL: proxy.api_url,
                                                               PREFECT_CLIENT_MAX_RETRIES: 0})
         with _temporary_global_settings_context(SettingsContext(profile=context.profile, settings=settings)):
-            yield proxy
+            try:
+                yield proxy
+            finally:  # Prefect's log and event senders, made meanwhile, send to the proxy: emptied while it passes
+                from prefect.events.worker import EventsWorker
+                from prefect.logging.handlers import APILogWorker
+
+                proxy.fail(False)
+                APILogWorker.drain_all(timeout=30)
+                EventsWorker.drain_all(timeout=30)
