@@ -70,6 +70,14 @@ def lapsed_holder(engine: Engine, key: str) -> str | None:
             record_leases.c.key == key, record_leases.c.expires_at < database_now(conn))).scalar()
 
 
+def lapsed_keys(engine: Engine, prefix: str) -> list[str]:
+    """The keys starting with `prefix` whose holders let their leases lapse unreleased."""
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(record_leases.c.key).where(
+            record_leases.c.key.startswith(prefix, autoescape=True),
+            record_leases.c.expires_at < database_now(conn))).scalars())
+
+
 def release(engine: Engine, key: str, holder: str) -> None:
     with engine.begin() as conn:
         conn.execute(record_leases.delete().where(record_leases.c.key == key, record_leases.c.holder == holder))

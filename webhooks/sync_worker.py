@@ -36,6 +36,7 @@ POLL_S = 0.2  # how often the outbox is looked at: the delay a change waits befo
 SETTLE_ROUNDS = 10  # a contract whose deliveries never quiet is synced after this many settle periods anyway
 CLAIM_SECONDS = 30  # a worker's claim on a contract, renewed while its sync runs; a killed worker's lapses
 RETRY_BASE_S, RETRY_MAX_S = 1.0, 60.0
+SWEEP_S = 10.0  # how often lapsed claims on contracts with nothing pending are looked for (_close_what_the_dead_left)
 PROBE_S = 2.0  # while a change waits to be tried again, how often the Prefect API's health is asked
 CREDENTIALS_TTL_S = 300.0  # the credentials document is read again after this long (a rotated secret)
 TAGS = ("spotdraft", "spotdraft-data", WEBHOOK_TAG)  # spotdraft-data: a failed run starts a review
@@ -69,8 +70,8 @@ class SyncWorker:
         self._run_settings: Any = None  # Prefect's settings for the runs, made once (_warm_up)
         self._lock = threading.Lock()  # _retries, _left_running: shared by the sync threads and the loop
         self._thread: threading.Thread | None = None
-        self._claims_renewed = 0.0
         self._probed, self._api_down = 0.0, False
+        self._swept = 0.0
 
     # -- the loop -----------------------------------------------------------------------------------
 
@@ -129,10 +130,10 @@ class SyncWorker:
         """One look at the outbox: start a sync for each contract whose deliveries have settled."""
         self._forget_finished()
         engine = engine_for(self.database_url)
-        self._renew_claims(engine)
         self._probe_api()
         now = database_now(engine)
-        for pending in webhook_outbox.pending_syncs(engine):
+        pending_syncs = webhook_outbox.pending_syncs(engine)
+        for pending in pending_syncs:
             if len(self._running) >= self.concurrency:
                 break
             key = pending.contract_id
@@ -150,24 +151,64 @@ class SyncWorker:
                 if dead_worker is not None:  # a worker died syncing it: its run is closed before ours starts
                     with self._lock:
                         self._left_running.add(key)
-                self._running[key] = self._pool.submit(self._sync, key, pending.ticket, pending.deliveries)
-                self._running[key].add_done_callback(lambda _: self._wake.set())
+                self._submit(key, self._sync, key, pending.ticket, pending.deliveries)
+        self._close_what_the_dead_left(engine, {pending.contract_id for pending in pending_syncs})
+
+    def _submit(self, key: str, work, *arguments) -> None:
+        self._running[key] = self._pool.submit(work, *arguments)
+        self._running[key].add_done_callback(lambda _: self._wake.set())
+
+    def _close_what_the_dead_left(self, engine, pending: set[str]) -> None:
+        """Take each lapsed claim on a contract with nothing pending, close the runs its dead holder left, release it.
+
+        A worker killed after its run stored the change but before Prefect heard the run end leaves nothing pending
+        for that contract: no sync brings a worker there, and the run would stay Running. Its lapsed claim does."""
+        if time.monotonic() - self._swept < SWEEP_S:
+            return
+        self._swept = time.monotonic()
+        for claim in leases.lapsed_keys(engine, _claim_key("")):
+            key = claim.removeprefix(_claim_key(""))
+            if len(self._running) >= self.concurrency:
+                return
+            if key not in pending and key not in self._running and leases.acquire(engine, claim, self.holder,
+                                                                                  CLAIM_SECONDS):
+                self._submit(key, self._close_only, key)
+
+    def _close_only(self, key: str) -> None:
+        engine = engine_for(self.database_url)
+        try:
+            with leases.kept(engine, _claim_key(key), self.holder, CLAIM_SECONDS):
+                close_runs_left_running(key)
+        except Exception as error:  # the claim is left to lapse again: the next look tries again
+            logger.warning("contract %s: the runs a stopped sync worker left could not be closed yet (%s)",
+                           key, type(error).__name__)
+            return
+        leases.release(engine, _claim_key(key), self.holder)
 
     # -- one contract ---------------------------------------------------------------------------------
 
     def _sync(self, key: str, ticket: int, deliveries: int) -> None:
         engine = engine_for(self.database_url)
+        runs_left = False  # the dead worker's runs not closed yet: the claim is left to lapse, not released
         try:
-            if key in self._left_running:  # kept until it worked: the dead worker's claim is gone after this try
-                close_runs_left_running(key)
-                with self._lock:
-                    self._left_running.discard(key)
-            state = self._run_flow(key)
+            # Renewed by a thread of its own while this sync lasts, not by the loop: the loop stops first when the
+            # worker is asked to stop, and a worker taking a lapsed claim sets the runs of its contract Abandoned.
+            with leases.kept(engine, _claim_key(key), self.holder, CLAIM_SECONDS):
+                if key in self._left_running:
+                    runs_left = True
+                    close_runs_left_running(key)
+                    runs_left = False
+                    with self._lock:
+                        self._left_running.discard(key)
+                state = self._run_flow(key)
         except Exception as error:  # no run, or one Prefect never heard the end of: the change stays queued
             self._retry_later(key, f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}")
             return
         finally:
-            leases.release(engine, _claim_key(key), self.holder)
+            # A lapsed claim is the only trace of the dead worker's runs another worker sees: released, the next
+            # worker to take the contract (this one may be stopped first) would leave them Running for ever.
+            if not runs_left:
+                leases.release(engine, _claim_key(key), self.holder)
         webhook_outbox.settle_covered(engine, key)
         run = f"flow run {state.state_details.flow_run_id}"
         if state.is_failed() or state.is_crashed():
@@ -232,13 +273,6 @@ class SyncWorker:
             error = self._running.pop(key).exception()
             if error is not None:  # a bug, or the database failing after the run: retried all the same
                 self._retry_later(key, f"{type(error).__name__} after the run")
-
-    def _renew_claims(self, engine) -> None:
-        if time.monotonic() - self._claims_renewed < CLAIM_SECONDS / 3:
-            return
-        self._claims_renewed = time.monotonic()
-        for key in list(self._running):
-            leases.acquire(engine, _claim_key(key), self.holder, CLAIM_SECONDS)
 
 
 def _api_healthy() -> bool:

@@ -10,71 +10,19 @@ back from it). The Prefect API failing, a server restart and a killed worker: te
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import hashlib
-import hmac
-import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
-from store import contracts, dead_letters, engine_for
-from tests.support.serving import serving
+from store import dead_letters, engine_for
 from tests.support.sync_contract_runs import wait
-from tests.support.webhook_sinks import RecordingSink, outbox_rows
-from webhooks.receiver import create_app
-from webhooks.signature import SIGNATURE_HEADER
+from tests.support.webhook_sinks import outbox_rows
+from tests.support.webhook_sync import deliver, name_of, receiver, runs_since, settled
 from webhooks.sync_worker import SyncWorker
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
-
-KEY = b"sync-worker-test-key-0a8f3c"
-
-
-@contextlib.contextmanager
-def receiver(database_url: str, worker: SyncWorker | None) -> Iterator[str]:
-    app = create_app(KEY, database_url=database_url, sink=RecordingSink(), sync_worker=worker)
-    with serving(app, log_level="critical") as port:
-        yield f"http://127.0.0.1:{port}/spotdraft/webhooks"
-
-
-def deliver(url: str, contract_id: int, activity: str = "CONTRACT_DATA_UPDATED", **fields) -> None:
-    body = json.dumps({"contract_id": contract_id, "activity": activity, **fields}).encode()
-    answer = httpx.post(url, content=body, timeout=30,
-                        headers={SIGNATURE_HEADER: hmac.new(KEY, body, hashlib.sha512).hexdigest()})
-    assert answer.status_code == 202, answer.text
-
-
-def name_of(database_url: str, composite_id: str) -> str | None:
-    with engine_for(database_url).connect() as conn:
-        return conn.execute(sa.select(contracts.c.contract_name)
-                            .where(contracts.c.composite_id == composite_id)).scalar()
-
-
-def runs_since(began: datetime) -> dict[str, list]:
-    """The sync-contract runs created since `began`, by the contract id they were given."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
-
-    async def read():
-        async with get_client() as client:
-            return await client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["sync-contract"])),
-                                               limit=200)
-
-    found: dict[str, list] = {}
-    for run in asyncio.run(read()):
-        if run.created and run.created >= began:
-            found.setdefault(str(run.parameters["contract_id"]), []).append(run)
-    return found
-
-
-def settled(database_url: str) -> bool:
-    return all(row["settled_at"] is not None for row in outbox_rows(database_url))
 
 
 def test_each_stored_change_is_synced_by_one_run_tagged_for_the_review(sandbox, credentials, sqlite_url):
