@@ -34,11 +34,11 @@ from blocks import SpotDraftCredentials
 from client.redaction import redact
 from flows.common import data_flow, database_url_or_default, shown_database_url
 from flows.params import OptionalText, database_url_form, form
-from flows.replays import replay_for, replays
+from flows.replays import replay_for
+from flows.review_reruns import FLOW_RUN, _read_flow_run, _replay_flow_run  # noqa: F401 (registers the replay)
 from store import database_now, dead_lettering, engine_for, utcnow
 from store import dead_letters as letters_table
 
-FLOW_RUN = "flow_run"  # the operation of a dead letter for a run that failed without recording one
 MAX_WAIT_MINUTES = 30 * 24 * 60  # a review waits for a person at most 30 days (its letters are held meanwhile)
 
 
@@ -105,43 +105,6 @@ def _table(letters: list[dict[str, Any]]) -> list[dict[str, str]]:
     ]
 
 
-@replays(FLOW_RUN)
-def _replay_flow_run(credentials, database_url, inputs, payload) -> dict[str, Any]:
-    """Start the failed run's deployment again with the same parameters (read from Prefect, not stored here)."""
-    from prefect.deployments import run_deployment
-
-    original = _read_flow_run(inputs["flow_run_id"])  # raises when Prefect cannot be asked: failed again
-    if original is None or original.deployment_id is None:
-        raise ValueError("that run was not started from a deployment; run it again by hand, then discard this")
-    parameters = _without_missing_blocks(original.parameters or {})
-    run = run_deployment(original.deployment_id, parameters=parameters, timeout=0, as_subflow=False)
-    return {"new_flow_run_id": str(run.id), "deployment_id": str(original.deployment_id)}
-
-
-def _without_missing_blocks(parameters: dict[str, Any]) -> dict[str, Any]:
-    """The parameters less any reference to a Block document that no longer exists.
-
-    A run refers to its credentials document by id; a document deleted and created again (and
-    deployed again) has a new id. Left out, the parameter takes the deployment's current default,
-    instead of failing the new run, and its review, and the next.
-    """
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    kept = {}
-    with get_client(sync_client=True) as api:
-        for name, value in parameters.items():
-            ref = value.get("$ref") if isinstance(value, dict) else None
-            document_id = ref.get("block_document_id") if isinstance(ref, dict) else None
-            if document_id:
-                try:
-                    api.read_block_document(uuid.UUID(str(document_id)), include_secrets=False)
-                except (ObjectNotFound, ValueError):
-                    continue
-            kept[name] = value
-    return kept
-
-
 def replay(credentials: SpotDraftCredentials, database_url: str, letter: dict[str, Any],
            payload: dict[str, Any] | None) -> dict[str, Any]:
     """Carry out a dead letter's operation again (edited when `payload` is given); returns the outcome."""
@@ -150,18 +113,6 @@ def replay(credentials: SpotDraftCredentials, database_url: str, letter: dict[st
 
 # -- Prefect runs: whose claim is alive, and failed runs that left no dead letter -------------------------
 _LIVE_STATES = {"SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"}
-
-
-def _read_flow_run(flow_run_id: str):
-    """The flow run, or None when Prefect does not know it; raises when Prefect cannot be asked."""
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    try:
-        with get_client(sync_client=True) as api:
-            return api.read_flow_run(uuid.UUID(str(flow_run_id)))
-    except (ObjectNotFound, ValueError):  # no such run (or not a run id at all)
-        return None
 
 
 def _run_alive(flow_run_id: str) -> bool | None:
