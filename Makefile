@@ -1,6 +1,6 @@
 # Two commands do all set-up on a machine with only python3, pip and make:
 #   make demo   sync the sandbox's contracts into ~/.local/share/spotdraft/spotdraft-demo.db through a real Prefect flow
-#   make test   the test suite but tests/e2e/ (about 5 minutes on 2 cores); make test-all: all of it
+#   make test   the test suite but tests/e2e/ (about 7 minutes on 2 cores); make test-all: all of it
 #   make bench  the benchmarks (the rate section's quota-shape matrix: about 40 minutes); make bench-quick: its small case
 # uv is installed from PyPI into .tools/ (no system changes), then builds .venv from uv.lock.
 
