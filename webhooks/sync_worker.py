@@ -189,15 +189,12 @@ class SyncWorker:
 
     def _sync(self, key: str, ticket: int, deliveries: int) -> None:
         engine = engine_for(self.database_url)
-        runs_left = False  # the dead worker's runs not closed yet: the claim is left to lapse, not released
         try:
             # Renewed by a thread of its own while this sync lasts, not by the loop: the loop stops first when the
             # worker is asked to stop, and a worker taking a lapsed claim sets the runs of its contract Abandoned.
             with leases.kept(engine, _claim_key(key), self.holder, CLAIM_SECONDS):
                 if key in self._left_running:
-                    runs_left = True
                     close_runs_left_running(key)
-                    runs_left = False
                     with self._lock:
                         self._left_running.discard(key)
                 state = self._run_flow(key)
@@ -205,8 +202,11 @@ class SyncWorker:
             self._retry_later(key, f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}")
             return
         finally:
-            # A lapsed claim is the only trace of the dead worker's runs another worker sees: released, the next
-            # worker to take the contract (this one may be stopped first) would leave them Running for ever.
+            # Still listed when closing the dead worker's runs failed. Its lapsed claim is then the only trace of
+            # them another worker sees: released, the next worker to take the contract (this one may be stopped
+            # first) would leave them Running for ever. So it is left to lapse.
+            with self._lock:
+                runs_left = key in self._left_running
             if not runs_left:
                 leases.release(engine, _claim_key(key), self.holder)
         webhook_outbox.settle_covered(engine, key)
