@@ -13,6 +13,7 @@ from client.ratelimit.adaptive import (
     CLOSED,
     ESTIMATE_HORIZON,
     FIRST_BLIND_PAUSE,
+    LONE_AFTER,
     MAX_BLIND_PAUSE,
     MIN_PROBE_HOLD,
     RAMP_DOUBLING,
@@ -20,7 +21,17 @@ from client.ratelimit.adaptive import (
     AdaptiveRate,
     Reaction,
 )
-from client.ratelimit.climb import CLIMB, CLIMB_ROUGH, CLIMB_UNSURE, MARGIN, MIN_RATE, RECOVER, Climb
+from client.ratelimit.climb import (
+    CLIMB,
+    CLIMB_ROUGH,
+    CLIMB_UNSURE,
+    LONE_429_SHARE,
+    LONE_CUT,
+    MARGIN,
+    MIN_RATE,
+    RECOVER,
+    Climb,
+)
 from client.ratelimit.clock import Clock, SystemClock
 from client.ratelimit.feeder import SHARE_AGAIN_AFTER, SharedFeeder, SharedQuota
 from client.ratelimit.limiter import RateLimiter, _limiters, _limiters_lock, limiter_for, log
@@ -36,6 +47,9 @@ __all__ = [
     "CLOSED",
     "ESTIMATE_HORIZON",
     "FIRST_BLIND_PAUSE",
+    "LONE_429_SHARE",
+    "LONE_AFTER",
+    "LONE_CUT",
     "MARGIN",
     "MAX_BLIND_PAUSE",
     "MAX_PAUSE",

@@ -7,6 +7,7 @@ drives it with plain numbers. Design, and how it differs from botocore: docs/des
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from client.ratelimit.measure import AnswerTime, SendRate
 
 RAMP_START = 20.0  # requests/second before any 429: the rate the first second starts at...
 RAMP_DOUBLING = 0.25  # ...doubling every this many seconds, so a burst past the quota stays small
+RAMP_END = 2 * math.log(2)  # the pace at the end of a doubling, to the pace it averaged over it
 BETA = 0.85  # the first cut takes the rate to this share of what was being sent (above the quota)
 ESTIMATE_HORIZON = 30.0  # past this since the last cut, answers counted since it say little about the quota
 MEASUREMENTS = 3  # the quota is estimated as the best of this many last measurements
@@ -24,6 +26,11 @@ FIRST_BLIND_PAUSE = 0.1  # seconds: a probe refused without Retry-After waits th
 MAX_BLIND_PAUSE = 5.0  # ...up to this
 CLOSED = 0.2  # seconds: refused probes held everyone longer than this since a cut: the quota was closed (a window)
 MIN_PROBE_HOLD = 0.02  # seconds: the least a probe is given to come back before the others follow it
+# A 429 after at least this many requests got through since the last cut, at the pace, the quota never closed
+# meanwhile, is a lone one (Climb.after_lone_429); sooner, the pace is above the quota, not merely near it.
+LONE_AFTER = 60
+# How a throttling event knows the quota (`AdaptiveRate._estimate`).
+ROUGH, MEASURED, LONE = "rough", "measured", "lone"
 
 
 @dataclass(frozen=True)
@@ -56,13 +63,17 @@ class AdaptiveRate:
         self.got_through = SendRate()  # the send times of requests the server let through
         self.refusal_time = AnswerTime()  # how long a 429 takes to come back
         self.cuts = 0  # throttling events that cut the rate
+        self.kind = ROUGH  # how the last cut knew the quota
 
     def rate(self, now: float) -> float:
         """Requests per second allowed at `now`."""
         if self.climb is None:
             if self.ramp_from is None:
                 self.ramp_from = now
-            return RAMP_START * 2 ** min(40.0, (now - self.ramp_from) / RAMP_DOUBLING)
+            # Doubling in time, but never past twice the rate requests are sent at: a ramp that ran ahead
+            # of the requests (a sync listing its first pages) would meet the quota far above it.
+            ramp = RAMP_START * 2 ** min(40.0, (now - self.ramp_from) / RAMP_DOUBLING)
+            return min(ramp, max(RAMP_START, 2 * self.sent.rate(now, RAMP_DOUBLING)))
         # Past the estimate, climb only while the requests use it: at most twice the rate they are sent.
         return min(self.climb.at(now), max(self.climb.estimate, 2 * self.sent.rate(now)))
 
@@ -86,11 +97,15 @@ class AdaptiveRate:
             pause = self._closed_pause(retry_after)
             self.closed_since_cut += pause
             return Reaction(pause, self._probe_hold())
-        estimate, measured = self._estimate(now, unused)
-        # Below a measured quota by a margin at once; below a pace found too high, by BETA, then back up.
-        self.climb = Climb(estimate=estimate, start=(MARGIN if measured else BETA) * estimate,
-                           target=MARGIN * estimate, cut_at=now,
-                           climb=CLIMB_ROUGH if not measured else CLIMB if self._sure() else CLIMB_UNSURE)
+        estimate, kind = self._estimate(sent_at, now, unused)
+        self.kind = kind
+        if kind == LONE:  # a little under the pace met, and back up by the requests sent (see Climb.after_lone_429)
+            self.climb = Climb.after_lone_429(estimate, now)
+        else:  # below a measured quota by a margin at once; below a pace found too high, by BETA, then back up
+            measured = kind == MEASURED
+            self.climb = Climb(estimate=estimate, start=(MARGIN if measured else BETA) * estimate,
+                               target=MARGIN * estimate, cut_at=now,
+                               climb=CLIMB_ROUGH if not measured else CLIMB if self._sure() else CLIMB_UNSURE)
         # Retry-After comes in whole seconds: "1" may mean 5 ms (a token) or a whole second (a window).
         # Believed for everyone when it says more; otherwise a short pause and a probe find out.
         told = retry_after is not None and retry_after > 1
@@ -102,42 +117,60 @@ class AdaptiveRate:
         self.cuts += 1
         return Reaction(pause, hold, self.climb)
 
-    def _estimate(self, now: float, unused: float) -> tuple[float, bool]:
-        """The quota, and whether it was measured (True) or is only known to be under the pace just met."""
+    def _estimate(self, sent_at: float, now: float, unused: float) -> tuple[float, str]:
+        """The quota, and how it is known: ROUGH (only under the pace just met), MEASURED (from what got
+        through since the last cut), or LONE (the pace just met, which held since the last cut)."""
         paced = self.rate(now)  # the rate that met the 429: at or above the quota
         if self.event_at is None or now - self.event_at > ESTIMATE_HORIZON:
             # The first 429 (or the first in a long while): the quota is below the pace just met, or below
             # what was sent when the requests did not keep up with that pace...
             sent = self.sent.rate(now, RAMP_DOUBLING)
-            estimate = paced if sent >= paced / 2 else max(MIN_RATE, sent)
-            if self.event_at is None and self.last_answered_sent is not None and self.ramp_from is not None:
+            # Requests that kept up with a ramp doubling every RAMP_DOUBLING were sent, over the last one, at
+            # 1 / RAMP_END = 0.72 of the pace it ended at; requests fewer than the pace, at most at half of it.
+            ramping = sent >= 0.6 * paced
+            estimate = paced if ramping else max(MIN_RATE, sent)
+            if (self.event_at is None and self.last_answered_sent is not None and self.ramp_from is not None
+                    and sent_at - self.last_answered_sent <= RAMP_DOUBLING):
                 # ...and at most what got through: since the first request (a low figure: the ramp began
                 # slow), or over its last quarter second (a high one: the quota's first burst), the higher.
+                # Only when the answers known reach close to the refused request: with answers slower than
+                # that, what got through by then is the few requests there were when the ramp began.
                 ramped = self.last_answered_sent - self.ramp_from
                 if ramped >= RAMP_DOUBLING:
+                    # (What got through at the end of a last quarter second in which requests ramped up.)
+                    at_end = RAMP_END if ramping else 1.0
                     got_through = max(self.answered_since_cut / ramped,
-                                      self.got_through.rate(self.last_answered_sent, RAMP_DOUBLING))
+                                      at_end * self.got_through.rate(self.last_answered_sent, RAMP_DOUBLING))
                     estimate = min(estimate, max(MIN_RATE, got_through))
-            return estimate, False
+            return estimate, ROUGH
         # What got through is known for the requests sent up to the last one answered (the rest are in
         # flight), over the time the quota was offered them: less the limiter's own hold after the last cut.
         span = 0.0 if self.last_answered_sent is None else (
             self.last_answered_sent - self.event_at - self.held_at_cut)
         let_through = self.answered_since_cut / span if span > 0 else paced
+        closed = self.closed_since_cut > CLOSED  # a window spent since the last cut
+        idle = unused - self.unused_at_cut > IDLE_SHARE * (now - self.event_at)  # requests fewer than the pace
+        if not closed and not idle and self.answered_since_cut >= LONE_AFTER:
+            # Many requests got through at the pace since the last cut: a lone 429. A pace more than about
+            # 1 / LONE_AFTER above a bucket's rate is refused sooner once the bucket is empty.
+            self.estimates.append(paced)
+            return paced, LONE
         if span < MEASURE_SPAN:
             # Too soon after the last cut to measure the quota: it is below the pace just met. When it was
             # never closed since (a bucket, not a window spent), a rough measurement says how far below
             # (at most half of it at once: the measurement is short).
-            closed = self.closed_since_cut > CLOSED  # a window spent: count its closed time too
-            rough = max(self.answered_since_cut / (now - self.event_at) if closed else let_through, paced / 2)
-            return max(MIN_RATE, min(paced, rough)), False
+            # After a measured cut, no lower than BETA of the pace: so soon after it, a 429 is more likely a
+            # window still full of the requests before that cut than a measurement far off.
+            floor = BETA * paced if self.kind != ROUGH else paced / 2
+            rough = max(self.answered_since_cut / (now - self.event_at) if closed else let_through, floor)
+            return max(MIN_RATE, min(paced, rough)), ROUGH
         if self.closed_since_cut > max(CLOSED, IDLE_SHARE * span):
             # The quota was closed for a while (a window spent): it, not the pace, bound the requests, and
             # what got through is its rate. The best of the last few such measurements: one may fall short
             # (a window that opened some time before the probe that found it open).
             self.let_through.append(let_through)
             estimate = max(self.let_through)
-        elif unused - self.unused_at_cut > IDLE_SHARE * (now - self.event_at):
+        elif idle:
             # Turns went unused: the requests were fewer than the pace, and what got through was their rate.
             estimate = max(let_through, BETA * paced)
         else:
@@ -146,7 +179,7 @@ class AdaptiveRate:
         # these credentials (another process) than the quota, and the next cut can go lower still.
         estimate = max(MIN_RATE, paced / 2, min(paced, estimate))
         self.estimates.append(estimate)
-        return estimate, True
+        return estimate, MEASURED
 
     def _sure(self) -> bool:
         """Whether the last two measured estimates of the quota agree (within 1 - BETA of each other)."""

@@ -16,6 +16,11 @@ CLIMB_UNSURE = 0.03  # ...by 3% while the last two measurements of the quota dis
 CLIMB_ROUGH = 0.2  # ...by 20% when the cut had no measurement, only a pace known to be too high
 RECOVER = 3.0  # seconds from the cut back to the target
 CLIMB_FLOOR = 20.0  # requests/second: the climb is scaled as if the target were at least this, so a low one still grows
+# A lone 429 (requests kept the pace, the quota never closed since the last cut: a bucket's jitter or a slight
+# overshoot) cuts the pace by LONE_CUT and climbs back by LONE_CUT * LONE_429_SHARE of it per request sent, so
+# the pace settles where about LONE_429_SHARE of requests meet a 429: within budget, not far under the quota.
+LONE_CUT = 0.03
+LONE_429_SHARE = 0.008
 
 
 @dataclass(frozen=True)
@@ -28,11 +33,21 @@ class Climb:
     target: float
     cut_at: float
     climb: float = CLIMB  # per second, past the target
+    recover: float = RECOVER  # seconds from the cut to the climb past the target
+
+    @classmethod
+    def after_lone_429(cls, paced: float, now: float) -> Climb:
+        """A small cut under the pace a lone 429 met, and at once a climb of LONE_CUT * LONE_429_SHARE of
+        it per request (at `paced` requests a second): one lone 429 in about 1 / LONE_429_SHARE requests
+        is where the cuts and the climb balance."""
+        rate = max(MIN_RATE, (1 - LONE_CUT) * paced)
+        return cls(estimate=paced, start=rate, target=rate, cut_at=now, climb=LONE_CUT * LONE_429_SHARE * rate,
+                   recover=0.0)
 
     def at(self, now: float) -> float:
         t = max(0.0, now - self.cut_at)
-        if t < RECOVER and self.start < self.target:
-            rate = self.target - (self.target - self.start) * (1 - t / RECOVER) ** 2
+        if t < self.recover and self.start < self.target:
+            rate = self.target - (self.target - self.start) * (1 - t / self.recover) ** 2
         else:
-            rate = self.target + self.climb * max(self.target, CLIMB_FLOOR) * max(0.0, t - RECOVER)
+            rate = self.target + self.climb * max(self.target, CLIMB_FLOOR) * max(0.0, t - self.recover)
         return max(MIN_RATE, rate)

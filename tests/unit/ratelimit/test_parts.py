@@ -12,6 +12,9 @@ from client.ratelimit import (
     CLIMB,
     CLOSED,
     FIRST_BLIND_PAUSE,
+    LONE_429_SHARE,
+    LONE_AFTER,
+    LONE_CUT,
     MARGIN,
     MAX_PAUSE,
     MIN_PROBE_HOLD,
@@ -117,6 +120,18 @@ def test_the_climb_comes_back_to_its_target_fast_then_probes_slowly_beyond():
     assert Climb(estimate=MIN_RATE, start=MIN_RATE / 2, target=MIN_RATE / 2, cut_at=0.0).at(0.0) == MIN_RATE
 
 
+def test_after_a_lone_429_the_pace_climbs_back_at_once_by_the_requests_it_sends():
+    climb = Climb.after_lone_429(150.0, now=10.0)
+    assert climb.estimate == 150.0 and climb.at(10.0) == pytest.approx((1 - LONE_CUT) * 150.0)
+    # Each request sent adds LONE_CUT * LONE_429_SHARE of the pace: one lone 429 in 1 / LONE_429_SHARE requests
+    # (a cut of LONE_CUT) and the climb between two of them balance, wherever the pace is.
+    for paced in (30.0, 150.0):
+        climb = Climb.after_lone_429(paced, now=0.0)
+        requests_per_429 = 1 / LONE_429_SHARE
+        seconds = requests_per_429 / climb.at(0.0)
+        assert climb.at(seconds) == pytest.approx(paced, rel=0.02)
+
+
 # -- measure -----------------------------------------------------------------------------------------------
 def test_the_send_rate_is_measured_over_the_last_window():
     sent = SendRate()
@@ -148,11 +163,18 @@ def _sending(adaptive: AdaptiveRate, start: float, rate: float, seconds: float, 
     return t
 
 
-def test_before_the_first_429_the_rate_ramps_up_doubling():
+def test_before_the_first_429_the_rate_ramps_up_doubling_while_requests_keep_up_with_it():
     adaptive = AdaptiveRate()
     assert adaptive.rate(100.0) == RAMP_START
-    assert adaptive.rate(100.0 + 2 * RAMP_DOUBLING) == pytest.approx(4 * RAMP_START)
+    t = _sending(adaptive, 100.0, RAMP_START, RAMP_DOUBLING)
+    t = _sending(adaptive, t, 2 * RAMP_START, RAMP_DOUBLING)
+    assert adaptive.rate(100.0 + 2 * RAMP_DOUBLING) == pytest.approx(4 * RAMP_START, rel=0.1)
     assert adaptive.cuts == 0 and adaptive.climb is None
+    # With no requests to send (a sync listing its first pages) it does not run ahead of them.
+    idle = AdaptiveRate()
+    idle.rate(100.0)
+    idle.sent.note(100.0)
+    assert idle.rate(100.0 + 4 * RAMP_DOUBLING) == RAMP_START
 
 
 def test_the_first_429_cuts_below_the_pace_it_met_and_holds_everyone_briefly_for_a_probe():
@@ -161,8 +183,8 @@ def test_the_first_429_cuts_below_the_pace_it_met_and_holds_everyone_briefly_for
     paced = adaptive.rate(t)
     reaction = adaptive.throttled(t, t, retry_after=1)
     assert reaction is not None and reaction.cut is not None and adaptive.cuts == 1
-    # 50/s were sent while the ramp allowed far more: the quota is below what was sent, not the pace.
-    assert paced > 100 and reaction.cut.estimate == pytest.approx(50, rel=0.1)
+    # 50/s were sent while the ramp allowed twice that: the quota is below what got through, not the pace.
+    assert paced > 90 and reaction.cut.estimate == pytest.approx(50, rel=0.1)
     assert reaction.cut.start == pytest.approx(BETA * reaction.cut.estimate)
     assert reaction.cut.target == pytest.approx(MARGIN * reaction.cut.estimate)
     # "Retry-After: 1" may mean a few ms: a pause of one request's interval, then a probe, and the others
@@ -204,7 +226,7 @@ def _ramped_then_cut(adaptive: AdaptiveRate) -> float:
     return t
 
 
-def test_a_quota_that_held_up_to_the_pace_is_estimated_at_that_pace():
+def test_a_lone_429_after_many_requests_at_the_pace_cuts_it_a_little():
     adaptive = AdaptiveRate()
     t = _ramped_then_cut(adaptive)
     end = _sending(adaptive, t, 60.0, 5.0)  # requests kept to the pace for 5 s, and all got through
@@ -212,7 +234,29 @@ def test_a_quota_that_held_up_to_the_pace_is_estimated_at_that_pace():
     reaction = adaptive.throttled(end, end, retry_after=1)
     assert reaction.cut is not None and adaptive.cuts == 2
     assert reaction.cut.estimate == pytest.approx(paced)
+    assert reaction.cut.start == pytest.approx((1 - LONE_CUT) * paced)  # a lone 429: jitter, or just over
+    assert reaction.cut.at(end + 1.0) > reaction.cut.start  # and back up at once
+
+
+def test_a_quota_that_held_up_to_the_pace_for_few_requests_is_estimated_at_that_pace():
+    adaptive = AdaptiveRate()
+    t = _ramped_then_cut(adaptive)
+    end = _sending(adaptive, t, LONE_AFTER / 2, 1.5)  # a few requests, at the pace, all through
+    paced = adaptive.rate(end)
+    reaction = adaptive.throttled(end, end, retry_after=1)
+    assert reaction.cut.estimate == pytest.approx(paced)
     assert reaction.cut.start == reaction.cut.target == pytest.approx(MARGIN * paced)  # measured: at the margin
+
+
+def test_the_first_429_with_answers_slower_than_the_ramp_is_not_estimated_from_the_few_answered():
+    """300 ms an answer: when the ramp meets the quota, the answers known are of the first few requests."""
+    adaptive = AdaptiveRate()
+    t = _sending(adaptive, 100.0, 50.0, 1.0, latency=0.3)
+    # Only requests sent up to 0.3 s before the 429 are answered yet; they say nothing of the quota.
+    adaptive.last_answered_sent, adaptive.answered_since_cut = 100.05, 2
+    reaction = adaptive.throttled(t, t, retry_after=1)
+    # Under what was sent (the requests, fewer than the pace, bound it), not the 2 answered in 0.05 s.
+    assert reaction.cut.estimate == pytest.approx(50, rel=0.1)
 
 
 def test_a_quota_that_closed_is_estimated_from_what_got_through():

@@ -35,6 +35,7 @@ SHAPES = [
     )
 ]
 EFFICIENCY_FLOOR = 0.78
+JITTER_BOUND_FLOOR = 0.62  # where `jitter_bound`: the best fixed pace reaches about 0.67 there
 SHARE_429_CEILING = 0.025
 TWO_PROCESS_EFFICIENCY_FLOOR = 0.6  # the target is 0.85: not met yet on a 0.2 s bucket at 50/s (see the README)
 TWO_PROCESS_SHARE_429_CEILING = 0.05
@@ -46,13 +47,36 @@ def load_for(shape: Shape) -> int:
     return int(max(1000, seconds * shape.rate))
 
 
+def jitter_bound(shape: Shape) -> bool:
+    """A bucket of one request at 200/s: arrivals 5 ms apart at most, against the simulation's arrival jitter
+    (measured: a few ms now and then), so no pace reaches the floor (see the test of the best fixed pace)."""
+    return shape.kind == "bucket" and shape.burst_s == 0.0 and shape.rate >= 200
+
+
 @pytest.mark.parametrize("shape", SHAPES, ids=[s.name for s in SHAPES])
 def test_the_adaptive_limiter_uses_most_of_any_quota_shape_with_few_429s(shape):
     outcome = simulate(shape, load_for(shape), workers=64)
     print(f"{shape.name}: efficiency {outcome.efficiency:.2f}, 429s {100 * outcome.share_429:.1f}%")
     assert outcome.answered == load_for(shape)
-    assert outcome.efficiency >= EFFICIENCY_FLOOR
+    assert outcome.efficiency >= (JITTER_BOUND_FLOOR if jitter_bound(shape) else EFFICIENCY_FLOOR)
     assert outcome.share_429 <= SHARE_429_CEILING
+
+
+@pytest.mark.parametrize("rate", [50, 200])
+def test_on_a_bucket_of_one_request_it_does_about_as_well_as_the_best_fixed_pace(rate):
+    """Where the arrival jitter, not the limiter, bounds what any client gets: a limiter told the rate and
+    pacing at a fixed share of it (the best of several) does little better than the adaptive one."""
+    shape = Shape(kind="bucket", rate=rate, burst_s=0.0)
+    fixed = []
+    for share in (0.6, 0.7, 0.8, 0.9):
+        clock = FakeClock()
+        outcome = simulate(shape, load_for(shape), workers=64, limiter=RateLimiter(share * rate, clock=clock),
+                           clock=clock)
+        if outcome.share_429 <= SHARE_429_CEILING:
+            fixed.append(outcome.efficiency)
+    adaptive = simulate(shape, load_for(shape), workers=64)
+    print(f"{shape.name}: adaptive {adaptive.efficiency:.2f}, the best fixed pace {max(fixed):.2f}")
+    assert adaptive.efficiency >= max(fixed) - 0.05
 
 
 def test_the_simulation_can_tell_a_limiter_that_ignores_429s():

@@ -127,7 +127,8 @@ def test_the_rate_is_never_cut_below_the_floor():
 
 @pytest.mark.parametrize("quota", [20, 50, 200])
 def test_against_a_token_bucket_the_adaptive_rate_runs_at_the_quota_with_few_429s(quota):
-    """After the first seconds, at least 90% of the quota is used and at most 1% of requests get a 429."""
+    """After the first seconds, at least 90% of the quota is used and at most 2% of requests get a 429 (the
+    pace settles where about LONE_429_SHARE of them do: a 429 now and then costs less than a margin kept)."""
     clock = FakeClock()
     server = TokenBucketServer(rate=quota, burst=quota, now=clock.t)
     limiter = RateLimiter(clock=clock)
@@ -138,7 +139,7 @@ def test_against_a_token_bucket_the_adaptive_rate_runs_at_the_quota_with_few_429
     share = throttled / (answered + throttled)
     print(f"quota {quota}/s: efficiency {efficiency:.3f}, 429 share {share:.4f}")
     assert efficiency >= 0.9
-    assert share <= 0.01
+    assert share <= 0.02
 
 
 # -- Retry-After --------------------------------------------------------------------------------------------
