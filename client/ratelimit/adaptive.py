@@ -1,5 +1,6 @@
 """The adaptive rate: a ramp until the first 429, then one cut per throttling event to a margin under
-the quota estimated from what the server let through, and a slow climb; and how long a 429 holds everyone.
+the quota estimated from what the server let through, and a slow climb; a lone 429 (jitter, or a pace a
+little over) cuts a little, and the pace climbs back by the requests sent; and how long a 429 holds everyone.
 
 No lock, no clock: the limiter passes `now` (and a request's `sent_at`) under its own lock, so a test
 drives it with plain numbers. Design, and how it differs from botocore: docs/design/rate-limiting.md.
@@ -94,6 +95,12 @@ class AdaptiveRate:
             return None
         if self.recovering:  # the probe was refused: the quota is closed, not merely at its rate
             self.failed_probes += 1
+            if self.kind == LONE and self.climb is not None:
+                # Not a lone 429 after all but a window spent (perhaps by another process on these
+                # credentials): cut to the margin, as for a measured quota, or the two would not share it.
+                self.kind, estimate = MEASURED, self.climb.estimate
+                self.climb = Climb(estimate=estimate, start=MARGIN * estimate, target=MARGIN * estimate,
+                                   cut_at=self.climb.cut_at, climb=CLIMB if self._sure() else CLIMB_UNSURE)
             pause = self._closed_pause(retry_after)
             self.closed_since_cut += pause
             return Reaction(pause, self._probe_hold())
@@ -162,7 +169,7 @@ class AdaptiveRate:
             # After a measured cut, no lower than BETA of the pace: so soon after it, a 429 is more likely a
             # window still full of the requests before that cut than a measurement far off.
             floor = BETA * paced if self.kind != ROUGH else paced / 2
-            rough = max(self.answered_since_cut / (now - self.event_at) if closed else let_through, floor)
+            rough = max(self.answered_since_cut / max(now - self.event_at, 1e-6) if closed else let_through, floor)
             return max(MIN_RATE, min(paced, rough)), ROUGH
         if self.closed_since_cut > max(CLOSED, IDLE_SHARE * span):
             # The quota was closed for a while (a window spent): it, not the pace, bound the requests, and

@@ -1,5 +1,6 @@
 """The adaptive rate after a cut: back up to a margin under the quota estimated within a few seconds
-(concave, as CUBIC comes back after a loss), then a slow linear climb to find a larger quota.
+(concave, as CUBIC comes back after a loss), then a slow linear climb to find a larger quota; after a
+lone 429, a small cut and at once a climb by the requests sent (`Climb.after_lone_429`).
 
 Pure arithmetic on the times it is given. Why slow and linear, not CUBIC's convex probe:
 docs/design/rate-limiting.md (on a small bucket or a long window, each overshoot costs a pause).
@@ -17,8 +18,8 @@ CLIMB_ROUGH = 0.2  # ...by 20% when the cut had no measurement, only a pace know
 RECOVER = 3.0  # seconds from the cut back to the target
 CLIMB_FLOOR = 20.0  # requests/second: the climb is scaled as if the target were at least this, so a low one still grows
 # A lone 429 (requests kept the pace, the quota never closed since the last cut: a bucket's jitter or a slight
-# overshoot) cuts the pace by LONE_CUT and climbs back by LONE_CUT * LONE_429_SHARE of it per request sent, so
-# the pace settles where about LONE_429_SHARE of requests meet a 429: within budget, not far under the quota.
+# overshoot) cuts the pace by LONE_CUT and it is back within 1 / LONE_429_SHARE requests, so a 429 in that many
+# holds the pace: within budget, not ratcheted far under the quota.
 LONE_CUT = 0.03
 LONE_429_SHARE = 0.008
 
@@ -37,12 +38,13 @@ class Climb:
 
     @classmethod
     def after_lone_429(cls, paced: float, now: float) -> Climb:
-        """A small cut under the pace a lone 429 met, and at once a climb of LONE_CUT * LONE_429_SHARE of
-        it per request (at `paced` requests a second): one lone 429 in about 1 / LONE_429_SHARE requests
-        is where the cuts and the climb balance."""
-        rate = max(MIN_RATE, (1 - LONE_CUT) * paced)
-        return cls(estimate=paced, start=rate, target=rate, cut_at=now, climb=LONE_CUT * LONE_429_SHARE * rate,
-                   recover=0.0)
+        """A small cut under the pace a lone 429 met, back to it within 1 / LONE_429_SHARE requests (at that
+        pace), then the slow climb beyond it: a lone 429 in about 1 / LONE_429_SHARE requests or more holds
+        the pace where it was; more often, it comes down. Not beyond the pace at once: two processes on one
+        quota would race, the faster one climbing faster and starving the other."""
+        start = max(MIN_RATE, (1 - LONE_CUT) * paced)
+        return cls(estimate=paced, start=start, target=max(start, paced), cut_at=now,
+                   recover=1 / (LONE_429_SHARE * max(paced, MIN_RATE)))
 
     def at(self, now: float) -> float:
         t = max(0.0, now - self.cut_at)

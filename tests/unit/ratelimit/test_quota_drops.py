@@ -1,0 +1,51 @@
+"""A quota that drops tenfold mid-run (200/s to 20/s, another client on the account, a plan changed): the
+adaptive limiter follows it down within a few seconds, without a storm of 429s.
+
+Simulated on a fake clock (tests/support/quota_sim.py) against the sandbox's own shapes (sandbox/quotas.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox.quotas import quota
+from tests.support.clocks import FakeClock
+from tests.support.quota_sim import RecordingLimiter, Shape, simulate
+
+WINDOWS_SLOW = ("known, not yet fixed: on a window the descent after a tenfold drop takes several seconds, 11-14% "
+                "of requests meet a 429 in the 10 s after it (12% before the lone-429 change too)")
+
+BEFORE, AFTER = 200, 20  # requests/second
+DROP_AT = 30.0  # seconds into the run: the limiter has settled at the first quota by then
+FOLLOW_S = 10.0  # the seconds after the drop whose requests are counted
+STORM_SHARE = 0.10  # more of those requests than this meeting a 429 is a storm
+
+
+class DroppingQuota:
+    """A quota of one shape that drops from BEFORE to AFTER requests/s at `drop_at`, starting afresh then."""
+
+    def __init__(self, kind: str, start: float) -> None:
+        self.kind, self.drop_at = kind, start + DROP_AT
+        self.now = quota(kind, BEFORE, now=start)
+        self.dropped = False
+
+    def take(self, now: float) -> float:
+        if not self.dropped and now >= self.drop_at:
+            self.now, self.dropped = quota(self.kind, AFTER, now=now), True
+        return self.now.take(now)
+
+
+@pytest.mark.parametrize("kind", ["bucket",
+                                  pytest.param("fixed", marks=pytest.mark.xfail(strict=True, reason=WINDOWS_SLOW)),
+                                  pytest.param("sliding", marks=pytest.mark.xfail(strict=True, reason=WINDOWS_SLOW))])
+def test_after_the_quota_drops_tenfold_few_requests_meet_a_429(kind):
+    clock = FakeClock()
+    limiter = RecordingLimiter(clock)
+    server = DroppingQuota(kind, clock.t)
+    requests = int(DROP_AT * BEFORE + 2 * FOLLOW_S * AFTER)
+    simulate(Shape(kind=kind, rate=AFTER), requests, workers=64, limiter=limiter, clock=clock, server=server)
+    after = [through for sent, through in limiter.told if server.drop_at <= sent < server.drop_at + FOLLOW_S]
+    refused = after.count(False) / len(after)
+    print(f"{kind} {BEFORE}/s to {AFTER}/s: {after.count(False)} of {len(after)} requests in the next "
+          f"{FOLLOW_S:g}s met a 429; rate now {limiter.rate():.1f}/s")
+    assert refused <= STORM_SHARE
