@@ -2,8 +2,8 @@
 
 One limiter per credentials and host, shared by every thread of the process (`limiter_for`): a fixed
 rate (`SPOTDRAFT_RATE_LIMIT`, optionally shared across processes) or an adaptive one (a ramp, then a
-margin under the quota estimated at each 429 and a slow climb, or a small cut for a lone 429 and a climb
-per request sent); a 429 holds every thread, briefly
+margin under the quota estimated at each 429 and a slow climb, or a small cut for a lone 429, back
+within a few hundred requests); a 429 holds every thread, briefly
 with a probe when its Retry-After is a second or less. Small parts composed in `limiter.py`, as
 botocore's `retries/` does: `pacing`, `climb`, `measure`, `adaptive`, `feeder`. Nothing here imports
 Prefect. Design, and how it differs from botocore: docs/design/rate-limiting.md.

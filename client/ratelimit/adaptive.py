@@ -1,6 +1,6 @@
 """The adaptive rate: a ramp until the first 429, then one cut per throttling event to a margin under
 the quota estimated from what the server let through, and a slow climb; a lone 429 (jitter, or a pace a
-little over) cuts a little, and the pace climbs back by the requests sent; and how long a 429 holds everyone.
+little over) cuts a little, and the pace is back within a few hundred requests; and how long a 429 holds everyone.
 
 No lock, no clock: the limiter passes `now` (and a request's `sent_at`) under its own lock, so a test
 drives it with plain numbers. Design, and how it differs from botocore: docs/design/rate-limiting.md.

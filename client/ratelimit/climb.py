@@ -1,6 +1,6 @@
 """The adaptive rate after a cut: back up to a margin under the quota estimated within a few seconds
 (concave, as CUBIC comes back after a loss), then a slow linear climb to find a larger quota; after a
-lone 429, a small cut and at once a climb by the requests sent (`Climb.after_lone_429`).
+lone 429, a small cut, back within 1 / LONE_429_SHARE requests (`Climb.after_lone_429`).
 
 Pure arithmetic on the times it is given. Why slow and linear, not CUBIC's convex probe:
 docs/design/rate-limiting.md (on a small bucket or a long window, each overshoot costs a pause).
