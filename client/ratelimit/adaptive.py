@@ -106,7 +106,7 @@ class AdaptiveRate:
             return Reaction(pause, self._probe_hold())
         estimate, kind = self._estimate(sent_at, now, unused)
         self.kind = kind
-        if kind == LONE:  # a little under the pace met, and back up by the requests sent (see Climb.after_lone_429)
+        if kind == LONE:  # a little under the pace met, back at it soon (see Climb.after_lone_429)
             self.climb = Climb.after_lone_429(estimate, now)
         else:  # below a measured quota by a margin at once; below a pace found too high, by BETA, then back up
             measured = kind == MEASURED
