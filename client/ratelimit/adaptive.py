@@ -18,6 +18,7 @@ from client.ratelimit.measure import AnswerTime, SendRate
 RAMP_START = 20.0  # requests/second before any 429: the rate the first second starts at...
 RAMP_DOUBLING = 0.25  # ...doubling every this many seconds, so a burst past the quota stays small
 RAMP_END = 2 * math.log(2)  # the pace at the end of a doubling, to the pace it averaged over it
+RAMP_KEPT = 0.6  # sent at this share of the ramp's pace or more (1 / RAMP_END kept up with it): the requests kept up
 BETA = 0.85  # the first cut takes the rate to this share of what was being sent (above the quota)
 ESTIMATE_HORIZON = 30.0  # past this since the last cut, answers counted since it say little about the quota
 MEASUREMENTS = 3  # the quota is estimated as the best of this many last measurements
@@ -98,21 +99,13 @@ class AdaptiveRate:
             if self.kind == LONE and self.climb is not None:
                 # Not a lone 429 after all but a window spent (perhaps by another process on these
                 # credentials): cut to the margin, as for a measured quota, or the two would not share it.
-                self.kind, estimate = MEASURED, self.climb.estimate
-                self.climb = Climb(estimate=estimate, start=MARGIN * estimate, target=MARGIN * estimate,
-                                   cut_at=self.climb.cut_at, climb=CLIMB if self._sure() else CLIMB_UNSURE)
+                self.kind = MEASURED
+                self.climb = self._climb(self.climb.estimate, MEASURED, self.climb.cut_at)
             pause = self._closed_pause(retry_after)
             self.closed_since_cut += pause
             return Reaction(pause, self._probe_hold())
-        estimate, kind = self._estimate(sent_at, now, unused)
-        self.kind = kind
-        if kind == LONE:  # a little under the pace met, back at it soon (see Climb.after_lone_429)
-            self.climb = Climb.after_lone_429(estimate, now)
-        else:  # below a measured quota by a margin at once; below a pace found too high, by BETA, then back up
-            measured = kind == MEASURED
-            self.climb = Climb(estimate=estimate, start=(MARGIN if measured else BETA) * estimate,
-                               target=MARGIN * estimate, cut_at=now,
-                               climb=CLIMB_ROUGH if not measured else CLIMB if self._sure() else CLIMB_UNSURE)
+        estimate, self.kind = self._estimate(sent_at, now, unused)
+        self.climb = self._climb(estimate, self.kind, now)
         # Retry-After comes in whole seconds: "1" may mean 5 ms (a token) or a whole second (a window).
         # Believed for everyone when it says more; otherwise a short pause and a probe find out.
         told = retry_after is not None and retry_after > 1
@@ -124,6 +117,15 @@ class AdaptiveRate:
         self.cuts += 1
         return Reaction(pause, hold, self.climb)
 
+    def _climb(self, estimate: float, kind: str, cut_at: float) -> Climb:
+        """The rate after a cut that estimated the quota at `estimate`, known as `kind` says."""
+        if kind == LONE:  # a little under the pace met, back at it soon (see Climb.after_lone_429)
+            return Climb.after_lone_429(estimate, cut_at)
+        # Below a measured quota by a margin at once; below a pace found too high, by BETA, then back up.
+        measured = kind == MEASURED
+        return Climb(estimate=estimate, start=(MARGIN if measured else BETA) * estimate, target=MARGIN * estimate,
+                     cut_at=cut_at, climb=CLIMB_ROUGH if not measured else CLIMB if self._sure() else CLIMB_UNSURE)
+
     def _estimate(self, sent_at: float, now: float, unused: float) -> tuple[float, str]:
         """The quota, and how it is known: ROUGH (only under the pace just met), MEASURED (from what got
         through since the last cut), or LONE (the pace just met, which held since the last cut)."""
@@ -134,7 +136,7 @@ class AdaptiveRate:
             sent = self.sent.rate(now, RAMP_DOUBLING)
             # Requests that kept up with a ramp doubling every RAMP_DOUBLING were sent, over the last one, at
             # 1 / RAMP_END = 0.72 of the pace it ended at; requests fewer than the pace, at most at half of it.
-            ramping = sent >= 0.6 * paced
+            ramping = sent >= RAMP_KEPT * paced
             estimate = paced if ramping else max(MIN_RATE, sent)
             if (self.event_at is None and self.last_answered_sent is not None and self.ramp_from is not None
                     and sent_at - self.last_answered_sent <= RAMP_DOUBLING):

@@ -26,7 +26,7 @@ QUICK_429_S = 0.001  # a 429 comes back at once: the sandbox adds latency to oth
 # apart can arrive 3 ms apart.
 JITTER_S = 0.00025  # the mean delay of most requests...
 JITTER_TAIL_SHARE = 0.04  # ...and the share of them delayed more...
-JITTER_TAIL_S = 0.001  # ...by this on average
+JITTER_TAIL = 4.0  # ...by this many times as much on average (about a millisecond)
 LISTED_AHEAD = 3  # the sync's first requests: its first pages listed (flows/sync.py PAGES_IN_FLIGHT)
 
 
@@ -150,7 +150,7 @@ def simulate_processes(shape: Shape, limiters: list[RateLimiter], requests: int,
             if sent is not None:
                 queues[p].popleft()
                 tail = rng.random() < JITTER_TAIL_SHARE
-                arrival = sent + rng.expovariate(1 / (JITTER_TAIL_S * jitter_s / JITTER_S if tail else jitter_s))
+                arrival = sent + rng.expovariate(1 / (JITTER_TAIL * jitter_s if tail else jitter_s))
                 first, last = min(first, arrival), max(last, arrival)
                 wait = server.take(arrival)
                 if wait:
