@@ -153,7 +153,7 @@ def _operate(you: Operator, env: dict, sb, stack: dict, database_url: str) -> No
         you.type_json("Records", records)
         you.type_into("Database URL", database_url)
         you.shot(f"04-create-form-{name}")
-        page.get_by_role("button", name="Submit", exact=True).click()
+        you.submit_run_form()
         run = new_run_of(env, "create-contracts/create-contracts", known, you.pause)
         return wait_for_run(env, run.id, {"COMPLETED"}, you.pause)
 
@@ -177,7 +177,7 @@ def _operate(you: Operator, env: dict, sb, stack: dict, database_url: str) -> No
     you.open(f"/deployments/deployment/{deployments['sync-contracts-hourly'].id}/run", "text=Full refresh")
     you.type_into("Database URL", database_url)
     you.shot("07-sync-form")
-    page.get_by_role("button", name="Submit", exact=True).click()
+    you.submit_run_form()
     sync_run = new_run_of(env, "sync-contracts/sync-contracts-hourly", known, you.pause)
     sync = wait_for_run(env, sync_run.id, {"COMPLETED"}, you.pause)
     with engine_for(database_url).connect() as conn:

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ from tests.support.paths import ROOT
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("SPOTDRAFT_UI_SCREENSHOTS") or ROOT / "test-artifacts" / "ui")
 # The flags Chromium needs on a closed network (no background calls home) and as root (no sandbox).
+ACTED_WITHIN = 10.0  # seconds: a form's Submit the page has not acted on by then is clicked again
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]
 
@@ -95,6 +97,43 @@ class Operator:
         finally:
             self.page.set_viewport_size(size)
         return path
+
+    def submit_run_form(self, timeout: float = 90) -> None:
+        """Submit a deployment's run form and wait for the UI's answer: it posts create_flow_run and goes
+        back to the deployment's page. An error toast or a field marked invalid fails with its text. A click
+        the page did not act on (no post within ACTED_WITHIN seconds, seen once on a loaded CI machine) is
+        repeated: no run was asked for, so a second click cannot make two."""
+        posted = []
+
+        def note(request):
+            if request.method == "POST" and request.url.endswith("/create_flow_run"):
+                posted.append(request.url)
+
+        form_url = self.page.url
+        submit = self.page.get_by_role("button", name="Submit", exact=True)
+        self.page.on("request", note)
+        try:
+            submit.click()
+            clicked = started = time.monotonic()
+            while self.page.url == form_url:
+                failed = self._form_errors()
+                assert not failed, f"the run form was refused: {failed}"
+                now = time.monotonic()
+                assert now - started < timeout, (
+                    f"the run form stayed open {timeout:.0f}s after Submit "
+                    f"({len(posted)} create_flow_run posts); the page says: {self.page.inner_text('body')[:600]!r}")
+                if not posted and now - clicked > ACTED_WITHIN:
+                    submit.click()
+                    clicked = now
+                self.pause(0.25)
+        finally:
+            self.page.remove_listener("request", note)
+
+    def _form_errors(self) -> list[str]:
+        """The texts of error toasts and of fields marked invalid on the page."""
+        toasts = self.page.locator(".p-toast-container__toast", has=self.page.locator(".p-toast__icon--error"))
+        fields = self.page.locator(".p-label__message--failed")
+        return [t.strip() for t in toasts.all_inner_texts() + fields.all_inner_texts() if t.strip()]
 
     def field(self, title: str, within=None):
         """The form field titled `title`: the innermost labelled block around that title, so that a

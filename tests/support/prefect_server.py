@@ -88,10 +88,10 @@ def deployment_runs(env: dict, deployment_name: str) -> list:
 
 def new_run_of(env: dict, deployment_name: str, known: set, pause, timeout: float = 30):
     """The deployment's run that is not among `known` (the one a run form just submitted), read with the sync
-    client and waited for with `pause`."""
+    client and waited for with `pause`. Runs its schedules made meanwhile are not that one."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        fresh = [r for r in deployment_runs(env, deployment_name) if r.id not in known]
+        fresh = [r for r in deployment_runs(env, deployment_name) if r.id not in known and not r.auto_scheduled]
         if fresh:
             return fresh[0]
         pause(0.5)
