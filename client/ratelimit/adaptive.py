@@ -53,6 +53,7 @@ class AdaptiveRate:
         self.ramp_from: float | None = None  # when the first request asked for a turn
         self.event_at: float | None = None  # when the last throttling event began
         self.recovering = False  # no request sent since that event has been answered yet
+        self.probe_left: float | None = None  # when the probe (the first request after the pause) left
         self.failed_probes = 0  # probes refused since that event began
         self.answered_since_cut = 0
         self.last_answered_sent: float | None = None  # when the latest request answered since the cut left
@@ -79,6 +80,12 @@ class AdaptiveRate:
         # Past the estimate, climb only while the requests use it: at most twice the rate they are sent.
         return min(self.climb.at(now), max(self.climb.estimate, 2 * self.sent.rate(now)))
 
+    def left(self, now: float) -> None:
+        """A request leaves at `now`: the probe, when it is the first since the pause."""
+        self.sent.note(now)
+        if self.recovering and self.probe_left is None:
+            self.probe_left = now
+
     def answered(self, sent_at: float, now: float) -> None:
         """A request that left at `sent_at` got an answer other than 429 at `now` (the server let it through)."""
         self.got_through.note(sent_at)
@@ -94,8 +101,11 @@ class AdaptiveRate:
         self.refusal_time.note(sent_at, now)
         if self.event_at is not None and sent_at < self.event_at:
             return None
-        if self.recovering:  # the probe was refused: the quota is closed, not merely at its rate
+        if self.recovering and (self.probe_left is None or sent_at <= self.probe_left):
+            # The probe was refused: the quota is closed, not merely at its rate. (A request that left after
+            # the probe, once its hold was over, is not it: the probe went through, and this is a new 429.)
             self.failed_probes += 1
+            self.probe_left = None
             if self.kind == LONE and self.climb is not None:
                 # Not a lone 429 after all but a window spent (perhaps by another process on these
                 # credentials): cut to the margin, as for a measured quota, or the two would not share it.
@@ -111,6 +121,7 @@ class AdaptiveRate:
         told = retry_after is not None and retry_after > 1
         pause, hold = (retry_after if told else 1 / self.climb.start), self._probe_hold()
         self.event_at, self.recovering, self.failed_probes, self.answered_since_cut = now, True, 0, 0
+        self.probe_left = None
         self.last_answered_sent, self.unused_at_cut = None, unused
         self.held_at_cut = hold + (0.0 if told else pause)  # the limiter's own hold, not the quota's
         self.closed_since_cut = pause if told else 0.0
@@ -120,7 +131,10 @@ class AdaptiveRate:
     def _climb(self, estimate: float, kind: str, cut_at: float) -> Climb:
         """The rate after a cut that estimated the quota at `estimate`, known as `kind` says."""
         if kind == LONE:  # a little under the pace met, back at it soon (see Climb.after_lone_429)
-            return Climb.after_lone_429(estimate, cut_at)
+            # Climbing beyond the pace as fast as before the 429 (a lone 429 says nothing of a larger quota),
+            # but never faster than while unsure.
+            climb = min(self.climb.climb, CLIMB_UNSURE) if self.climb is not None else CLIMB
+            return Climb.after_lone_429(estimate, cut_at, climb)
         # Below a measured quota by a margin at once; below a pace found too high, by BETA, then back up.
         measured = kind == MEASURED
         return Climb(estimate=estimate, start=(MARGIN if measured else BETA) * estimate, target=MARGIN * estimate,
@@ -159,9 +173,12 @@ class AdaptiveRate:
         let_through = self.answered_since_cut / span if span > 0 else paced
         closed = self.closed_since_cut > CLOSED  # a window spent since the last cut
         idle = unused - self.unused_at_cut > IDLE_SHARE * (now - self.event_at)  # requests fewer than the pace
-        if not closed and not idle and self.answered_since_cut >= LONE_AFTER:
+        if not closed and self.answered_since_cut >= LONE_AFTER and (not idle or self.kind == LONE):
             # Many requests got through at the pace since the last cut: a lone 429. A pace more than about
-            # 1 / LONE_AFTER above a bucket's rate is refused sooner once the bucket is empty.
+            # 1 / LONE_AFTER above a bucket's rate is refused sooner once the bucket is empty. After a lone
+            # cut, turns left unused (the requests fewer than the pace a while) do not make it a measurement:
+            # the quota held at that pace before, and what got through measures the requests, not it. Lone
+            # cuts add up, so a pace over a bucket's rate comes under it within a few 429s.
             self.estimates.append(paced)
             return paced, LONE
         if span < MEASURE_SPAN:

@@ -10,6 +10,8 @@ import pytest
 from client.ratelimit import (
     BETA,
     CLIMB,
+    CLIMB_ROUGH,
+    CLIMB_UNSURE,
     CLOSED,
     FIRST_BLIND_PAUSE,
     LONE_429_SHARE,
@@ -108,6 +110,18 @@ def test_a_rate_cut_applies_to_the_very_next_request():
     assert pacer.next_turn(100.01, 10.0) == pytest.approx(100.11)
 
 
+def test_a_late_departure_is_made_up_only_down_to_the_least_gap():
+    """A sleep that woke 1.5 ms late: the next slot still counts from the one due (the rate is kept), but
+    never brings the next request closer than `min_gap` (the quota's interval as estimated) to this one."""
+    kept, spaced = Pacer(), Pacer()
+    for pacer in (kept, spaced):
+        pacer.take(100.0, 100.0)
+    kept.take(100.0115, 100.0)
+    spaced.take(100.0115, 100.0, min_gap=0.009)
+    assert kept.next_turn(100.0115, 100.0) == pytest.approx(100.02)  # 8.5 ms after it
+    assert spaced.next_turn(100.0115, 100.0) == pytest.approx(100.0205)  # 9 ms after it
+
+
 # -- climb -------------------------------------------------------------------------------------------------
 def test_the_climb_comes_back_to_its_target_fast_then_probes_slowly_beyond():
     climb = Climb(estimate=100.0, start=85.0, target=95.0, cut_at=50.0)
@@ -152,7 +166,7 @@ def _sending(adaptive: AdaptiveRate, start: float, rate: float, seconds: float, 
     t = start
     while t < start + seconds:
         adaptive.rate(t)  # asked at each turn, as the limiter does
-        adaptive.sent.note(t)
+        adaptive.left(t)
         adaptive.answered(t, t + latency)
         t += 1 / rate
     return t
@@ -168,7 +182,7 @@ def test_before_the_first_429_the_rate_ramps_up_doubling_while_requests_keep_up_
     # With no requests to send (a sync listing its first pages) it does not run ahead of them.
     idle = AdaptiveRate()
     idle.rate(100.0)
-    idle.sent.note(100.0)
+    idle.left(100.0)
     assert idle.rate(100.0 + 4 * RAMP_DOUBLING) == RAMP_START
 
 
@@ -277,6 +291,48 @@ def test_a_measurement_of_requests_too_few_for_the_pace_is_not_believed_below_be
     paced = adaptive.rate(end)
     reaction = adaptive.throttled(end, end, retry_after=1, unused=4.0)  # turns went unused for 4 of the 5 s
     assert reaction.cut.estimate == pytest.approx(BETA * paced)
+
+
+def test_a_429_of_a_request_that_left_after_the_probe_is_a_new_one_not_the_probe_refused():
+    """The probe went, its hold passed and the others followed: a 429 for one of them, before any answer
+    is back, is a 429 of its own (another cut), not the quota closed (a longer pause)."""
+    probe_refused, after_probe = AdaptiveRate(), AdaptiveRate()
+    for adaptive in (probe_refused, after_probe):
+        t = _ramped_then_cut(adaptive)
+        adaptive.left(t + 0.02)  # the probe
+        adaptive.left(t + 0.05)  # the next one, once the probe's hold is over
+    refused = probe_refused.throttled(t + 0.02, t + 0.021, retry_after=1)
+    assert refused.cut is None and probe_refused.failed_probes == 1 and probe_refused.cuts == 1
+    new = after_probe.throttled(t + 0.05, t + 0.051, retry_after=1)
+    assert new.cut is not None and after_probe.failed_probes == 0 and after_probe.cuts == 2
+
+
+def test_after_a_lone_cut_turns_left_unused_do_not_make_the_next_429_a_measurement():
+    adaptive = AdaptiveRate()
+    t = _ramped_then_cut(adaptive)
+    end = _sending(adaptive, t, 60.0, 5.0)
+    paced = adaptive.rate(end)
+    assert adaptive.throttled(end, end, retry_after=1).cut.start == pytest.approx((1 - LONE_CUT) * paced)  # lone
+    later = _sending(adaptive, end + 0.1, 20.0, 5.0)  # fewer requests than the pace for a while, all through
+    paced = adaptive.rate(later)
+    reaction = adaptive.throttled(later, later, retry_after=1, unused=4.0)
+    # One more small cut: the quota held at that pace before; what got through since measures the requests.
+    assert reaction.cut.estimate == pytest.approx(paced)
+    assert reaction.cut.start == pytest.approx((1 - LONE_CUT) * paced)
+
+
+def test_a_lone_cut_climbs_beyond_the_pace_as_fast_as_before_it_but_never_faster_than_unsure():
+    measured = AdaptiveRate()
+    t = _ramped_then_cut(measured)
+    end = _sending(measured, t, LONE_AFTER / 2, 1.5)
+    assert measured.throttled(end, end, retry_after=1).cut.climb == CLIMB_UNSURE  # one measurement: unsure
+    end = _sending(measured, end, 60.0, 5.0)
+    assert measured.throttled(end, end, retry_after=1).cut.climb == CLIMB_UNSURE  # a lone cut, as before it
+    rough = AdaptiveRate()
+    t = _ramped_then_cut(rough)
+    assert rough.climb.climb == CLIMB_ROUGH
+    end = _sending(rough, t, 60.0, 5.0)
+    assert rough.throttled(end, end, retry_after=1).cut.climb == CLIMB_UNSURE  # not the rough climb's 20 %/s
 
 
 # -- feeder ------------------------------------------------------------------------------------------------
