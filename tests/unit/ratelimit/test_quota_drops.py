@@ -49,3 +49,34 @@ def test_after_the_quota_drops_tenfold_few_requests_meet_a_429(kind):
     print(f"{kind} {BEFORE}/s to {AFTER}/s: {after.count(False)} of {len(after)} requests in the next "
           f"{FOLLOW_S:g}s met a 429; rate now {limiter.rate():.1f}/s")
     assert refused <= STORM_SHARE
+
+
+class DroppingBucket:
+    """A bucket of `burst_s` seconds of its rate (at least one request) that drops from BEFORE to AFTER at `drop_at`."""
+
+    def __init__(self, burst_s: float, start: float) -> None:
+        self.burst_s, self.drop_at = burst_s, start + DROP_AT
+        self.now = quota("bucket", BEFORE, burst=max(1.0, round(BEFORE * burst_s)), now=start)
+        self.dropped = False
+
+    def take(self, now: float) -> float:
+        if not self.dropped and now >= self.drop_at:
+            self.now = quota("bucket", AFTER, burst=max(1.0, round(AFTER * self.burst_s)), now=now)
+            self.dropped = True
+        return self.now.take(now)
+
+
+@pytest.mark.parametrize("burst_s", [0.0, 0.2], ids=["bucket of one request", "bucket of 0.2 s"])
+def test_after_a_small_bucket_drops_tenfold_few_requests_meet_a_429(burst_s):
+    """On a small bucket a 429 after a refused probe (the next one refused too, before the probe's answer)
+    must still follow the quota down fast, not 15% a 429 at a time (838f14e^: 6.6% and 6.9% of requests)."""
+    clock = FakeClock()
+    limiter = RecordingLimiter(clock)
+    server = DroppingBucket(burst_s, clock.t)
+    requests = int(DROP_AT * BEFORE + 2 * FOLLOW_S * AFTER)
+    simulate(Shape(kind="bucket", rate=AFTER), requests, workers=64, limiter=limiter, clock=clock, server=server)
+    after = [through for sent, through in limiter.told if server.drop_at <= sent < server.drop_at + FOLLOW_S]
+    refused = after.count(False) / len(after)
+    print(f"bucket of {burst_s:g}s {BEFORE}/s to {AFTER}/s: {after.count(False)} of {len(after)} requests in the "
+          f"next {FOLLOW_S:g}s met a 429; rate now {limiter.rate():.1f}/s")
+    assert refused <= STORM_SHARE
