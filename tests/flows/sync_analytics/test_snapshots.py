@@ -91,11 +91,14 @@ def _swap(engine, table, rows: list[dict], errors: list[Exception]) -> None:
         errors.append(error)
 
 
-def _wait_for_lock_waits(engine, count: int) -> None:
-    deadline = time.monotonic() + 30
+def _wait_for_lock_waits(engine, count: int, errors: list[Exception]) -> None:
+    """Until `count` sessions wait on a lock; a swap thread that failed meanwhile fails the test with its error
+    (it would never wait). 60 s: a loaded 2-core CI machine once took more than 30."""
+    deadline = time.monotonic() + 60
     with engine.connect() as conn:
         while conn.exec_driver_sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                                    "AND datname = current_database()").scalar_one() < count:
+            assert not errors, f"a swap failed before it waited on the lock: {errors!r}"
             assert time.monotonic() < deadline, f"fewer than {count} sessions ever waited on a lock"
             time.sleep(0.05)
 
@@ -117,7 +120,7 @@ def test_two_swaps_of_one_table_at_once_leave_one_snapshot_not_both(postgres_ser
         blocker.exec_driver_sql("LOCK TABLE analytics_snapshots IN ACCESS EXCLUSIVE MODE")
         for waiting, swap in enumerate(swaps, start=1):
             swap.start()
-            _wait_for_lock_waits(engine, waiting)  # the first on analytics_snapshots, the second on the first
+            _wait_for_lock_waits(engine, waiting, errors)  # the first on analytics_snapshots, the second on the first
         blocker.rollback()
     for swap in swaps:
         swap.join(60)
