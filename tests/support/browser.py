@@ -21,9 +21,9 @@ from tests.support.paths import ROOT
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("SPOTDRAFT_UI_SCREENSHOTS") or ROOT / "test-artifacts" / "ui")
 # The flags Chromium needs on a closed network (no background calls home) and as root (no sandbox).
-ACTED_WITHIN = 10.0  # seconds: a form's Submit the page has not acted on by then is clicked again
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]
+ACTED_WITHIN = 10.0  # seconds: a form's Submit the page has not acted on by then is clicked again
 
 
 def skip_without_chromium() -> None:
