@@ -30,7 +30,7 @@ import yaml
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tests.support.paths import ROOT
-from tests.support.prefect_rest import read_events
+from tests.support.prefect_rest import read_events, rest
 from tests.support.webhook_deliveries import (
     ACCEPTED,
     CAP,
@@ -73,9 +73,8 @@ def prefect(tmp_path_factory):
             patch.setenv(name, value)
         with local_prefect_server(tmp_path_factory.mktemp("prefect-webhooks")) as prefect_env:
             env = {**os.environ, **prefect_env}
-            created = httpx.post(f"{env['PREFECT_API_URL']}/automations/", json=CONTRACT_EXECUTED_AUTOMATION)
-            created.raise_for_status()
-            yield {**env, "automation": created.json()["id"]}
+            created = rest(env, "POST", "/automations/", CONTRACT_EXECUTED_AUTOMATION)
+            yield {**env, "automation": created["id"]}
 
 
 @pytest.fixture(scope="module")
@@ -239,22 +238,23 @@ def sync_contract_trigger(prefect: dict, contract_id: int) -> str:
     """The sync-contract-on-change deployment as deployments/prefect.yaml declares it (its trigger and the
     parameters that trigger passes), narrowed to one contract; returns the deployment's id. Runs are
     created on the server; no worker is needed to see which contract each would sync."""
-    api = prefect["PREFECT_API_URL"]
     declared = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())
     [deployment] = [d for d in declared["deployments"] if d["name"] == "sync-contract-on-change"]
     [trigger] = deployment["triggers"]
-    flow = httpx.post(f"{api}/flows/", json={"name": "sync-contract"}).raise_for_status().json()
-    created = httpx.post(f"{api}/deployments/", json={
-        "name": deployment["name"], "flow_id": flow["id"], "entrypoint": deployment["entrypoint"]}).raise_for_status()
+    # Through `rest`: retried on 503, which the server answers while its SQLite database is locked (seen once
+    # in a loaded run of the e2e phase).
+    flow = rest(prefect, "POST", "/flows/", {"name": "sync-contract"})
+    created = rest(prefect, "POST", "/deployments/", {
+        "name": deployment["name"], "flow_id": flow["id"], "entrypoint": deployment["entrypoint"]})
     automation = {
         "name": f"{deployment['name']} for contract {contract_id}",
         "trigger": {**{k: trigger[k] for k in ("type", "posture", "threshold", "within", "expect")},
                     "match": {**trigger["match"], "prefect.resource.id": f"spotdraft.contract.{contract_id}"}},
-        "actions": [{"type": "run-deployment", "source": "selected", "deployment_id": created.json()["id"],
+        "actions": [{"type": "run-deployment", "source": "selected", "deployment_id": created["id"],
                      "parameters": trigger["parameters"]}],
     }
-    httpx.post(f"{api}/automations/", json=automation).raise_for_status()
-    return created.json()["id"]
+    rest(prefect, "POST", "/automations/", automation)
+    return created["id"]
 
 
 def test_text_prefect_cannot_take_is_replaced_and_the_contract_still_syncs(prefect, receiver):
@@ -284,8 +284,7 @@ def test_text_prefect_cannot_take_is_replaced_and_the_contract_still_syncs(prefe
             "prefect.resource.name": "Acme \ufffd"} in event["related"]
 
     deadline = time.monotonic() + 30
-    while not (runs := httpx.post(f"{prefect['PREFECT_API_URL']}/flow_runs/filter",
-                                  json={"deployments": {"id": {"any_": [deployment_id]}}}).json()):
+    while not (runs := rest(prefect, "POST", "/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}})):
         assert time.monotonic() < deadline, "the deployment's trigger started no sync_contract run"
         time.sleep(0.5)
     [run] = runs

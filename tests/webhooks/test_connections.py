@@ -29,6 +29,7 @@ import pytest
 from prefect.settings import PREFECT_API_URL
 
 from tests.support.paths import ROOT
+from tests.support.prefect_rest import rest
 from tools.prefect_server import free_port, stop_process_group
 
 KEY = b"connections-test-key-1f4e9a"
@@ -135,7 +136,7 @@ def closed_by_server(sockets: list[socket.socket], within: float, trickle: list[
 def wait_for_event(contract_id: int, timeout: float = 30) -> None:
     query = {"filter": {"resource": {"id": [f"spotdraft.contract.{contract_id}"]}}}
     deadline = time.monotonic() + timeout
-    while not httpx.post(f"{PREFECT_API_URL.value()}/events/filter", json=query, timeout=10).json()["events"]:
+    while not rest({"PREFECT_API_URL": PREFECT_API_URL.value()}, "POST", "/events/filter", query)["events"]:
         assert time.monotonic() < deadline, f"no event for contract {contract_id}"
         time.sleep(0.3)
 
