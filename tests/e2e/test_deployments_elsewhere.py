@@ -70,10 +70,14 @@ def deployments(env: dict) -> dict[str, dict]:
     return found
 
 
+# Fields Prefect's EventTrigger holds as sets: the server lists them in whatever order each process hashes them.
+SET_FIELDS = ("expect", "after")
+
+
 def without_ids(value):
-    """A trigger as written (its ids are new each time it is deployed)."""
+    """A trigger as written (its ids are new each time it is deployed, and its sets have no order)."""
     if isinstance(value, dict):
-        return {k: without_ids(v) for k, v in value.items() if k != "id"}
+        return {k: sorted(v) if k in SET_FIELDS else without_ids(v) for k, v in value.items() if k != "id"}
     return [without_ids(v) for v in value] if isinstance(value, list) else value
 
 
