@@ -5,7 +5,8 @@ the flow runs under the fault (twice: the hourly run after the first), the sourc
 then the faults clear, the review retries every pending dead letter, and the flow runs once more.
 What must hold afterwards is the same for every cell (see `check_*`): the database equals the
 sandbox's truth, no external id has two contracts, every operation given up on is a dead letter,
-nothing is stuck. Each cell's figures go to a table printed at the end of the session.
+nothing is stuck. Each cell's figures go to a table printed after its module
+(one per flow: tests/flows/sync/ and tests/flows/create/, each test_fault_matrix.py).
 
 Faults that are data, not weather (a poison record, a contract that answers 403 for good) are not
 cleared before the last run: what they touch may stay dead-lettered, and nothing else may.
@@ -14,7 +15,9 @@ cleared before the last run: what they touch may stay dead-lettered, and nothing
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -23,11 +26,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from sandbox import Faults, Sandbox
 
-TABLE_PATH = Path(__file__).resolve().parents[1] / ".matrix.txt"  # tests/.matrix.txt (ignored by git)
+TABLES = Path(__file__).resolve().parents[1]  # each flow's table goes to tests/.matrix-<flow>.txt (ignored by git)
 PAGE_SIZE = 10
 SYNC_CONTRACTS = 30
 CREATE_RECORDS = 15
@@ -37,6 +41,10 @@ FAULTS_OFF = {
 }  # fmt: skip
 LIST_PATH = r"/public/contracts/$"
 POST_PATH = r"/public/contracts/$"
+# One request at a time, so a seed puts the same fault on the same request every time (concurrent calls
+# would race for the RNG's draws); the flows' concurrency has tests of its own.
+CONCURRENCY = 1
+SLOW = {"timeout_sleep_s": 2.5}  # past SPOTDRAFT_TIMEOUT_READ=2 (conftest)
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,20 @@ def letters_about(letters: list[dict[str, Any]], *keys: str) -> list[dict[str, A
 
 
 # ---------------------------------------------------------------------------- Prefect
+
+
+def letters_about_failure(letters: list[dict[str, Any]], state: Any) -> list[dict[str, Any]]:
+    """Pending letters about what ended a run: naming the request that failed it, or (when it names
+    none, e.g. a database error) of this run and of the same error class. A letter merely refreshed
+    by the run (another contract's) does not count."""
+    message = str(state.message or "")
+    request = re.search(r"request id ([\w-]+)", message)
+    if request:
+        return letters_about(letters, f"request id {request.group(1)}", f'"{request.group(1)}"')
+    error_class = re.search(r"exception: (\w+)", message)
+    run_id = str(state.state_details.flow_run_id)
+    return [r for r in letters if r["flow_run_id"] == run_id
+            and (error_class is None or r["error_class"] == error_class.group(1))]
 
 
 def flow_runs_since(started: datetime) -> list[Any]:
@@ -288,3 +310,25 @@ def render_table(rows: list[dict[str, Any]]) -> str:
                f"wrong {total['wrong']}, stuck {total['stuck']}, dead letters {total['letters']} "
                f"({total['left']} left pending)")  # fmt: skip
     return "\n".join(out)
+
+
+def conclude(cell: Cell, cs: CellState, began: float) -> None:
+    """Record the cell's row in the table, then fail the test with every problem found."""
+    record_result(cell, cs, time.monotonic() - began)
+    assert not cs.problems, f"{cell.id}: {len(cs.problems)} problem(s):\n- " + "\n- ".join(cs.problems)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def print_the_matrix(request):
+    """After a matrix module (which imports this fixture): its table, printed and kept in tests/.matrix-<flow>.txt."""
+    before = len(RESULTS)
+    yield
+    rows = RESULTS[before:]
+    if not rows:
+        return
+    path = TABLES / f".matrix-{rows[0]['flow']}.txt"
+    table = render_table(rows)
+    path.write_text(table + "\n")
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():
+        print(f"\n\nFault matrix ({path.relative_to(TABLES.parent)}):\n" + table)

@@ -156,13 +156,15 @@ def test_retry_after_holds_every_caller_not_just_the_one_that_got_it(rate):
 
 def test_retry_after_pauses_threads_already_waiting_for_their_slot():
     """Real threads, real clock: a thread already waiting for its turn when the 429 comes still waits it out."""
-    limiter = RateLimiter(20.0)  # a slot every 50 ms
+    # A slot every 500 ms: the threads are still waiting for theirs when the 429 comes, also when this thread's
+    # 10 ms sleep takes a few hundred ms on a loaded machine (at 50 ms a slot, once the first had left by then).
+    limiter = RateLimiter(2.0)
     limiter.acquire()
     sent: list[float] = []
     threads = [threading.Thread(target=lambda: sent.append(limiter.acquire())) for _ in range(4)]
     for thread in threads:
         thread.start()
-    time.sleep(0.01)  # they wait for slots 50..200 ms from now
+    time.sleep(0.01)  # they wait for slots 0.5..2 s from now
     paused_at = time.monotonic()
     limiter.throttled(paused_at, retry_after=1.5)  # over a second: believed for everyone
     for thread in threads:
