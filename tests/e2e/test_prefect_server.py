@@ -171,9 +171,7 @@ def test_deploy_sync_dead_letter_review_and_resume(stack, tmp_path):
     with engine_for(database_url).connect() as conn:
         sync_letter = conn.execute(sa.select(dead_letters.c.target)
                                    .where(dead_letters.c.operation == "list_contracts")).scalar_one()
-    # A deadline, not the "within seconds": the trigger, the worker's poll, a new process and its clone, on a loaded
-    # machine.
-    claims = wait_for_claims(env, database_url, {"e2e-bad-0", "e2e-bad-1", sync_letter}, timeout=120)
+    claims = wait_for_claims(env, database_url, {"e2e-bad-0", "e2e-bad-1", sync_letter})
     third = next(r for r in review_runs(env) if r.parameters["triggered_by"] == str(failing))
     assert claims[sync_letter] == third.id and third.id not in {claims["e2e-bad-0"], claims["e2e-bad-1"]}
 
@@ -206,8 +204,9 @@ def test_deploy_sync_dead_letter_review_and_resume(stack, tmp_path):
     assert all(r.state.type.value == "COMPLETED" for r in review_runs(env))  # none stuck
 
 
-def wait_for_claims(env: dict, database_url: str, targets: set[str], timeout: float = 90) -> dict[str, UUID]:
-    """Wait until each target's letter is claimed by a paused review run; returns target -> review run id."""
+def wait_for_claims(env: dict, database_url: str, targets: set[str], timeout: float = 120) -> dict[str, UUID]:
+    """Wait until each target's letter is claimed by a paused review run; returns target -> review run id. A deadline:
+    the trigger, the worker's poll, a new process and its clone, on a loaded machine."""
     deadline = time.monotonic() + timeout
     claims: dict[str, UUID] = {}
     while time.monotonic() < deadline:
