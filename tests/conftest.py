@@ -91,7 +91,9 @@ def prefect_api():
     """A real Prefect API (temporary server on SQLite) for the whole session."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    # A deadline: each xdist worker starts its own at the same moment (migrations, block types: about 15 CPU seconds
+    # each), 30 s on this 2-core machine in `make test`, 55 s with the e2e phase running beside it.
+    with prefect_test_harness(server_startup_timeout=240):
         yield
 
 

@@ -127,7 +127,9 @@ def test_the_docker_file_makes_the_same_deployments_on_the_docker_pool(stack, tm
     on_docker = {name.removesuffix("-docker"): d for name, d in deployments(env).items() if name.endswith("-docker")}
 
     def same_in_both(deployment: dict) -> dict:
-        schedules = [{k: s[k] for k in ("slug", "parameters", "schedule")} for s in deployment["schedules"]]
+        # By slug: the server lists a deployment's schedules by when each was last updated (pausing one updates it).
+        schedules = sorted(({k: s[k] for k in ("slug", "parameters", "schedule")} for s in deployment["schedules"]),
+                           key=lambda s: s["slug"])
         triggers = [{"trigger": without_ids(a["trigger"]), "enabled": a["enabled"]} for a in deployment["automations"]]
         return {"entrypoint": deployment["entrypoint"], "parameters": deployment["parameters"],
                 "schema": deployment["parameter_openapi_schema"], "tags": deployment["tags"],

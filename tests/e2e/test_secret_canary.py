@@ -154,7 +154,9 @@ def test_no_secret_leaves_a_full_run_on_a_real_prefect_server(tmp_path):
         print(f"[canary] create run completed after {time.monotonic() - started:.1f}s")
 
         # 3. Its dead letters start the review through the trigger; a person resumes it through the API.
-        deadline, review = time.monotonic() + 90, None
+        # A deadline: the trigger, the worker's poll, a new process (its clone, its imports) and the review's own
+        # reads before it pauses, on a loaded machine (the browser test allows 120 s to start and 150 s to pause).
+        deadline, review = time.monotonic() + 180, None
         while review is None and time.monotonic() < deadline:
             review = next((r for r in runs_of(env, "review-failed-operations/review-failed-operations")
                            if (r.get("state") or {}).get("type") == "PAUSED"), None)
@@ -206,7 +208,7 @@ def test_no_secret_leaves_a_full_run_on_a_real_prefect_server(tmp_path):
                                      "shown": text.replace(DB_PASSWORD, "<canary>")[:600]})
         bad_sync = started_runs.get("sync deployment run, password in userinfo")
         if bad_sync is not None:
-            deadline, triggered = time.monotonic() + 60, None
+            deadline, triggered = time.monotonic() + 120, None  # the failing run's events, then the trigger
             while triggered is None and time.monotonic() < deadline:
                 triggered = next((r["id"] for r in runs_of(env, "review-failed-operations/review-failed-operations")
                                   if r["parameters"].get("triggered_by") == str(bad_sync)), None)

@@ -231,7 +231,9 @@ def test_a_replay_emits_once_also_at_once_and_after_a_restart(prefect, receiver)
 
     settle(prefect, receiver)
     for contract_id in (body["contract_id"], at_once["contract_id"], late["contract_id"]):
-        assert len(contract_events(prefect, contract_id)) == 1, f"contract {contract_id}"
+        # Waited for, not read once: settle's pause covers the persister's usual order, not one far behind on a
+        # loaded machine. A duplicate, had there been one, was relayed before settle's sentinel.
+        assert len(wait_for_events(prefect, contract_id)) == 1, f"contract {contract_id}"
 
 
 def sync_contract_trigger(prefect: dict, contract_id: int) -> str:
@@ -283,7 +285,7 @@ def test_text_prefect_cannot_take_is_replaced_and_the_contract_still_syncs(prefe
     assert {"prefect.resource.id": "spotdraft.counterparty.7", "prefect.resource.role": "counterparty",
             "prefect.resource.name": "Acme \ufffd"} in event["related"]
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # the trigger, then the action's call to the API: seconds on a loaded server
     while not (runs := rest(prefect, "POST", "/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}})):
         assert time.monotonic() < deadline, "the deployment's trigger started no sync_contract run"
         time.sleep(0.5)
@@ -355,7 +357,7 @@ def test_answer_times(prefect, receiver):
     print(f"\nwebhook answer time over {len(times)} deliveries (verify, check the server, emit): "
           f"median {median:.1f} ms, p95 {p95:.1f} ms, max {times[-1] * 1000:.1f} ms")
     assert p95 < 1000, f"p95 {p95:.0f} ms"  # generous: CI machines are shared; measured figures are in the output
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # relayed 100 at a time, stored in batches: slower on a loaded machine
     while len(read_events(prefect, event={"name": ["spotdraft.contract.data_updated"]})) < 200:
         assert time.monotonic() < deadline, "not every delivery became an event"
         time.sleep(0.5)
@@ -363,13 +365,20 @@ def test_answer_times(prefect, receiver):
 
 def test_the_key_and_signatures_never_leave_and_every_202_is_one_event(prefect, receiver):
     settle(prefect, receiver)
-    stored = read_events(prefect, event={"prefix": ["spotdraft."]})
-    assert sorted(e["id"] for e in stored) == sorted(ACCEPTED)  # one 202 per delivery, one event per 202
+    # Until every accepted event is stored (settle's pause covers the persister's usual order, not one far behind on
+    # a loaded machine), then compared: one 202 per delivery, one event per 202.
+    deadline = time.monotonic() + 60
+    while True:
+        stored = read_events(prefect, event={"prefix": ["spotdraft."]})
+        if set(ACCEPTED) <= {e["id"] for e in stored} or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert sorted(e["id"] for e in stored) == sorted(ACCEPTED)
 
     # The ordinary trigger on 'contract executed' fired exactly once for each such event, replays included.
     executed = sorted(f"prefect.event.{e['id']}" for e in stored if e["event"] == "spotdraft.contract.executed")
     assert len(executed) >= 4
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # each firing is itself an event, stored in the server's next batches
     while (fired := automation_firings(prefect)) != executed:
         assert time.monotonic() < deadline, f"the trigger fired for {fired}, expected once for each of {executed}"
         time.sleep(0.5)

@@ -24,11 +24,14 @@ def rest(env: dict, method: str, path: str, body: dict | None = None):
 
 def pause_schedules(env: dict) -> int:
     """Turn the deployments' schedules off (their pending runs go too): a cron run falling due during
-    the test would sync the deployment's default database, the worker's."""
+    the test would sync the deployment's default database, the worker's. Each schedule's parameters are sent back
+    with it: Prefect's server (3.9) writes a PATCH's missing `parameters` as {} (the weekly full refresh would lose
+    its full_refresh=True, and a test comparing schedules would compare nothing)."""
     paused = 0
     for deployment in rest(env, "POST", "/deployments/filter", {}):
         for schedule in deployment.get("schedules") or []:
-            rest(env, "PATCH", f"/deployments/{deployment['id']}/schedules/{schedule['id']}", {"active": False})
+            rest(env, "PATCH", f"/deployments/{deployment['id']}/schedules/{schedule['id']}",
+                 {"active": False, "parameters": schedule.get("parameters") or {}})
             paused += 1
     return paused
 

@@ -71,7 +71,7 @@ class Listener:
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:  # returns as soon as they are in
         with self.arrived:
             assert self.arrived.wait_for(lambda: len(self.received) >= count, timeout), (
                 f"{len(self.received)} of {count} deliveries arrived"

@@ -13,8 +13,9 @@ def run(credentials, contract_id, database_url: str, settle_seconds: float = 0):
                          return_state=True)
 
 
-def wait(condition, timeout: float = 30.0) -> None:
-    """Until `condition()` holds; fails after `timeout` seconds."""
+def wait(condition, timeout: float = 60.0) -> None:
+    """Until `condition()` holds; fails after `timeout` seconds (a deadline: flow runs in threads beside the test,
+    seconds slower on a loaded machine)."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"

@@ -136,8 +136,9 @@ def contract_events(prefect: dict, contract_id: int) -> list[dict]:
     return read_events(prefect, resource={"id": [f"spotdraft.contract.{contract_id}"]})
 
 
-def wait_for_events(prefect: dict, contract_id: int, timeout: float = 30) -> list[dict]:
-    """The contract's events, once there is at least one (the server stores events in batches)."""
+def wait_for_events(prefect: dict, contract_id: int, timeout: float = 60) -> list[dict]:
+    """The contract's events, once there is at least one (the server stores events in batches; on a loaded machine
+    the relay and the server's persister take seconds more)."""
     deadline = time.monotonic() + timeout
     while not (found := contract_events(prefect, contract_id)):
         if time.monotonic() > deadline:

@@ -54,7 +54,7 @@ def test_no_client_secret_in_what_the_sync_worker_leaves(sqlite_url, all_logs, m
         with receiver(sqlite_url, worker) as url:
             proxy.fail()
             deliver(url, 1004)
-            wait(lambda: "contract 1004: no sync run could be made" in all_logs.text, timeout=30)
+            wait(lambda: "contract 1004: no sync run could be made" in all_logs.text)
             proxy.fail(False)
             for contract_id in (1000, 1002, 1003):
                 deliver(url, contract_id)

@@ -86,7 +86,7 @@ def test_a_run_left_running_is_closed_by_the_next_worker_also_when_the_api_faile
         with receiver(sqlite_url, first) as url:
             sandbox.touch("T-1027", name="After two workers")
             deliver(url, 1027)
-            wait(lambda: "contract 1027: no sync run could be made" in caplog.text, timeout=30)
+            wait(lambda: "contract 1027: no sync run could be made" in caplog.text)
         proxy.fail(False)
         second = SyncWorker(sqlite_url, credentials=credentials, settle_seconds=0.1)
         with receiver(sqlite_url, second):
@@ -121,6 +121,6 @@ def test_a_run_left_running_is_closed_also_when_its_change_was_stored_before_the
     assert run(credentials, "1028", sqlite_url).is_completed()  # the read the dead run made: the change is stored
     worker = SyncWorker(sqlite_url, credentials=credentials, settle_seconds=0.1)
     with receiver(sqlite_url, worker), get_client(sync_client=True) as client:
-        wait(lambda: client.read_flow_run(dead).state.is_final(), timeout=20)
+        wait(lambda: client.read_flow_run(dead).state.is_final())
         state = client.read_flow_run(dead).state
     assert (state.type.value, state.name) == ("CANCELLED", ABANDONED), state

@@ -7,45 +7,21 @@ rows), keyed artifacts, and task runs named after what they do, never after a bo
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from prefect import flow
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import StateType
 
 import tasks
 from blocks import SpotDraftCredentials
 from flows import create_contracts, sync_contracts
 from flows.sync import summary_table
-from tests.support.artifacts import artifacts_of, server_state, table_rows
+from tests.support.artifacts import artifacts_of, random_suffix, server_state, table_rows, task_run_names
 from tests.support.records import record, template_id
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 UI_PAGE_ROWS = 10  # rows of a table artifact the Prefect UI shows before paging
-
-
-def task_run_names(state, expected: int, including: set[str] = frozenset()) -> list[str]:
-    """The names of the run's task runs on the server; they arrive as events, so wait for `expected` of them
-    (and for the names in `including`)."""
-    run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
-    deadline = time.monotonic() + 30
-    while True:
-        with get_client(sync_client=True) as api:
-            runs = api.read_task_runs(flow_run_filter=run_filter)
-        names = sorted(r.name for r in runs)
-        # A run first reported under Prefect's default name is renamed by a later event: wait for both.
-        settled = len(names) >= expected and including <= set(names) and not any(_random_suffix(n) for n in names)
-        if settled or time.monotonic() > deadline:
-            return names
-        time.sleep(0.2)
-
-
-def _random_suffix(name: str) -> bool:
-    """Prefect's default task run name, `{task name}-{3 hex digits}` (task names here have no spaces)."""
-    return re.fullmatch(r"[\w-]+-[0-9a-f]{3}", name) is not None
 
 
 # -- the final state's badge ----------------------------------------------------------------------------------
@@ -194,7 +170,7 @@ def test_every_task_run_of_a_sync_is_named_after_what_it_does(sandbox, credentia
 
     named = {"templates", "counterparties", "list contract ids", "confirm 1 deletion"}
     names = task_run_names(state, expected=5, including=named)
-    assert not [n for n in names if _random_suffix(n)], names
+    assert not [n for n in names if random_suffix(n)], names
     assert named <= set(names)
     others = [n for n in names if n not in named]
     assert others and all(re.fullmatch(r"contracts page \d+", n) for n in others), names

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import sqlalchemy as sa
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows import sync_contracts
 from store import dead_letters, engine_for, sync_state
 from store.sync_passes import next_page_after
+from tests.support.artifacts import task_run_names
 from tests.support.sync_checks import assert_database_equals_source, stored
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -61,17 +58,10 @@ def test_full_refresh_marks_vanished_contracts_deleted_and_keeps_them(sandbox, c
 
 def test_one_task_run_per_page_not_per_contract(sandbox, credentials, database_url):
     state = sync_contracts(credentials, database_url=database_url, page_size=10, return_state=True)
-
-    async def task_run_names():
-        async with get_client() as api:
-            runs = await api.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
-            )
-            return sorted(r.name for r in runs)
-
-    names = asyncio.run(task_run_names())
-    assert [n for n in names if n.startswith("contracts page")] == ["contracts page 1", "contracts page 2",
-                                                                    "contracts page 3"]
+    pages = ["contracts page 1", "contracts page 2", "contracts page 3"]
+    # Waited for: task runs reach the server as events, which may still be on their way when the flow returns.
+    names = task_run_names(state, expected=5, including=set(pages))
+    assert [n for n in names if n.startswith("contracts page")] == pages
     assert len(names) == 5  # three pages, templates, counterparties: not thirty contracts
 
 

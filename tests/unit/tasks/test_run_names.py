@@ -40,7 +40,7 @@ def test_a_task_run_named_after_a_lone_surrogate_id_does_not_stay_pending_on_the
     assert state.result() == "FAILED"  # refused before sending, as it should be
     flush_prefect_workers()
     run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # task runs are recorded from events, seconds later on a loaded machine
     while True:
         with get_client(sync_client=True) as api:
             shown = [(r.name, r.state.type.value if r.state else None) for r in api.read_task_runs(

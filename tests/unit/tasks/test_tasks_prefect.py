@@ -18,6 +18,7 @@ import tasks
 from blocks import SpotDraftCredentials
 from client import errors
 from tests.support.paths import CANARY_SECRET
+from tools.prefect_server import flush_prefect_workers
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -132,6 +133,9 @@ def test_the_canary_secret_appears_nowhere_prefect_stores(all_logs):
             artifacts = await api.read_artifacts()
             return runs, task_runs, logs, artifacts
 
+    # The logs and events this process still queues are sent first (logs go in batches every 2 s): the logs asserted
+    # below are on the server however quickly the flow ran, and the scan covers all of them.
+    flush_prefect_workers()
     runs, task_runs, logs, artifacts = asyncio.run(stored())
     assert logs, "the flow's logs should have reached the Prefect API"
     texts += [r.model_dump_json() for r in runs] + [t.model_dump_json() for t in task_runs]
