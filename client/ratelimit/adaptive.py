@@ -194,8 +194,8 @@ class AdaptiveRate:
             self.let_through.append(let_through)
             estimate = max(self.let_through)
         elif idle:
-            # Turns went unused: the requests were fewer than the pace a while. What got through, over the time
-            # requests were there to take turns (a dip in the requests is not the quota's), or at least BETA of the pace.
+            # Turns went unused: the requests were fewer than the pace a while. What got through over the time
+            # requests were there to take turns (a dip in the requests is not the quota's), at least BETA of the pace.
             busy = span - (unused - self.unused_at_cut)
             estimate = max(self.answered_since_cut / busy if busy >= MEASURE_SPAN / 2 else let_through, BETA * paced)
         else:
