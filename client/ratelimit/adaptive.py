@@ -194,10 +194,8 @@ class AdaptiveRate:
             self.let_through.append(let_through)
             estimate = max(self.let_through)
         elif idle:
-            # Turns went unused: the requests were fewer than the pace a while. What got through over the time
-            # requests were there to take turns (a dip in the requests is not the quota's), at least BETA of the pace.
-            busy = span - (unused - self.unused_at_cut)
-            estimate = max(self.answered_since_cut / busy if busy >= MEASURE_SPAN / 2 else let_through, BETA * paced)
+            # Turns went unused: the requests were fewer than the pace, and what got through was their rate.
+            estimate = max(let_through, BETA * paced)
         else:
             estimate = paced  # the requests kept to the pace and the quota held up to it: it is about there
         # Never below half the pace just met at once: a measurement that low is more likely other traffic on

@@ -10,7 +10,6 @@ import pytest
 from client.ratelimit import (
     BETA,
     CLIMB,
-    CLIMB_ROUGH,
     CLOSED,
     FIRST_BLIND_PAUSE,
     LONE_429_SHARE,
@@ -253,32 +252,6 @@ def test_the_first_429_with_answers_slower_than_the_ramp_is_not_estimated_from_t
     reaction = adaptive.throttled(t, t, retry_after=1)
     # Under what was sent (the requests, fewer than the pace, bound it), not the 2 answered in 0.05 s.
     assert reaction.cut.estimate == pytest.approx(50, rel=0.1)
-
-
-def _keeping_pace(adaptive: AdaptiveRate, start: float, seconds: float, latency: float = 0.05) -> float:
-    """Requests at the adaptive rate itself, each answered: no turn left unused."""
-    t = start
-    while t < start + seconds:
-        adaptive.left(t)
-        adaptive.answered(t, t + latency)
-        t += 1 / adaptive.rate(t)
-    return t
-
-
-def test_a_dip_in_the_requests_is_not_measured_as_the_quota():
-    """A garbage collection or a page boundary stops the requests a while (turns go unused, as the pacer
-    counts them): what got through is measured over the time requests were there, not diluted by the dip."""
-    adaptive = AdaptiveRate()
-    t = _ramped_then_cut(adaptive)
-    t = _sending(adaptive, t, LONE_AFTER / 2, 1.5)
-    assert adaptive.throttled(t, t, retry_after=1).cut.climb < CLIMB_ROUGH  # measured: a slow climb from here
-    dip_at = _keeping_pace(adaptive, t, 2.0)
-    end = _keeping_pace(adaptive, dip_at + 1.5, 2.0)  # 1.5 s without requests, then at the pace again
-    paced = adaptive.rate(end)
-    busy = adaptive.answered_since_cut / (end - t - 1.5)
-    reaction = adaptive.throttled(end, end, retry_after=1, unused=1.5)
-    assert reaction.cut.estimate == pytest.approx(busy, rel=0.03)
-    assert reaction.cut.estimate > 1.05 * BETA * paced  # not merely the floor under the pace
 
 
 def test_a_quota_that_closed_is_estimated_from_what_got_through():
