@@ -8,10 +8,12 @@ The shapes are the sandbox's own (sandbox/quotas.py); `make bench` measures the 
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import random
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,6 +30,36 @@ JITTER_S = 0.00025  # the mean delay of most requests...
 JITTER_TAIL_SHARE = 0.04  # ...and the share of them delayed more...
 JITTER_TAIL = 4.0  # ...by this many times as much on average (about a millisecond)
 LISTED_AHEAD = 3  # the sync's first requests: its first pages listed (flows/sync.py PAGES_IN_FLIGHT)
+
+
+Dips = Callable[[int, float], float]  # process, now -> when its requests resume (now: they are not stopped)
+
+
+class Pauses:
+    """Dips in each process's requests (`simulate_processes(dips=...)`): every thread stopped a while, as a full
+    garbage collection stops them (0.2 to 0.35 s in the sync), or a page boundary. Each process on its own:
+    pauses of `length_s` seconds with `gap_s` seconds between them (each drawn from its range, seeded), the
+    first `phase_s` after `start` (drawn within the first gap unless given)."""
+
+    def __init__(self, processes: int, length_s: tuple[float, float], gap_s: tuple[float, float], start: float,
+                 seed: int = 1, phase_s: float | None = None, until_s: float = 3600.0) -> None:  # fmt: skip
+        self.starts: list[list[float]] = []
+        self.ends: list[list[float]] = []
+        for p in range(processes):
+            rng = random.Random(seed * 1000 + p)
+            t = start + (rng.uniform(0, gap_s[1]) if phase_s is None else phase_s)
+            starts, ends = [], []
+            while t < start + until_s:
+                length = rng.uniform(*length_s)
+                starts.append(t)
+                ends.append(t + length)
+                t += length + rng.uniform(*gap_s)
+            self.starts.append(starts)
+            self.ends.append(ends)
+
+    def __call__(self, p: int, now: float) -> float:
+        i = bisect.bisect_right(self.starts[p], now) - 1
+        return self.ends[p][i] if i >= 0 and now < self.ends[p][i] else now
 
 
 class Server(Protocol):
@@ -91,19 +123,21 @@ class Outcome:
 
 def simulate(shape: Shape, requests: int, workers: int = 32, jitter_s: float = JITTER_S, seed: int = 1,
              limiter: RateLimiter | None = None, clock: FakeClock | None = None,
-             server: Server | None = None) -> Outcome:  # fmt: skip
+             server: Server | None = None, dips: Dips | None = None) -> Outcome:  # fmt: skip
     """`requests` requests answered through `limiter` (a fresh adaptive one by default) by `workers`."""
     clock = clock or FakeClock()
     return simulate_processes(shape, [limiter or RateLimiter(clock=clock)], requests, workers, jitter_s, seed, clock,
-                              server)
+                              server, dips)
 
 
-def simulate_processes(shape: Shape, limiters: list[RateLimiter], requests: int, workers: int = 32,
+def simulate_processes(shape: Shape, limiters: list[RateLimiter], requests: int, workers: int | Sequence[int] = 32,
                        jitter_s: float = JITTER_S, seed: int = 1, clock: FakeClock | None = None,
-                       server: Server | None = None) -> Outcome:  # fmt: skip
-    """Processes on one credential pair, each with its limiter (on `clock`) and `workers` workers, each
-    answering `requests` requests against the one quota; the outcome counts them all together.
-    `server`: a quota of its own (anything with `take(now)`, e.g. one that changes mid-run) instead of the shape's."""
+                       server: Server | None = None, dips: Dips | None = None) -> Outcome:  # fmt: skip
+    """Processes on one credential pair, each with its limiter (on `clock`) and `workers` workers (or as many
+    as `workers[p]` for process p), each answering `requests` requests against the one quota; the outcome
+    counts them all together. `server`: a quota of its own (anything with `take(now)`, e.g. one that changes
+    mid-run) instead of the shape's. `dips`: when a process's requests stop a while (a garbage collection, a
+    page boundary): no request of process p leaves before `dips(p, now)` (`now` when it is not in a dip)."""
     rng = random.Random(seed)
     clock = clock or FakeClock()
     server = server or quota(shape.kind, shape.rate, burst=max(1.0, round(shape.rate * shape.burst_s)),
@@ -117,9 +151,13 @@ def simulate_processes(shape: Shape, limiters: list[RateLimiter], requests: int,
         heapq.heappush(events, (when, order, what, worker, sent_at, retry_after))
 
     processes = range(len(limiters))
+    counts = [workers] * len(limiters) if isinstance(workers, int) else list(workers)
+    # Workers interleaved by process (worker w of process p is the w-th of p): with as many workers in each
+    # process, worker i * len(limiters) + p, as before.
+    owner = [(p, i) for i in range(max(counts)) for p in processes if i < counts[p]]
     remaining = [requests for _ in processes]
     answered, throttled, first, last = 0, 0, math.inf, 0.0
-    retrying = [0] * (workers * len(limiters))  # a worker's 429s in a row for the request it holds (0: none)
+    retrying = [0] * len(owner)  # a worker's 429s in a row for the request it holds (0: none)
     queues: list[deque[int]] = [deque() for _ in processes]  # each process's workers waiting for a turn
     woken = [False for _ in processes]  # a "turn" event is queued for the head of that queue
 
@@ -129,15 +167,18 @@ def simulate_processes(shape: Shape, limiters: list[RateLimiter], requests: int,
                 woken[p] = True
                 at(limiters[p].next_turn(), "turn", queues[p][0])
 
-    for worker in range(workers * len(limiters)):
+    for worker, (_, i) in enumerate(owner):
         # As the sync does: each process lists its first pages (LISTED_AHEAD requests) before it has any key
         # pointers to fetch, so for one answer's time only those few requests want a turn.
-        at(clock.t + (0.0 if worker // len(limiters) < LISTED_AHEAD else shape.latency_s), "want", worker)
+        at(clock.t + (0.0 if i < LISTED_AHEAD else shape.latency_s), "want", worker)
     while events:
         when, _, what, worker, sent_at, retry_after = heapq.heappop(events)
         clock.t = max(clock.t, when)
-        p = worker % len(limiters)
+        p = owner[worker][0]
         limiter = limiters[p]
+        if what == "turn" and dips is not None and (resume := dips(p, clock.t)) > clock.t:
+            at(resume, "turn", worker)  # the process is stopped: its next request leaves when it resumes
+            continue
         if what == "want":
             if not retrying[worker]:
                 if remaining[p] == 0:
