@@ -9,9 +9,8 @@ from __future__ import annotations
 import pytest
 
 from tests.support.clocks import FakeClock
-from tests.support.quota_sim import Pauses, RecordingLimiter, Shape, simulate
+from tests.support.quota_sim import GARBAGE_COLLECTIONS, Pauses, RecordingLimiter, Shape, simulate
 
-GC = {"length_s": (0.2, 0.35), "gap_s": (1.0, 4.0)}  # about a tenth of the time, as in the sync's trace
 LONGER = {"length_s": (0.2, 1.0), "gap_s": (2.0, 5.0)}  # a process whose requests stop up to a second
 SHARE_429_CEILING = 0.025  # as on every shape without dips (test_quota_shapes.py)
 ESTIMATE_FLOOR = 0.92  # of the quota, for every measured estimate once the limiter has settled
@@ -46,7 +45,7 @@ def test_garbage_collections_do_not_drag_the_estimate_under_a_window(seed):
     limiter = Cuts(clock)
     start = clock.t
     simulate(shape, 120 * 200, workers=64, limiter=limiter, clock=clock, seed=seed,
-             dips=Pauses(1, **GC, start=start, seed=seed))
+             dips=Pauses(1, **GARBAGE_COLLECTIONS, start=start, seed=seed))
     measured = [estimate for at, kind, estimate in limiter.estimates if kind == "measured" and at - start > SETTLED_S]
     print(f"{shape.name}, seed {seed}: measured estimates {[round(e) for e in measured]}")
     assert measured and min(measured) >= ESTIMATE_FLOOR * shape.rate
@@ -55,7 +54,7 @@ def test_garbage_collections_do_not_drag_the_estimate_under_a_window(seed):
 SHAPES = [Shape(rate=rate, **kind) for rate in (50, 200)
           for kind in ({"kind": "bucket", "burst_s": 0.2}, {"kind": "bucket", "burst_s": 1.0},
                        {"kind": "bucket", "burst_s": 0.0}, {"kind": "fixed"}, {"kind": "sliding"})]
-DIPS = {"garbage collections": GC, "dips of up to a second": LONGER}
+DIPS = {"garbage collections": GARBAGE_COLLECTIONS, "dips of up to a second": LONGER}
 
 
 @pytest.mark.parametrize("dips", list(DIPS), ids=list(DIPS))

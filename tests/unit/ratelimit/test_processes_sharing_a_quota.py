@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.clocks import FakeClock
-from tests.support.quota_sim import Pauses, RecordingLimiter, Shape, simulate_processes
+from tests.support.quota_sim import GARBAGE_COLLECTIONS, Pauses, RecordingLimiter, Shape, simulate_processes
 
 SECONDS = 600  # long enough for one process to drift ahead of the other, if it can
 FAIR_SHARE_FLOOR = 1 / 3  # of the answers in the last minute both ran, for the process that got fewer
@@ -29,9 +29,6 @@ def test_two_adaptive_processes_keep_sharing_a_window_after_ten_minutes(kind):
     assert min(answers) >= FAIR_SHARE_FLOOR * sum(answers)
 
 
-GC = {"length_s": (0.2, 0.35), "gap_s": (1.0, 4.0)}  # a garbage collection stopping every thread, as in the sync
-
-
 @pytest.mark.xfail(strict=True, reason=(
     "known, not yet fixed: a process whose threads stop for garbage collections (0.2-0.35 s every 1-4 s) beside "
     "one whose requests never stop gets 3% of the answers in the last minute on a bucket at 200/s, 13% on a "
@@ -41,7 +38,7 @@ def test_a_process_with_garbage_collections_keeps_its_share_beside_a_steady_one(
     shape = Shape(kind=kind, rate=200, burst_s=0.2)
     clock = FakeClock()
     processes = [RecordingLimiter(clock), RecordingLimiter(clock)]
-    pauses = Pauses(1, **GC, start=clock.t, seed=2)
+    pauses = Pauses(1, **GARBAGE_COLLECTIONS, start=clock.t, seed=2)
     simulate_processes(shape, processes, SECONDS * 200 // 2, workers=64, seed=2, clock=clock,
                        dips=lambda p, now: pauses(p, now) if p == 0 else now)
     end = min(max(sent for sent, through in p.told if through) for p in processes)
