@@ -95,7 +95,6 @@ def test_after_a_small_bucket_drops_tenfold_few_requests_meet_a_429(burst_s):
 GC_PHASES = 8  # where in the garbage collections' cycle the drop comes: as many runs
 
 
-
 def test_after_a_small_bucket_drops_tenfold_with_garbage_collections_few_requests_meet_a_429():
     """The drop on a bucket of 0.2 s, as above, with every thread stopped 0.3 s every 2 s (a garbage collection):
     the dips must not slow the descent (7.0-9.6% of requests meet a 429 in the 10 s after it, at 8 points of the
